@@ -1,0 +1,13 @@
+//! Embedded adapters, the local default: a table store and a queue in one SQLite file, and
+//! secrets from the environment plus a local file. They pass the same contract suites as the AWS
+//! adapters, so the dev server behaves like the deployed platform.
+
+mod database;
+mod file_secrets;
+mod sqlite_queue;
+mod sqlite_store;
+
+pub use database::Database;
+pub use file_secrets::FileSecrets;
+pub use sqlite_queue::SqliteQueue;
+pub use sqlite_store::SqliteStore;
