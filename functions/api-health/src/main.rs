@@ -1,1 +1,6 @@
-fn main() {}
+//! Lambda function `api-health`: `GET /v1/health`. The router lives in `http-api`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    backend::run_http_function(http_api::functions::health::routes()).await
+}

@@ -1,1 +1,24 @@
-//! stub
+//! The composition root: reads which backend a process runs on (AWS or embedded) from the
+//! environment, builds the adapters once, and hands them to the routers. Lambda mains and the dev
+//! server both start here, so there is one way to assemble the platform.
+
+mod adapters;
+mod config;
+mod lambda;
+
+pub use adapters::{Adapters, build_adapters};
+pub use config::{AwsSettings, BackendConfig, BackendKind};
+pub use lambda::run_http_function;
+
+/// Builds the adapters and wraps them in the routers' shared state.
+pub async fn app_state(config: &BackendConfig) -> Result<http_api::AppState, String> {
+    let adapters = build_adapters(config).await?;
+    Ok(http_api::AppState {
+        store: adapters.store,
+        queue: adapters.queue,
+        secrets: adapters.secrets,
+        clock: adapters.clock,
+        ids: std::sync::Arc::new(basics::RandomIds),
+        version: http_api::state::VERSION,
+    })
+}

@@ -1,1 +1,38 @@
-//! stub
+//! Every HTTP function's axum router, built in one place so that the Lambda binaries and the dev
+//! server serve exactly the same code, plus the route table both are checked against.
+//!
+//! A function module (e.g. [`functions::health`]) exposes `routes() -> FunctionRoutes`. A Lambda
+//! main turns its one function into a router; the dev server merges them all.
+
+pub mod fallback;
+pub mod functions;
+pub mod json;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+
+#[cfg(test)]
+mod testing;
+
+pub use routes::{FunctionRoutes, RouteSpec};
+pub use state::AppState;
+
+/// Every HTTP function of the platform, in the order of DESIGN.md's function table.
+pub fn all_functions() -> Vec<FunctionRoutes> {
+    vec![functions::health::routes()]
+}
+
+/// One router serving every function, as the dev server runs them.
+pub fn platform_router(state: AppState) -> axum::Router {
+    let merged = all_functions()
+        .into_iter()
+        .fold(axum::Router::new(), |router, function| {
+            router.merge(function.into_router())
+        });
+    middleware::with_platform_layers(merged, state)
+}
+
+/// The router of one function, as its Lambda binary serves it.
+pub fn function_router(function: FunctionRoutes, state: AppState) -> axum::Router {
+    middleware::with_platform_layers(function.into_router(), state)
+}

@@ -1,0 +1,158 @@
+//! Which backend to run on, and where its resources are, from the environment.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use basics::{ConfigError, Env};
+use ports::{QueueName, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// SQLite and files under `DATA_DIR`: the local default.
+    Embedded,
+    /// DynamoDB, SQS, Secrets Manager (and Step Functions), on AWS or an emulator.
+    Aws,
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "embedded" => Ok(BackendKind::Embedded),
+            "aws" => Ok(BackendKind::Aws),
+            _ => Err("expected \"embedded\" or \"aws\"".to_string()),
+        }
+    }
+}
+
+/// Where the AWS resources are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// `AWS_ENDPOINT_URL`: an emulator such as moto, or unset for AWS itself.
+    pub endpoint_url: Option<String>,
+    /// `AWS_PROVISION`: create missing tables and queues at start (for emulators).
+    pub provision: bool,
+    /// Physical table names: `TABLE_CORE`, `TABLE_EPHEMERAL`, `TABLE_USAGE`, `TABLE_RUNS`.
+    pub tables: BTreeMap<Table, String>,
+    /// Queue URLs: `QUEUE_RUNS_URL`, `QUEUE_RUNS_DLQ_URL`, `QUEUE_EVENTS_URL`,
+    /// `QUEUE_EVENTS_DLQ_URL` (found by provisioning when absent and `AWS_PROVISION` is on).
+    pub queue_urls: BTreeMap<QueueName, String>,
+    /// `RESOURCE_PREFIX`: prefixes default table names and provisioned queue names.
+    pub resource_prefix: String,
+    /// `SECRETS_PREFIX`: prefixes every secret's name in Secrets Manager.
+    pub secrets_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// `BACKEND`: `embedded` or `aws`.
+    pub kind: BackendKind,
+    /// `DATA_DIR`: where the embedded backend keeps its SQLite file and secrets file.
+    pub data_dir: PathBuf,
+    /// `SECRETS_CACHE_SECONDS`: how long a secret value is reused before asking again.
+    pub secrets_cache_ttl: Duration,
+    pub aws: AwsSettings,
+}
+
+/// The environment variable holding each table's physical name.
+pub fn table_variable(table: Table) -> &'static str {
+    match table {
+        Table::Core => "TABLE_CORE",
+        Table::Ephemeral => "TABLE_EPHEMERAL",
+        Table::Usage => "TABLE_USAGE",
+        Table::Runs => "TABLE_RUNS",
+    }
+}
+
+/// The environment variable holding each queue's URL.
+pub fn queue_variable(queue: QueueName) -> &'static str {
+    match queue {
+        QueueName::Runs => "QUEUE_RUNS_URL",
+        QueueName::RunsDlq => "QUEUE_RUNS_DLQ_URL",
+        QueueName::Events => "QUEUE_EVENTS_URL",
+        QueueName::EventsDlq => "QUEUE_EVENTS_DLQ_URL",
+    }
+}
+
+impl BackendConfig {
+    /// Reads the configuration; `default_kind` applies when `BACKEND` is unset (embedded for
+    /// the dev server, AWS inside Lambda).
+    pub fn from_env(env: &Env, default_kind: BackendKind) -> Result<Self, ConfigError> {
+        let kind = env.or("BACKEND", default_kind)?;
+        let data_dir = env.or("DATA_DIR", PathBuf::from("./.data"))?;
+        let secrets_cache_ttl = Duration::from_secs(env.or("SECRETS_CACHE_SECONDS", 300u64)?);
+        let endpoint_url = env.optional::<String>("AWS_ENDPOINT_URL")?;
+        let provision = env.or("AWS_PROVISION", endpoint_url.is_some())?;
+        let resource_prefix = env.or("RESOURCE_PREFIX", "pyairtable-".to_string())?;
+        let secrets_prefix = env.or("SECRETS_PREFIX", "pyairtable/".to_string())?;
+        let mut tables = BTreeMap::new();
+        for table in Table::ALL {
+            let default = format!("{resource_prefix}{}", table.logical_name());
+            tables.insert(table, env.or(table_variable(table), default)?);
+        }
+        let mut queue_urls = BTreeMap::new();
+        for queue in QueueName::ALL {
+            let variable = queue_variable(queue);
+            let url = if kind == BackendKind::Aws && !provision {
+                Some(env.required::<String>(variable)?)
+            } else {
+                env.optional::<String>(variable)?
+            };
+            if let Some(url) = url {
+                queue_urls.insert(queue, url);
+            }
+        }
+        Ok(Self {
+            kind,
+            data_dir,
+            secrets_cache_ttl,
+            aws: AwsSettings {
+                endpoint_url,
+                provision,
+                tables,
+                queue_urls,
+                resource_prefix,
+                secrets_prefix,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_needs_nothing() {
+        let config = BackendConfig::from_env(&Env::from_pairs([]), BackendKind::Embedded)
+            .expect("defaults");
+        assert_eq!(config.kind, BackendKind::Embedded);
+        assert_eq!(config.data_dir, PathBuf::from("./.data"));
+        assert_eq!(config.aws.tables[&Table::Core], "pyairtable-core");
+    }
+
+    #[test]
+    fn aws_without_provisioning_requires_queue_urls() {
+        let err = BackendConfig::from_env(&Env::from_pairs([]), BackendKind::Aws)
+            .expect_err("queue urls are required");
+        assert_eq!(err.var, "QUEUE_RUNS_URL");
+    }
+
+    #[test]
+    fn an_emulator_endpoint_turns_provisioning_on() {
+        let env = Env::from_pairs([("BACKEND", "aws"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]);
+        let config = BackendConfig::from_env(&env, BackendKind::Embedded).expect("config");
+        assert_eq!(config.kind, BackendKind::Aws);
+        assert!(config.aws.provision);
+    }
+
+    #[test]
+    fn a_bad_backend_is_named() {
+        let err = BackendConfig::from_env(&Env::from_pairs([("BACKEND", "mysql")]), BackendKind::Aws)
+            .expect_err("bad backend");
+        assert_eq!(err.var, "BACKEND");
+    }
+}

@@ -1,0 +1,16 @@
+//! Answers for requests no route takes, in the platform's error shape rather than axum's empty
+//! bodies.
+
+use axum::http::{Method, Uri};
+use basics::{ApiError, ErrorKind};
+
+pub async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("No route for {method} {}", uri.path()))
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("{} does not accept {method}", uri.path()),
+    )
+}

@@ -1,0 +1,3 @@
+//! One module per HTTP function, named after the function.
+
+pub mod health;
