@@ -80,7 +80,11 @@ fn every_function_binary_exists_as_a_crate() {
             .join("../functions")
             .join(binary)
             .join("Cargo.toml");
-        assert!(manifest.exists(), "{name}: no crate at {}", manifest.display());
+        assert!(
+            manifest.exists(),
+            "{name}: no crate at {}",
+            manifest.display()
+        );
         assert_eq!(
             resource["Metadata"]["BuildMethod"].as_str(),
             Some("rust-cargolambda"),

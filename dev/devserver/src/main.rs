@@ -24,7 +24,10 @@ async fn main() -> std::process::ExitCode {
             None => "aws".to_string(),
         },
     };
-    println!("PyAirtable platform on http://{} ({backend})", running.address);
+    println!(
+        "PyAirtable platform on http://{} ({backend})",
+        running.address
+    );
     println!("  try: curl http://{}/v1/health", running.address);
     match running.task.await {
         Ok(Ok(())) => {

@@ -34,13 +34,19 @@ fn start(data_dir: &std::path::Path, port: u16) -> (Child, String) {
     let stdout = child.stdout.take().expect("stdout");
     let mut first = String::new();
     BufReader::new(stdout).read_line(&mut first).expect("read");
-    assert!(first.contains(&format!("http://127.0.0.1:{port}")), "{first}");
+    assert!(
+        first.contains(&format!("http://127.0.0.1:{port}")),
+        "{first}"
+    );
     (child, first)
 }
 
 fn stop(mut child: Child) {
     let pid = child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
     assert!(status.success());
     for _ in 0..100 {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -86,7 +92,10 @@ async fn serves_health_stops_cleanly_and_restarts_on_the_same_data() {
     let (child, _) = start(data.path(), port);
     let (status, body) = health(port).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["checks"], serde_json::json!({"store": "ok", "queue": "ok"}));
+    assert_eq!(
+        body["checks"],
+        serde_json::json!({"store": "ok", "queue": "ok"})
+    );
     stop(child);
     let database = data.path().join("platform.sqlite");
     assert!(database.exists(), "the data lives under DATA_DIR");

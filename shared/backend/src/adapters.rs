@@ -59,10 +59,8 @@ async fn aws(config: &BackendConfig, clock: Arc<dyn Clock>) -> Result<Adapters, 
             queue_urls.entry(queue).or_insert(url);
         }
     }
-    let secrets = aws_adapters::SecretsManagerSecrets::new(
-        secrets_manager,
-        settings.secrets_prefix.clone(),
-    );
+    let secrets =
+        aws_adapters::SecretsManagerSecrets::new(secrets_manager, settings.secrets_prefix.clone());
     Ok(Adapters {
         store: Arc::new(aws_adapters::DynamoStore::new(
             dynamodb,
@@ -98,12 +96,19 @@ mod tests {
             let item = json!({"pk": "TENANT#t1", "sk": "PROFILE", "name": "Acme"});
             first
                 .store
-                .put(Table::Core, item.as_object().cloned().unwrap_or_default(), None)
+                .put(
+                    Table::Core,
+                    item.as_object().cloned().unwrap_or_default(),
+                    None,
+                )
                 .await
                 .expect("put");
         }
         let second = build_adapters(&config).await.expect("adapters again");
         let got = second.store.get(Table::Core, &key).await.expect("get");
-        assert_eq!(got.and_then(|i| i.get("name").cloned()), Some(json!("Acme")));
+        assert_eq!(
+            got.and_then(|i| i.get("name").cloned()),
+            Some(json!("Acme"))
+        );
     }
 }

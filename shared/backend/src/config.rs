@@ -127,8 +127,8 @@ mod tests {
 
     #[test]
     fn embedded_needs_nothing() {
-        let config = BackendConfig::from_env(&Env::from_pairs([]), BackendKind::Embedded)
-            .expect("defaults");
+        let config =
+            BackendConfig::from_env(&Env::from_pairs([]), BackendKind::Embedded).expect("defaults");
         assert_eq!(config.kind, BackendKind::Embedded);
         assert_eq!(config.data_dir, PathBuf::from("./.data"));
         assert_eq!(config.aws.tables[&Table::Core], "pyairtable-core");
@@ -143,7 +143,10 @@ mod tests {
 
     #[test]
     fn an_emulator_endpoint_turns_provisioning_on() {
-        let env = Env::from_pairs([("BACKEND", "aws"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]);
+        let env = Env::from_pairs([
+            ("BACKEND", "aws"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ]);
         let config = BackendConfig::from_env(&env, BackendKind::Embedded).expect("config");
         assert_eq!(config.kind, BackendKind::Aws);
         assert!(config.aws.provision);
@@ -151,8 +154,9 @@ mod tests {
 
     #[test]
     fn a_bad_backend_is_named() {
-        let err = BackendConfig::from_env(&Env::from_pairs([("BACKEND", "mysql")]), BackendKind::Aws)
-            .expect_err("bad backend");
+        let err =
+            BackendConfig::from_env(&Env::from_pairs([("BACKEND", "mysql")]), BackendKind::Aws)
+                .expect_err("bad backend");
         assert_eq!(err.var, "BACKEND");
     }
 }

@@ -107,11 +107,11 @@ fn take_visible(
         if received.len() >= max as usize {
             break;
         }
-        if let Some(dlq) = queue.dead_letter_queue() {
-            if candidate.receive_count >= MAX_RECEIVES {
-                move_to(conn, candidate.seq, dlq, now)?;
-                continue;
-            }
+        if let Some(dlq) = queue.dead_letter_queue()
+            && candidate.receive_count >= MAX_RECEIVES
+        {
+            move_to(conn, candidate.seq, dlq, now)?;
+            continue;
         }
         let receipt = uuid::Uuid::new_v4().to_string();
         let count = candidate.receive_count + 1;

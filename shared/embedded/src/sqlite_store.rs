@@ -247,11 +247,11 @@ fn run_query(conn: &Connection, table: Table, query: &Query, now: i64) -> Result
         });
     }
     let mut next = None;
-    if let Some(limit) = limit {
-        if items.len() > limit {
-            items.truncate(limit);
-            next = positions.get(limit - 1).map(|p| encode_cursor(p));
-        }
+    if let Some(limit) = limit
+        && items.len() > limit
+    {
+        items.truncate(limit);
+        next = positions.get(limit - 1).map(|p| encode_cursor(p));
     }
     Ok(Page { items, next })
 }

@@ -48,6 +48,9 @@ pub trait Secrets: Send + Sync + fmt::Debug {
     async fn delete(&self, name: &str) -> Result<(), SecretError>;
 }
 
+/// When a value was fetched, and the value (`None` when the secret does not exist).
+type CacheEntry = (DateTime<Utc>, Option<SecretString>);
+
 /// Caches values of any [`Secrets`] for a TTL: Secrets Manager calls cost money and time, so a
 /// function instance asks once per TTL. Writes through this wrapper update the cache at once.
 #[derive(Debug)]
@@ -55,7 +58,7 @@ pub struct CachedSecrets<S> {
     inner: S,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<String, (DateTime<Utc>, Option<SecretString>)>>,
+    cache: Mutex<HashMap<String, CacheEntry>>,
 }
 
 impl<S: Secrets> CachedSecrets<S> {

@@ -108,20 +108,20 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 pub fn validate_item(item: &Item) -> Result<Key, StoreError> {
     let key = Key::of(item)?;
     for name in [GSI1_PK, GSI1_SK] {
-        if let Some(value) = item.get(name) {
-            if !matches!(value, Value::String(s) if !s.is_empty()) {
-                return Err(StoreError::InvalidItem(format!(
-                    "index attribute {name:?} must be a non-empty string"
-                )));
-            }
-        }
-    }
-    if let Some(value) = item.get(EXPIRES_AT) {
-        if !value.is_number() {
+        if let Some(value) = item.get(name)
+            && !matches!(value, Value::String(s) if !s.is_empty())
+        {
             return Err(StoreError::InvalidItem(format!(
-                "{EXPIRES_AT:?} must be epoch seconds"
+                "index attribute {name:?} must be a non-empty string"
             )));
         }
+    }
+    if let Some(value) = item.get(EXPIRES_AT)
+        && !value.is_number()
+    {
+        return Err(StoreError::InvalidItem(format!(
+            "{EXPIRES_AT:?} must be epoch seconds"
+        )));
     }
     let size = serde_json::to_string(item)
         .map(|s| s.len())
