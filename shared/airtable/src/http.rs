@@ -1,0 +1,259 @@
+//! The one request path: every call to Airtable goes through [`Transport::send`], which takes a
+//! rate-limit slot, sends, reads Airtable's answer or error, and decides about retrying.
+//!
+//! Keeping this in one place is what makes the platform's promises checkable: no request can
+//! skip the limiter, no create can be retried blindly, and no call waits past its budget.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use basics::Clock;
+use reqwest::{Method, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::config::ClientConfig;
+use crate::error::AirtableError;
+use crate::rate_limit::{RateLimiter, Subject};
+use crate::retry::{Idempotency, Outcome, RetryPolicy, is_retryable, parse_retry_after};
+
+/// One logical call (which may take several attempts).
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Value>,
+    /// The base whose 5/s budget this call spends; `None` for token-wide calls.
+    pub base_id: Option<String>,
+    pub idempotency: Idempotency,
+}
+
+impl Call {
+    pub fn new(method: Method, url: Url, idempotency: Idempotency) -> Self {
+        Self {
+            method,
+            url,
+            body: None,
+            base_id: None,
+            idempotency,
+        }
+    }
+
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn base(mut self, base_id: &str) -> Self {
+        self.base_id = Some(base_id.to_string());
+        self
+    }
+}
+
+/// Counters of what this client did, for tests, benchmarks and metrics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    upstream_429s: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    /// HTTP requests sent (attempts, not calls).
+    pub requests: u64,
+    /// Attempts after the first, over all calls.
+    pub retries: u64,
+    /// 429 answers received from upstream.
+    pub upstream_429s: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            upstream_429s: self.upstream_429s.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The HTTP side of the client.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    root: Url,
+    token: SecretString,
+    token_key: String,
+    limiter: RateLimiter,
+    clock: Arc<dyn Clock>,
+    latency_budget: Duration,
+    retry: RetryPolicy,
+    pub stats: Stats,
+}
+
+/// A failed attempt: the error to report and what the retry decision needs.
+struct Failure {
+    error: AirtableError,
+    outcome: Outcome,
+    retry_after: Option<Duration>,
+}
+
+impl Transport {
+    pub fn new(
+        config: ClientConfig,
+        limiter: RateLimiter,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AirtableError> {
+        let root = Url::parse(&config.base_url)
+            .map_err(|e| AirtableError::Config(format!("base URL {:?}: {e}", config.base_url)))?;
+        if root.cannot_be_a_base() {
+            return Err(AirtableError::Config(format!(
+                "base URL {:?} cannot hold a path",
+                config.base_url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("pyairtable-on-lambda/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AirtableError::Config(format!("HTTP client: {e}")))?;
+        let token_key = RateLimiter::token_key(&config.token);
+        Ok(Self {
+            http,
+            root,
+            token: config.token,
+            token_key,
+            limiter,
+            clock,
+            latency_budget: config.latency_budget,
+            retry: config.retry,
+            stats: Stats::default(),
+        })
+    }
+
+    /// `<root>/v0/<segments…>`, each segment percent-encoded (table names may hold spaces,
+    /// slashes or anything else).
+    pub fn url(&self, segments: &[&str]) -> Result<Url, AirtableError> {
+        let mut url = self.root.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .map_err(|()| AirtableError::Config("base URL cannot hold a path".into()))?;
+            path.pop_if_empty().push("v0").extend(segments);
+        }
+        Ok(url)
+    }
+
+    /// Sends a call and decodes Airtable's JSON answer.
+    pub async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T, AirtableError> {
+        let deadline = Instant::now() + self.latency_budget;
+        let subject = Subject {
+            base_id: call.base_id.as_deref(),
+            token_key: &self.token_key,
+        };
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            self.limiter.acquire(subject, remaining).await?;
+            if attempt > 1 {
+                self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            let failure = match self.attempt(&call).await {
+                Ok((status, body)) => return decode(status, &body),
+                Err(failure) => failure,
+            };
+            if failure.outcome == Outcome::Status(429) {
+                self.stats.upstream_429s.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(base_id = ?call.base_id, "Airtable answered 429");
+                if let Some(base_id) = &call.base_id {
+                    self.limiter.cool_down(base_id, failure.retry_after).await?;
+                }
+            }
+            if attempt >= self.retry.max_attempts
+                || !is_retryable(call.idempotency, failure.outcome)
+            {
+                return Err(failure.error);
+            }
+            let delay = self.delay_before_retry(&call, &failure, attempt);
+            if Instant::now() + delay > deadline {
+                return Err(match failure.outcome {
+                    Outcome::Status(429) => AirtableError::RateLimited { retry_after: delay },
+                    _ => failure.error,
+                });
+            }
+            tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %failure.error, "retrying an Airtable call");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// How long to wait before the next attempt. A 429 on a base is already handled by the
+    /// limiter's cool-down (the next slot lies 30 s out), so no extra sleep is added; a token-wide
+    /// 429 has no base to cool, so it waits out the lockout here.
+    fn delay_before_retry(&self, call: &Call, failure: &Failure, attempt: u32) -> Duration {
+        let jitter = self.retry.backoff(attempt);
+        let floor = failure.retry_after.unwrap_or(Duration::ZERO);
+        match failure.outcome {
+            Outcome::Status(429) if call.base_id.is_some() => Duration::ZERO,
+            Outcome::Status(429) => jitter.max(floor).max(self.limiter.limits().cooldown),
+            _ => jitter.max(floor),
+        }
+    }
+
+    /// One HTTP exchange.
+    async fn attempt(&self, call: &Call) -> Result<(u16, Vec<u8>), Failure> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), call.url.clone())
+            .bearer_auth(self.token.expose_secret());
+        if let Some(body) = &call.body {
+            request = request.json(body);
+        }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let response = request.send().await.map_err(network_failure)?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, self.clock.now()));
+        let body = response.bytes().await.map_err(network_failure)?;
+        if (200..300).contains(&status) {
+            return Ok((status, body.to_vec()));
+        }
+        Err(Failure {
+            error: AirtableError::from_response(status, &body, retry_after),
+            outcome: Outcome::Status(status),
+            retry_after,
+        })
+    }
+}
+
+/// Classifies a reqwest failure. Only a connect failure proves the request never left: a
+/// timeout or a broken connection may strike after Airtable has read (and acted on) it.
+fn network_failure(err: reqwest::Error) -> Failure {
+    let sent = !err.is_connect();
+    let timed_out = err.is_timeout();
+    Failure {
+        error: AirtableError::Network {
+            message: err.without_url().to_string(),
+            timed_out,
+            sent,
+        },
+        outcome: Outcome::Network { sent },
+        retry_after: None,
+    }
+}
+
+fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, AirtableError> {
+    serde_json::from_slice(body).map_err(|e| AirtableError::Decode {
+        status,
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,101 @@
+//! The one Airtable client. Every part of the platform that talks to Airtable does so through
+//! [`Airtable`], so that the platform-wide promises hold in one place:
+//!
+//! * every request takes a slot from the shared [`RateLimiter`] (5/s per base, 50/s per token,
+//!   a 30 s cool-down after an upstream 429), across all concurrent function instances;
+//! * a call waits for its slot within a latency budget and otherwise fails fast with
+//!   [`AirtableError::RateLimited`] rather than hammering Airtable;
+//! * reads and other idempotent calls are retried on 429/502/503 with full-jitter back-off
+//!   honouring `Retry-After`; creates are never retried blindly (see [`retry`]);
+//! * writes are chunked by 10; upsert merge fields are checked before the first chunk goes out;
+//! * filter formulas are built with escaping ([`formula`]).
+//!
+//! ```no_run
+//! # async fn demo(limiter: airtable::RateLimiter) -> Result<(), airtable::AirtableError> {
+//! use airtable::{Airtable, ClientConfig, ListParams, formula};
+//! use futures::TryStreamExt;
+//!
+//! let client = Airtable::new(ClientConfig::new("pat…".into()), limiter)?;
+//! let people = client.table("appXXXXXXXXXXXXXX", "People");
+//! let filter = formula::search("o'brien", ["Name", "Email"]);
+//! let mut pages = people.pages(ListParams::new().filter(filter));
+//! while let Some(page) = pages.try_next().await? {
+//!     println!("{} records", page.len());
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod error;
+pub mod formula;
+mod http;
+pub mod meta;
+pub mod models;
+pub mod rate_limit;
+pub mod records;
+pub mod retry;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use basics::{Clock, SystemClock};
+
+pub use config::{ClientConfig, DEFAULT_BASE_URL};
+pub use error::AirtableError;
+pub use formula::Formula;
+pub use http::StatsSnapshot;
+pub use models::records::{
+    CellFormat, DeletedRecord, Fields, GetParams, ListParams, MAX_PAGE_SIZE, MAX_RECORDS_PER_WRITE,
+    Record, RecordPage, RecordUpdate, Sort, SortDirection, UpsertRecord, UpsertResult,
+    WriteOptions,
+};
+pub use models::schema::{
+    BaseInfo, BaseSchema, BasesPage, FieldSchema, NewField, NewTable, SchemaChange, TableSchema,
+    ViewSchema, WhoAmI,
+};
+pub use models::webhooks::{
+    CreatedWebhook, NewWebhook, RefreshedWebhook, Webhook, WebhookList, WebhookPayload,
+    WebhookPayloads,
+};
+pub use rate_limit::{RateLimiter, RateLimits};
+pub use records::TableClient;
+pub use retry::{Idempotency, RetryPolicy};
+
+/// A client for one token. Cheap to clone (clones share the connection pool and counters);
+/// build it once per function instance.
+#[derive(Debug, Clone)]
+pub struct Airtable {
+    transport: Arc<http::Transport>,
+}
+
+impl Airtable {
+    /// A client on the system clock. Fails only on an unusable configuration.
+    pub fn new(config: ClientConfig, limiter: RateLimiter) -> Result<Self, AirtableError> {
+        Self::with_clock(config, limiter, Arc::new(SystemClock))
+    }
+
+    /// A client whose notion of "now" (for `Retry-After` dates) comes from `clock`.
+    pub fn with_clock(
+        config: ClientConfig,
+        limiter: RateLimiter,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AirtableError> {
+        Ok(Self {
+            transport: Arc::new(http::Transport::new(config, limiter, clock)?),
+        })
+    }
+
+    /// Record operations on one table (by ID or name) of one base.
+    pub fn table(&self, base_id: impl Into<String>, table: impl Into<String>) -> TableClient {
+        TableClient::new(self.clone(), base_id.into(), table.into())
+    }
+
+    /// What this client has sent and received so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.transport.stats.snapshot()
+    }
+
+    pub(crate) fn transport(&self) -> &http::Transport {
+        &self.transport
+    }
+}

@@ -1,0 +1,148 @@
+//! The meta API: the token's identity, its bases, and base schemas (read, create, rename).
+//!
+//! Schema calls on a base spend that base's rate limit (Airtable counts every request to a
+//! base); `whoami` and the base list spend only the token's.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::Airtable;
+use crate::error::AirtableError;
+use crate::http::Call;
+use crate::models::schema::{
+    BaseInfo, BaseSchema, BasesPage, FieldSchema, NewField, NewTable, SchemaChange, TableSchema,
+    WhoAmI,
+};
+use crate::retry::Idempotency;
+
+impl Airtable {
+    /// Who the token belongs to, and its scopes: the check a new connection must pass.
+    pub async fn whoami(&self) -> Result<WhoAmI, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["meta", "whoami"])?;
+        transport
+            .send(Call::new(Method::GET, url, Idempotency::Idempotent))
+            .await
+    }
+
+    /// One page of the bases the token can see.
+    pub async fn bases_page(&self, offset: Option<&str>) -> Result<BasesPage, AirtableError> {
+        let transport = self.transport();
+        let mut url = transport.url(&["meta", "bases"])?;
+        if let Some(offset) = offset {
+            url.query_pairs_mut().append_pair("offset", offset);
+        }
+        transport
+            .send(Call::new(Method::GET, url, Idempotency::Idempotent))
+            .await
+    }
+
+    /// Every base the token can see (all pages).
+    pub async fn bases(&self) -> Result<Vec<BaseInfo>, AirtableError> {
+        let mut bases = Vec::new();
+        let mut offset: Option<String> = None;
+        loop {
+            let page = self.bases_page(offset.as_deref()).await?;
+            bases.extend(page.bases);
+            match page.offset {
+                Some(next) => offset = Some(next),
+                None => return Ok(bases),
+            }
+        }
+    }
+
+    /// A base's tables, fields and views. `visible_field_ids` adds each grid view's visible
+    /// fields (`include[]=visibleFieldIds`).
+    pub async fn base_schema(
+        &self,
+        base_id: &str,
+        visible_field_ids: bool,
+    ) -> Result<BaseSchema, AirtableError> {
+        let transport = self.transport();
+        let mut url = transport.url(&["meta", "bases", base_id, "tables"])?;
+        if visible_field_ids {
+            url.query_pairs_mut()
+                .append_pair("include[]", "visibleFieldIds");
+        }
+        transport
+            .send(Call::new(Method::GET, url, Idempotency::Idempotent).base(base_id))
+            .await
+    }
+
+    /// Creates a table. Not retried once sent: a repeat would fail on the duplicate name at
+    /// best.
+    pub async fn create_table(
+        &self,
+        base_id: &str,
+        table: &NewTable,
+    ) -> Result<TableSchema, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["meta", "bases", base_id, "tables"])?;
+        let body = serde_json::to_value(table)
+            .map_err(|e| AirtableError::InvalidRequest(e.to_string()))?;
+        transport
+            .send(
+                Call::new(Method::POST, url, Idempotency::NotIdempotent)
+                    .body(body)
+                    .base(base_id),
+            )
+            .await
+    }
+
+    /// Renames a table or changes its description.
+    pub async fn update_table(
+        &self,
+        base_id: &str,
+        table_id_or_name: &str,
+        change: &SchemaChange,
+    ) -> Result<TableSchema, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["meta", "bases", base_id, "tables", table_id_or_name])?;
+        transport
+            .send(
+                Call::new(Method::PATCH, url, Idempotency::Idempotent)
+                    .body(json!(change))
+                    .base(base_id),
+            )
+            .await
+    }
+
+    /// Adds a field to a table.
+    pub async fn create_field(
+        &self,
+        base_id: &str,
+        table_id: &str,
+        field: &NewField,
+    ) -> Result<FieldSchema, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["meta", "bases", base_id, "tables", table_id, "fields"])?;
+        transport
+            .send(
+                Call::new(Method::POST, url, Idempotency::NotIdempotent)
+                    .body(json!(field))
+                    .base(base_id),
+            )
+            .await
+    }
+
+    /// Renames a field or changes its description (Airtable changes nothing else).
+    pub async fn update_field(
+        &self,
+        base_id: &str,
+        table_id: &str,
+        field_id: &str,
+        change: &SchemaChange,
+    ) -> Result<FieldSchema, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&[
+            "meta", "bases", base_id, "tables", table_id, "fields", field_id,
+        ])?;
+        transport
+            .send(
+                Call::new(Method::PATCH, url, Idempotency::Idempotent)
+                    .body(json!(change))
+                    .base(base_id),
+            )
+            .await
+    }
+}

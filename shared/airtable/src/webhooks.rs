@@ -1,0 +1,126 @@
+//! Webhook management: create, list, delete, enable notifications, refresh, read payloads.
+//!
+//! Airtable counts webhook calls against the base's 5/s, so every call names its base.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::Airtable;
+use crate::error::AirtableError;
+use crate::http::Call;
+use crate::models::webhooks::{
+    CreatedWebhook, NewWebhook, RefreshedWebhook, Webhook, WebhookList, WebhookPayloads,
+};
+use crate::retry::Idempotency;
+
+impl Airtable {
+    /// Creates a webhook. Not retried once sent: a repeat would make a second webhook (and
+    /// bases allow only 10). The answer's MAC secret is shown only this once.
+    pub async fn create_webhook(
+        &self,
+        base_id: &str,
+        webhook: &NewWebhook,
+    ) -> Result<CreatedWebhook, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["bases", base_id, "webhooks"])?;
+        let body = serde_json::to_value(webhook)
+            .map_err(|e| AirtableError::InvalidRequest(e.to_string()))?;
+        transport
+            .send(
+                Call::new(Method::POST, url, Idempotency::NotIdempotent)
+                    .body(body)
+                    .base(base_id),
+            )
+            .await
+    }
+
+    /// The base's webhooks.
+    pub async fn webhooks(&self, base_id: &str) -> Result<Vec<Webhook>, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["bases", base_id, "webhooks"])?;
+        let list: WebhookList = transport
+            .send(Call::new(Method::GET, url, Idempotency::Idempotent).base(base_id))
+            .await?;
+        Ok(list.webhooks)
+    }
+
+    /// Deletes a webhook.
+    pub async fn delete_webhook(
+        &self,
+        base_id: &str,
+        webhook_id: &str,
+    ) -> Result<(), AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["bases", base_id, "webhooks", webhook_id])?;
+        let _: Value = transport
+            .send(Call::new(Method::DELETE, url, Idempotency::Idempotent).base(base_id))
+            .await?;
+        Ok(())
+    }
+
+    /// Turns ping notifications on or off.
+    pub async fn enable_webhook_notifications(
+        &self,
+        base_id: &str,
+        webhook_id: &str,
+        enable: bool,
+    ) -> Result<(), AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&[
+            "bases",
+            base_id,
+            "webhooks",
+            webhook_id,
+            "enableNotifications",
+        ])?;
+        let _: Value = transport
+            .send(
+                Call::new(Method::POST, url, Idempotency::Idempotent)
+                    .body(json!({ "enable": enable }))
+                    .base(base_id),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Extends a webhook's life to 7 days from now (the scheduler does this before expiry).
+    pub async fn refresh_webhook(
+        &self,
+        base_id: &str,
+        webhook_id: &str,
+    ) -> Result<RefreshedWebhook, AirtableError> {
+        let transport = self.transport();
+        let url = transport.url(&["bases", base_id, "webhooks", webhook_id, "refresh"])?;
+        transport
+            .send(Call::new(Method::POST, url, Idempotency::Idempotent).base(base_id))
+            .await
+    }
+
+    /// One page of change payloads from `cursor` (Airtable starts at 1), at most `limit` (≤ 50).
+    pub async fn webhook_payloads(
+        &self,
+        base_id: &str,
+        webhook_id: &str,
+        cursor: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<WebhookPayloads, AirtableError> {
+        let transport = self.transport();
+        let mut url = transport.url(&["bases", base_id, "webhooks", webhook_id, "payloads"])?;
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(cursor) = cursor {
+                query.append_pair("cursor", &cursor.to_string());
+            }
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+        }
+        // An empty query would leave a bare `?`; harmless, but keep URLs clean.
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        transport
+            .send(Call::new(Method::GET, url, Idempotency::Idempotent).base(base_id))
+            .await
+    }
+}
