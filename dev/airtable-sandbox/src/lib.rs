@@ -14,7 +14,6 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod faults;
-#[path = "formula_shim.rs"]
 pub mod formula;
 pub mod ids;
 pub mod meta;
