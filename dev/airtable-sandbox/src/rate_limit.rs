@@ -1,7 +1,9 @@
 //! Airtable's rate limits: 5 requests per second per base, 50 per second per token, and a 30 s
 //! lockout after a violation. Windows are fixed 1-second windows that open at the first request
 //! after the previous one closed, so a client that never sends more than N requests in any
-//! 1000 ms span is never refused (a fixed window is never stricter than a sliding one).
+//! 1000 ms span is never refused (a fixed window is never stricter than a sliding one). Windows
+//! are shortened by a small `grace` so that network and scheduling jitter between the client's
+//! clock and ours cannot turn a correctly paced client into a violator.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -13,6 +15,8 @@ pub struct RateLimits {
     pub per_base: u32,
     pub per_token: u32,
     pub window: Duration,
+    /// Subtracted from `window` when counting, to absorb arrival jitter.
+    pub grace: Duration,
     pub lockout: Duration,
 }
 
@@ -23,6 +27,7 @@ impl Default for RateLimits {
             per_base: 5,
             per_token: 50,
             window: Duration::from_secs(1),
+            grace: Duration::from_millis(100),
             lockout: Duration::from_secs(30),
         }
     }
@@ -34,6 +39,10 @@ impl RateLimits {
             enabled: false,
             ..Self::default()
         }
+    }
+
+    fn counted_window(&self) -> Duration {
+        self.window.saturating_sub(self.grace).max(self.window / 2)
     }
 }
 
@@ -55,7 +64,7 @@ impl Bucket {
             self.window_start = None;
         }
         match self.window_start {
-            Some(start) if now.duration_since(start) < limits.window => {}
+            Some(start) if now.duration_since(start) < limits.counted_window() => {}
             _ => {
                 self.window_start = Some(now);
                 self.count = 0;
@@ -70,11 +79,14 @@ impl Bucket {
     }
 
     fn would_admit(&self, now: Instant, limit: u32, limits: &RateLimits) -> bool {
-        if self.locked_until.is_some_and(|until| now < until) {
-            return false;
+        match self.locked_until {
+            Some(until) if now < until => return false,
+            // An expired lockout starts a fresh window.
+            Some(_) => return true,
+            None => {}
         }
         match self.window_start {
-            Some(start) if now.duration_since(start) < limits.window => self.count < limit,
+            Some(start) if now.duration_since(start) < limits.counted_window() => self.count < limit,
             _ => true,
         }
     }

@@ -351,6 +351,7 @@ struct LimitsBody {
     per_base: Option<u32>,
     per_token: Option<u32>,
     window_ms: Option<u64>,
+    grace_ms: Option<u64>,
     lockout_ms: Option<u64>,
 }
 
@@ -360,6 +361,7 @@ fn limits_json(l: &RateLimits) -> Value {
         "perBase": l.per_base,
         "perToken": l.per_token,
         "windowMs": l.window.as_millis() as u64,
+        "graceMs": l.grace.as_millis() as u64,
         "lockoutMs": l.lockout.as_millis() as u64,
     })
 }
@@ -386,6 +388,9 @@ async fn set_limits(State(s): Shd, body: axum::body::Bytes) -> Response {
     }
     if let Some(v) = b.window_ms {
         l.window = Duration::from_millis(v);
+    }
+    if let Some(v) = b.grace_ms {
+        l.grace = Duration::from_millis(v);
     }
     if let Some(v) = b.lockout_ms {
         l.lockout = Duration::from_millis(v);
