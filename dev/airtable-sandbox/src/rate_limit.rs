@@ -86,7 +86,9 @@ impl Bucket {
             None => {}
         }
         match self.window_start {
-            Some(start) if now.duration_since(start) < limits.counted_window() => self.count < limit,
+            Some(start) if now.duration_since(start) < limits.counted_window() => {
+                self.count < limit
+            }
             _ => true,
         }
     }

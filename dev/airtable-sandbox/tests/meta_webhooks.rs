@@ -21,17 +21,31 @@ async fn whoami_bases_and_schema() {
     assert_eq!(me["id"], "usrSandboxDemo001");
     assert_eq!(me["email"], "demo@sandbox.local");
     let (_, bases) = c.get("/v0/meta/bases").await;
-    assert_eq!(bases, json!({"bases":[{"id":BASE,"name":"Demo CRM","permissionLevel":"create"}]}));
-    let (status, schema) = c.get(&format!("/v0/meta/bases/{BASE}/tables?include%5B%5D=visibleFieldIds")).await;
+    assert_eq!(
+        bases,
+        json!({"bases":[{"id":BASE,"name":"Demo CRM","permissionLevel":"create"}]})
+    );
+    let (status, schema) = c
+        .get(&format!(
+            "/v0/meta/bases/{BASE}/tables?include%5B%5D=visibleFieldIds"
+        ))
+        .await;
     assert_eq!(status, 200);
     let tables = schema["tables"].as_array().unwrap();
     assert_eq!(tables.len(), 3);
     let deals = &tables[2];
     assert_eq!(deals["primaryFieldId"], deals["fields"][0]["id"]);
-    assert_eq!(deals["fields"][4]["options"]["choices"][0], json!({"id":"selStg00000000001","name":"Lead","color":"grayLight2"}));
+    assert_eq!(
+        deals["fields"][4]["options"]["choices"][0],
+        json!({"id":"selStg00000000001","name":"Lead","color":"grayLight2"})
+    );
     assert!(deals["views"][0]["visibleFieldIds"].is_array());
     let (_, schema) = c.get(&format!("/v0/meta/bases/{BASE}/tables")).await;
-    assert!(schema["tables"][0]["views"][0].get("visibleFieldIds").is_none());
+    assert!(
+        schema["tables"][0]["views"][0]
+            .get("visibleFieldIds")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -52,11 +66,22 @@ async fn create_and_update_tables_and_fields() {
     let table_id = table["id"].as_str().unwrap().to_string();
     assert!(table_id.starts_with("tbl") && table_id.len() == 17);
     assert_eq!(table["views"][0]["name"], "Grid view");
-    assert!(table["fields"][1]["options"]["choices"][0]["id"].as_str().unwrap().starts_with("sel"));
+    assert!(
+        table["fields"][1]["options"]["choices"][0]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sel")
+    );
     // The link made an inverse field on Companies.
     let (_, schema) = c.get(&format!("/v0/meta/bases/{BASE}/tables")).await;
     let companies = &schema["tables"][0];
-    assert!(companies["fields"].as_array().unwrap().iter().any(|f| f["name"] == "Support Tickets"));
+    assert!(
+        companies["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "Support Tickets")
+    );
 
     // The new table takes records, addressed by its URL-encoded name.
     let (status, rec) = c
@@ -65,29 +90,65 @@ async fn create_and_update_tables_and_fields() {
     assert_eq!(status, 200, "{rec}");
 
     let (status, field) = c
-        .post(&format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields"), json!({"name":"Opened","type":"date","description":"When"}))
+        .post(
+            &format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields"),
+            json!({"name":"Opened","type":"date","description":"When"}),
+        )
         .await;
     assert_eq!(status, 200, "{field}");
     assert_eq!(field["options"]["dateFormat"]["name"], "iso");
     let field_id = field["id"].as_str().unwrap();
     let (status, field) = c
-        .patch(&format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields/{field_id}"), json!({"name":"Opened on"}))
+        .patch(
+            &format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields/{field_id}"),
+            json!({"name":"Opened on"}),
+        )
         .await;
     assert_eq!((status, field["name"].as_str()), (200, Some("Opened on")));
     let (status, body) = c
-        .post(&format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields"), json!({"name":"subject","type":"email"}))
+        .post(
+            &format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields"),
+            json!({"name":"subject","type":"email"}),
+        )
         .await;
-    assert_eq!((status, error_type(&body)), (422, "DUPLICATE_OR_EMPTY_FIELD_NAME"));
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "DUPLICATE_OR_EMPTY_FIELD_NAME")
+    );
     let (status, body) = c
-        .post(&format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields"), json!({"name":"F","type":"formula","options":{"formula":"1"}}))
+        .post(
+            &format!("/v0/meta/bases/{BASE}/tables/{table_id}/fields"),
+            json!({"name":"F","type":"formula","options":{"formula":"1"}}),
+        )
         .await;
-    assert_eq!((status, error_type(&body)), (422, "UNSUPPORTED_FIELD_TYPE_FOR_CREATE"));
-    let (status, table) = c.patch(&format!("/v0/meta/bases/{BASE}/tables/{table_id}"), json!({"name":"Tickets"})).await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "UNSUPPORTED_FIELD_TYPE_FOR_CREATE")
+    );
+    let (status, table) = c
+        .patch(
+            &format!("/v0/meta/bases/{BASE}/tables/{table_id}"),
+            json!({"name":"Tickets"}),
+        )
+        .await;
     assert_eq!((status, table["name"].as_str()), (200, Some("Tickets")));
-    let (status, body) = c.post(&format!("/v0/meta/bases/{BASE}/tables"), json!({"name":"tickets","fields":[{"name":"A","type":"singleLineText"}]})).await;
+    let (status, body) = c
+        .post(
+            &format!("/v0/meta/bases/{BASE}/tables"),
+            json!({"name":"tickets","fields":[{"name":"A","type":"singleLineText"}]}),
+        )
+        .await;
     assert_eq!((status, error_type(&body)), (422, "DUPLICATE_TABLE_NAME"));
-    let (status, body) = c.post(&format!("/v0/meta/bases/{BASE}/tables"), json!({"name":"Empty","fields":[]})).await;
-    assert_eq!((status, error_type(&body)), (422, "INVALID_REQUEST_MISSING_FIELDS"));
+    let (status, body) = c
+        .post(
+            &format!("/v0/meta/bases/{BASE}/tables"),
+            json!({"name":"Empty","fields":[]}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_type(&body)),
+        (422, "INVALID_REQUEST_MISSING_FIELDS")
+    );
 }
 
 type Received = (HeaderMap, Bytes);
@@ -112,11 +173,23 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<Received>) {
 }
 
 fn verify(secret_b64: &str, headers: &HeaderMap, body: &[u8]) -> bool {
-    let key = base64::engine::general_purpose::STANDARD.decode(secret_b64).unwrap();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret_b64)
+        .unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(body);
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    headers.get("x-airtable-content-mac").unwrap().to_str().unwrap() == format!("hmac-sha256={expected}")
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    headers
+        .get("x-airtable-content-mac")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        == format!("hmac-sha256={expected}")
 }
 
 #[tokio::test]
@@ -136,43 +209,92 @@ async fn webhooks_collect_payloads_and_send_signed_pings() {
     let secret = hook["macSecretBase64"].as_str().unwrap().to_string();
     assert!(hook["expirationTime"].is_string());
 
-    let (_, created) = c.post(&format!("/v0/{BASE}/Deals"), json!({"fields":{"Name":"Hooked","Amount":10}})).await;
+    let (_, created) = c
+        .post(
+            &format!("/v0/{BASE}/Deals"),
+            json!({"fields":{"Name":"Hooked","Amount":10}}),
+        )
+        .await;
     let rec_id = created["id"].as_str().unwrap().to_string();
-    c.patch(&format!("/v0/{BASE}/Deals/{rec_id}"), json!({"fields":{"Amount":20}})).await;
+    c.patch(
+        &format!("/v0/{BASE}/Deals/{rec_id}"),
+        json!({"fields":{"Amount":20}}),
+    )
+    .await;
     c.delete(&format!("/v0/{BASE}/Deals/{rec_id}")).await;
     // Other tables are out of scope for this hook.
-    c.post(&format!("/v0/{BASE}/Companies"), json!({"fields":{"Name":"Ignored"}})).await;
+    c.post(
+        &format!("/v0/{BASE}/Companies"),
+        json!({"fields":{"Name":"Ignored"}}),
+    )
+    .await;
 
-    let (headers, body) = tokio::time::timeout(Duration::from_secs(5), pings.recv()).await.unwrap().unwrap();
+    let (headers, body) = tokio::time::timeout(Duration::from_secs(5), pings.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(verify(&secret, &headers, &body));
     let ping: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(ping["base"]["id"], BASE);
     assert_eq!(ping["webhook"]["id"], hook_id.as_str());
 
-    let (_, page) = c.get(&format!("/v0/bases/{BASE}/webhooks/{hook_id}/payloads?limit=2")).await;
+    let (_, page) = c
+        .get(&format!(
+            "/v0/bases/{BASE}/webhooks/{hook_id}/payloads?limit=2"
+        ))
+        .await;
     let payloads = page["payloads"].as_array().unwrap();
     assert_eq!(payloads.len(), 2);
     assert_eq!(page["cursor"], 3);
     assert_eq!(page["mightHaveMore"], true);
     let first = &payloads[0]["changedTablesById"]["tblDeals000000000"];
-    assert_eq!(first["createdRecordsById"][&rec_id]["cellValuesByFieldId"]["fldDl000000000001"], "Hooked");
-    let second = &payloads[1]["changedTablesById"]["tblDeals000000000"]["changedRecordsById"][&rec_id];
-    assert_eq!(second["current"]["cellValuesByFieldId"]["fldDl000000000003"], 20);
-    assert_eq!(second["previous"]["cellValuesByFieldId"]["fldDl000000000003"], 10);
-    let (_, page) = c.get(&format!("/v0/bases/{BASE}/webhooks/{hook_id}/payloads?cursor=3")).await;
-    assert_eq!(page["payloads"][0]["changedTablesById"]["tblDeals000000000"]["destroyedRecordIds"], json!([rec_id]));
+    assert_eq!(
+        first["createdRecordsById"][&rec_id]["cellValuesByFieldId"]["fldDl000000000001"],
+        "Hooked"
+    );
+    let second =
+        &payloads[1]["changedTablesById"]["tblDeals000000000"]["changedRecordsById"][&rec_id];
+    assert_eq!(
+        second["current"]["cellValuesByFieldId"]["fldDl000000000003"],
+        20
+    );
+    assert_eq!(
+        second["previous"]["cellValuesByFieldId"]["fldDl000000000003"],
+        10
+    );
+    let (_, page) = c
+        .get(&format!(
+            "/v0/bases/{BASE}/webhooks/{hook_id}/payloads?cursor=3"
+        ))
+        .await;
+    assert_eq!(
+        page["payloads"][0]["changedTablesById"]["tblDeals000000000"]["destroyedRecordIds"],
+        json!([rec_id])
+    );
     assert_eq!(page["cursor"], 4);
     assert_eq!(page["mightHaveMore"], false);
 
     let (_, list) = c.get(&format!("/v0/bases/{BASE}/webhooks")).await;
     assert_eq!(list["webhooks"][0]["cursorForNextPayload"], 4);
     assert_eq!(list["webhooks"][0]["areNotificationsEnabled"], true);
-    let (status, refreshed) = c.post(&format!("/v0/bases/{BASE}/webhooks/{hook_id}/refresh"), json!({})).await;
+    let (status, refreshed) = c
+        .post(
+            &format!("/v0/bases/{BASE}/webhooks/{hook_id}/refresh"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert!(refreshed["expirationTime"].is_string());
-    let (status, _) = c.post(&format!("/v0/bases/{BASE}/webhooks/{hook_id}/enableNotifications"), json!({"enable": false})).await;
+    let (status, _) = c
+        .post(
+            &format!("/v0/bases/{BASE}/webhooks/{hook_id}/enableNotifications"),
+            json!({"enable": false}),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = c.delete(&format!("/v0/bases/{BASE}/webhooks/{hook_id}")).await;
+    let (status, _) = c
+        .delete(&format!("/v0/bases/{BASE}/webhooks/{hook_id}"))
+        .await;
     assert_eq!(status, 200);
     let (_, list) = c.get(&format!("/v0/bases/{BASE}/webhooks")).await;
     assert_eq!(list, json!({"webhooks": []}));
@@ -184,7 +306,12 @@ async fn persistence_round_trip() {
     let file = dir.path().join("sandbox.json");
     let sb = start_with(Sandbox::builder().no_rate_limits().persist(&file)).await;
     let c = Client::new(&sb);
-    let (_, rec) = c.post(&format!("/v0/{BASE}/Companies"), json!({"fields":{"Name":"Persisted","Industry":"Biotech"},"typecast":true})).await;
+    let (_, rec) = c
+        .post(
+            &format!("/v0/{BASE}/Companies"),
+            json!({"fields":{"Name":"Persisted","Industry":"Biotech"},"typecast":true}),
+        )
+        .await;
     let id = rec["id"].as_str().unwrap().to_string();
     sb.shutdown().await;
 
@@ -197,6 +324,8 @@ async fn persistence_round_trip() {
     // The persisted file is itself a valid seed.
     let text = std::fs::read_to_string(&file).unwrap();
     let seeded = start_with(Sandbox::builder().no_rate_limits().seed_json(text)).await;
-    let (status, _) = Client::new(&seeded).get(&format!("/v0/{BASE}/Companies/{id}")).await;
+    let (status, _) = Client::new(&seeded)
+        .get(&format!("/v0/{BASE}/Companies/{id}"))
+        .await;
     assert_eq!(status, 200);
 }

@@ -46,7 +46,7 @@ fn count(value: &str) -> ApiResult<usize> {
 }
 
 /// `name[]`, `name[3]` and bare `name` all name the array parameter `name`.
-fn array_key<'a>(key: &'a str, name: &str) -> bool {
+fn array_key(key: &str, name: &str) -> bool {
     key == name
         || key.strip_prefix(name).is_some_and(|rest| {
             rest.starts_with('[') && rest.ends_with(']') && !rest[1..rest.len() - 1].contains('[')

@@ -81,6 +81,9 @@ fn batch(body: &Map<String, Value>) -> ApiResult<&Vec<Value>> {
     Ok(records)
 }
 
+/// A record id with its cells before and after a write, for inverse-link upkeep.
+type LinkUpdate = (String, Map<String, Value>, Map<String, Value>);
+
 enum Op {
     Create(Map<String, Value>),
     Update {
@@ -143,7 +146,7 @@ fn apply(
         table_id: table_id.to_string(),
         ..ChangeSet::default()
     };
-    let mut link_updates: Vec<(String, Map<String, Value>, Map<String, Value>)> = Vec::new();
+    let mut link_updates: Vec<LinkUpdate> = Vec::new();
     let mut touched = Vec::new();
     let Some(table) = base.table_by_id_mut(table_id) else {
         return (touched, changes);
@@ -234,7 +237,7 @@ fn link_ids(cells: &Map<String, Value>, field_id: &str) -> HashSet<String> {
 fn sync_inverse_links(
     base: &mut Base,
     table_id: &str,
-    updates: &[(String, Map<String, Value>, Map<String, Value>)],
+    updates: &[LinkUpdate],
     now: DateTime<Utc>,
 ) {
     let Some(table) = base.tables.iter().find(|t| t.id == table_id) else {

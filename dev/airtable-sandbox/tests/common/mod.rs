@@ -24,11 +24,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(sandbox: &SandboxHandle) -> Self {
-        Self { url: sandbox.url(), token: DEMO_TOKEN.to_string(), http: reqwest::Client::new() }
+        Self {
+            url: sandbox.url(),
+            token: DEMO_TOKEN.to_string(),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub fn with_token(sandbox: &SandboxHandle, token: &str) -> Self {
-        Self { token: token.to_string(), ..Self::new(sandbox) }
+        Self {
+            token: token.to_string(),
+            ..Self::new(sandbox)
+        }
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -42,7 +49,11 @@ impl Client {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
         (status, value)
     }
 
@@ -68,7 +79,12 @@ impl Client {
 }
 
 pub fn names(body: &Value) -> Vec<String> {
-    body["records"].as_array().unwrap().iter().map(|r| r["fields"]["Name"].as_str().unwrap_or("").to_string()).collect()
+    body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["fields"]["Name"].as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 pub fn error_type(body: &Value) -> &str {
