@@ -234,12 +234,7 @@ fn link_ids(cells: &Map<String, Value>, field_id: &str) -> HashSet<String> {
 }
 
 /// Mirrors link changes into the inverse link fields of the linked records.
-fn sync_inverse_links(
-    base: &mut Base,
-    table_id: &str,
-    updates: &[LinkUpdate],
-    now: DateTime<Utc>,
-) {
+fn sync_inverse_links(base: &mut Base, table_id: &str, updates: &[LinkUpdate], now: DateTime<Utc>) {
     let Some(table) = base.tables.iter().find(|t| t.id == table_id) else {
         return;
     };
