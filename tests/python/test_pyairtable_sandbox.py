@@ -168,3 +168,15 @@ def test_errors_surface_as_http_errors(api):
     with pytest.raises(requests.HTTPError) as err:
         bad.all()
     assert err.value.response.status_code == 401
+
+
+def test_retries_scripted_429s_and_counters(api, sandbox_url):
+    _admin(sandbox_url, "/_sandbox/faults", {"route": "list_records", "sequence": [429, 429]})
+    rows = api.table(BASE_ID, "Deals").all()
+    assert len(rows) == 7
+    with urllib.request.urlopen(sandbox_url + "/_sandbox/counters", timeout=5) as resp:
+        counters = json.loads(resp.read())
+    route = counters["routes"]["list_records"]
+    assert route["requests"] == 3
+    assert route["injectedFaults"] == 2
+    assert counters["rateLimited"] == 0
