@@ -1,5 +1,7 @@
 //! `devserver`: run the whole platform locally. See the README for its variables.
 
+use std::io::Write;
+
 use basics::Env;
 use basics::config::exit_on_error;
 use devserver::{DevServerConfig, shutdown_signal, start};
@@ -31,7 +33,7 @@ async fn main() -> std::process::ExitCode {
     println!("  try: curl http://{}/v1/health", running.address);
     match running.task.await {
         Ok(Ok(())) => {
-            println!("devserver stopped");
+            say("devserver stopped");
             std::process::ExitCode::SUCCESS
         }
         Ok(Err(err)) => {
@@ -43,4 +45,11 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Prints a line for the user; a closed stdout (a pipe whose reader left) is not a reason to
+/// stop serving.
+fn say(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }

@@ -32,8 +32,11 @@ fn start(data_dir: &std::path::Path, port: u16) -> (Child, String) {
         .spawn()
         .expect("spawn devserver");
     let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout);
     let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).expect("read");
+    reader.read_line(&mut first).expect("read");
+    // Keep draining what the server prints, as a terminal would.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     assert!(
         first.contains(&format!("http://127.0.0.1:{port}")),
         "{first}"
