@@ -107,7 +107,11 @@ async fn create_table(
             tracing::info!(table = name, "created DynamoDB table");
             Ok(())
         }
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
             Ok(())
         }
         Err(err) => Err(sdk_message("CreateTable", err)),

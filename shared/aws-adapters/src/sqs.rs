@@ -90,7 +90,9 @@ impl SqsQueue {
         self.queue_urls
             .get(&queue)
             .map(String::as_str)
-            .ok_or_else(|| QueueError::Unavailable(format!("no SQS queue is configured for {queue}")))
+            .ok_or_else(|| {
+                QueueError::Unavailable(format!("no SQS queue is configured for {queue}"))
+            })
     }
 }
 
@@ -101,12 +103,16 @@ fn to_message(message: &aws_sdk_sqs::types::Message) -> Result<Message, QueueErr
             .and_then(|attributes| attributes.get(&name))
             .cloned()
     };
-    let missing = |what: &str| QueueError::Unavailable(format!("SQS returned a message without {what}"));
+    let missing =
+        |what: &str| QueueError::Unavailable(format!("SQS returned a message without {what}"));
     let receive_count = attribute(MessageSystemAttributeName::ApproximateReceiveCount)
         .and_then(|count| count.parse().ok())
         .ok_or_else(|| missing("a receive count"))?;
     Ok(Message {
-        id: message.message_id().ok_or_else(|| missing("an id"))?.to_string(),
+        id: message
+            .message_id()
+            .ok_or_else(|| missing("an id"))?
+            .to_string(),
         receipt: message
             .receipt_handle()
             .ok_or_else(|| missing("a receipt handle"))?
@@ -156,7 +162,9 @@ impl Queue for SqsQueue {
             )));
         }
         if wait > MAX_WAIT {
-            return Err(QueueError::Invalid("a receive waits at most 20 seconds".into()));
+            return Err(QueueError::Invalid(
+                "a receive waits at most 20 seconds".into(),
+            ));
         }
         if visibility > MAX_VISIBILITY {
             return Err(QueueError::Invalid(
@@ -248,7 +256,10 @@ mod tests {
 
     #[test]
     fn error_codes_match_with_or_without_the_query_prefix() {
-        assert!(code_is(Some("AWS.SimpleQueueService.MessageNotInflight"), &RECEIPT_ERRORS));
+        assert!(code_is(
+            Some("AWS.SimpleQueueService.MessageNotInflight"),
+            &RECEIPT_ERRORS
+        ));
         assert!(code_is(Some("ReceiptHandleIsInvalid"), &RECEIPT_ERRORS));
         assert!(!code_is(Some("QueueDoesNotExist"), &RECEIPT_ERRORS));
         assert!(!code_is(None, &RECEIPT_ERRORS));

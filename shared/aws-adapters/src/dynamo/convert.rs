@@ -53,7 +53,9 @@ pub fn from_attribute(value: &AttributeValue) -> Result<Value, String> {
         ),
         AttributeValue::M(map) => Value::Object(from_map(map)?),
         AttributeValue::B(blob) => Value::String(STANDARD.encode(blob.as_ref())),
-        AttributeValue::Ss(values) => Value::Array(values.iter().cloned().map(Value::String).collect()),
+        AttributeValue::Ss(values) => {
+            Value::Array(values.iter().cloned().map(Value::String).collect())
+        }
         AttributeValue::Ns(values) => Value::Array(
             values
                 .iter()

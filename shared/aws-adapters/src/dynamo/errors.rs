@@ -26,7 +26,10 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    StoreError::Unavailable(format!("DynamoDB {operation}: {}", DisplayErrorContext(err)))
+    StoreError::Unavailable(format!(
+        "DynamoDB {operation}: {}",
+        DisplayErrorContext(err)
+    ))
 }
 
 /// A stored item this adapter cannot read back (written by something else).

@@ -34,7 +34,8 @@ impl Expressions {
             return placeholder.clone();
         }
         let placeholder = format!("#n{}", self.names.len());
-        self.names.insert(placeholder.clone(), attribute.to_string());
+        self.names
+            .insert(placeholder.clone(), attribute.to_string());
         placeholder
     }
 
@@ -214,7 +215,12 @@ mod tests {
             .condition(&Condition::equals("status", "open"), 100)
             .expect("an expression");
         let update = e
-            .update(&Update::new().set("name", "x").add("version", 1).remove("status"))
+            .update(
+                &Update::new()
+                    .set("name", "x")
+                    .add("version", 1)
+                    .remove("status"),
+            )
             .expect("an expression");
         assert!(!condition.contains("status") && !update.contains("name"));
         let names = e.names().unwrap_or_default();

@@ -202,10 +202,8 @@ impl DynamoStore {
                     ));
                 };
                 let guard = Some(e.absent_or_live(now));
-                let condition = Expressions::and(
-                    guard,
-                    condition.as_ref().and_then(|c| e.condition(c, now)),
-                );
+                let condition =
+                    Expressions::and(guard, condition.as_ref().and_then(|c| e.condition(c, now)));
                 let update = DynamoUpdate::builder()
                     .table_name(table)
                     .set_key(Some(key_attributes(key)))
@@ -271,10 +269,14 @@ impl DynamoStore {
                 "DynamoDB TransactWriteItems was cancelled: {codes:?}"
             ))));
         }
-        Err(Attempt::Failed(match store_error("TransactWriteItems", err) {
-            StoreError::ConditionFailed => StoreError::TransactionCanceled { failed: Vec::new() },
-            other => other,
-        }))
+        Err(Attempt::Failed(
+            match store_error("TransactWriteItems", err) {
+                StoreError::ConditionFailed => {
+                    StoreError::TransactionCanceled { failed: Vec::new() }
+                }
+                other => other,
+            },
+        ))
     }
 }
 
@@ -354,7 +356,10 @@ impl TableStore for DynamoStore {
     ) -> Result<Item, StoreError> {
         validate_update(key, &update)?;
         for _ in 0..EXPIRED_RETRIES {
-            match self.try_update(table, key, &update, condition.as_ref()).await {
+            match self
+                .try_update(table, key, &update, condition.as_ref())
+                .await
+            {
                 Err(StoreError::ConditionFailed) => {
                     // Either the caller's condition failed, or an expired item is in the way.
                     if !self.remove_if_expired(table, key).await? {
@@ -380,7 +385,9 @@ impl TableStore for DynamoStore {
             }
         };
         if query.limit == Some(0) {
-            return Err(StoreError::InvalidItem("a query limit is at least 1".into()));
+            return Err(StoreError::InvalidItem(
+                "a query limit is at least 1".into(),
+            ));
         }
         let mut start = query
             .cursor
@@ -426,7 +433,9 @@ impl TableStore for DynamoStore {
                 }
             }
             start = out.last_evaluated_key;
-            let full = query.limit.is_none_or(|limit| items.len() >= limit as usize);
+            let full = query
+                .limit
+                .is_none_or(|limit| items.len() >= limit as usize);
             if full || start.is_none() {
                 break;
             }
