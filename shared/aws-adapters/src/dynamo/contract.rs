@@ -67,7 +67,7 @@ async fn warm_up(store: &DynamoStore) {
 mod beyond_the_suite {
     use basics::Clock;
     use chrono::Duration;
-    use ports::{Key, TableStore, TransactOp, Update};
+    use ports::{Key, TransactOp, Update};
     use serde_json::json;
 
     use super::*;
