@@ -263,4 +263,30 @@ mod contract {
 
     #[cfg(moto)]
     ports::state_machines_contract_tests!(fixture);
+
+    /// Beyond the shared suite: Step Functions (and moto) answer a repeated start of a *running*
+    /// execution with the same input by returning it as if new; the port must still say
+    /// `already_existed`, or a retried request would believe it started a second saga.
+    #[cfg(moto)]
+    #[tokio::test]
+    async fn retrying_a_running_start_reports_the_existing_execution() {
+        let f = fixture("retrying_a_running_start").await;
+        let name = format!("{}-running", f.prefix);
+        let first = f
+            .machines
+            .start(&f.waiter, &name, serde_json::json!({"n": 1}))
+            .await
+            .expect("start");
+        let second = f
+            .machines
+            .start(&f.waiter, &name, serde_json::json!({"n": 1}))
+            .await
+            .expect("start again");
+        assert_eq!(second.execution_id, first.execution_id);
+        assert!(second.already_existed);
+        f.machines
+            .stop(&first.execution_id, None, None)
+            .await
+            .expect("stop");
+    }
 }
