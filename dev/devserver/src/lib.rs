@@ -1,22 +1,31 @@
 //! The all-in-one local server: every function's router merged on one port, on the embedded
-//! adapters by default (`BACKEND=aws` switches to the AWS adapters). It is what a new user runs
-//! first: no AWS account, no Docker, no Python.
+//! adapters by default (`BACKEND=aws` switches to the AWS adapters), with the Airtable sandbox
+//! started in-process as its Airtable unless `AIRTABLE_API_URL` points elsewhere. It is what a new
+//! user runs first: no AWS account, no Docker, no Python.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
+use airtable_sandbox::{Sandbox, SandboxHandle};
 use backend::{BackendConfig, BackendKind};
 use basics::config::Port;
 use basics::{ConfigError, Env};
 use tokio::net::TcpListener;
+
+/// The sandbox's state file under `DATA_DIR`, so demo data survives restarts like the rest.
+pub const SANDBOX_FILE: &str = "airtable-sandbox.json";
 
 /// The dev server's own settings, beside the backend's.
 #[derive(Debug, Clone)]
 pub struct DevServerConfig {
     /// `HOST`: the address to listen on (default 127.0.0.1, this machine only).
     pub host: IpAddr,
-    /// `PORT`: default 8080.
-    pub port: Port,
+    /// `PORT`: default 8080 (0 picks a free port, for tests).
+    pub port: u16,
+    /// `SANDBOX_PORT`: where the in-process Airtable sandbox listens (default 8081).
+    pub sandbox_port: u16,
+    /// Whether to run the sandbox: yes unless `AIRTABLE_API_URL` is set.
+    pub run_sandbox: bool,
     pub backend: BackendConfig,
 }
 
@@ -24,7 +33,9 @@ impl DevServerConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             host: env.or("HOST", IpAddr::from([127, 0, 0, 1]))?,
-            port: env.or("PORT", Port(8080))?,
+            port: env.or("PORT", Port(8080))?.0,
+            sandbox_port: env.or("SANDBOX_PORT", Port(8081))?.0,
+            run_sandbox: env.raw("AIRTABLE_API_URL").is_none(),
             backend: BackendConfig::from_env(env, BackendKind::Embedded)?,
         })
     }
@@ -33,21 +44,60 @@ impl DevServerConfig {
 /// A running dev server.
 pub struct Running {
     pub address: SocketAddr,
+    /// The in-process Airtable sandbox, when it runs.
+    pub sandbox: Option<SandboxHandle>,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+impl Running {
+    /// Waits for the server to stop (after the shutdown future completes), then stops the
+    /// sandbox.
+    pub async fn wait(self) -> Result<(), String> {
+        let served = self.task.await;
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
+async fn start_sandbox(config: &DevServerConfig) -> Result<SandboxHandle, String> {
+    std::fs::create_dir_all(&config.backend.data_dir).map_err(|e| {
+        format!(
+            "cannot create DATA_DIR {}: {e}",
+            config.backend.data_dir.display()
+        )
+    })?;
+    Sandbox::builder()
+        .persist(config.backend.data_dir.join(SANDBOX_FILE))
+        .start(SocketAddr::new(config.host, config.sandbox_port))
+        .await
+        .map_err(|e| format!("cannot start the Airtable sandbox: {e}"))
+}
+
 /// Builds the platform and serves it until `shutdown` completes. Binds before returning, so the
-/// address is ready for requests (port 0 picks a free port, for tests).
+/// address is ready for requests.
 pub async fn start(
     config: &DevServerConfig,
-    bind_port: u16,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running, String> {
-    let state = backend::app_state(&config.backend).await?;
+    let mut backend = config.backend.clone();
+    let sandbox = if config.run_sandbox {
+        let sandbox = start_sandbox(config).await?;
+        backend.airtable_api_url = sandbox.url();
+        Some(sandbox)
+    } else {
+        None
+    };
+    let state = backend::app_state(&backend).await?;
     let router = http_api::platform_router(state);
-    let listener = TcpListener::bind(SocketAddr::new(config.host, bind_port))
+    let listener = TcpListener::bind(SocketAddr::new(config.host, config.port))
         .await
-        .map_err(|e| format!("cannot listen on {}:{bind_port}: {e}", config.host))?;
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
@@ -56,7 +106,11 @@ pub async fn start(
             .with_graceful_shutdown(shutdown)
             .await
     });
-    Ok(Running { address, task })
+    Ok(Running {
+        address,
+        sandbox,
+        task,
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -4,19 +4,34 @@ use std::io::Write;
 
 use basics::Env;
 use basics::config::exit_on_error;
-use devserver::{DevServerConfig, shutdown_signal, start};
+use devserver::{DevServerConfig, Running, shutdown_signal, start};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = exit_on_error(DevServerConfig::from_env(&Env::process()));
     basics::telemetry::init();
-    let running = match start(&config, config.port.0, shutdown_signal()).await {
+    let running = match start(&config, shutdown_signal()).await {
         Ok(running) => running,
         Err(err) => {
             eprintln!("devserver: {err}");
             return std::process::ExitCode::FAILURE;
         }
     };
+    say(&banner(&config, &running));
+    match running.wait().await {
+        Ok(()) => {
+            say("devserver stopped");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("devserver: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a new user needs to start: where the API is, and how to reach Airtable.
+fn banner(config: &DevServerConfig, running: &Running) -> String {
     let backend = match config.backend.kind {
         backend::BackendKind::Embedded => {
             format!("embedded, data in {}", config.backend.data_dir.display())
@@ -26,30 +41,30 @@ async fn main() -> std::process::ExitCode {
             None => "aws".to_string(),
         },
     };
-    println!(
-        "PyAirtable platform on http://{} ({backend})",
-        running.address
-    );
-    println!("  try: curl http://{}/v1/health", running.address);
-    match running.task.await {
-        Ok(Ok(())) => {
-            say("devserver stopped");
-            std::process::ExitCode::SUCCESS
+    let mut lines = vec![
+        format!(
+            "PyAirtable platform on http://{} ({backend})",
+            running.address
+        ),
+        format!("  try: curl http://{}/v1/health", running.address),
+    ];
+    match &running.sandbox {
+        Some(sandbox) => {
+            lines.push(format!(
+                "Airtable sandbox on {} (bases: {})",
+                sandbox.url(),
+                sandbox.base_ids().join(", ")
+            ));
+            lines.push(format!("  demo Airtable token: {}", sandbox.demo_token()));
         }
-        Ok(Err(err)) => {
-            eprintln!("devserver: {err}");
-            std::process::ExitCode::FAILURE
-        }
-        Err(err) => {
-            eprintln!("devserver: {err}");
-            std::process::ExitCode::FAILURE
-        }
+        None => lines.push(format!("Airtable at {}", config.backend.airtable_api_url)),
     }
+    lines.join("\n")
 }
 
-/// Prints a line for the user; a closed stdout (a pipe whose reader left) is not a reason to
-/// stop serving.
-fn say(line: &str) {
+/// Prints for the user; a closed stdout (a pipe whose reader left) is not a reason to stop
+/// serving.
+fn say(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    let _ = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
 }

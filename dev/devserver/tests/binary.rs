@@ -1,16 +1,21 @@
-//! The `devserver` binary as a user runs it: configuration errors, start, health, clean
-//! shutdown, and a restart on the same data directory.
+//! The `devserver` binary as a user runs it: configuration errors, start, health, the in-process
+//! Airtable sandbox, clean shutdown, and a restart on the same data directory.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use serde_json::{Value, json};
 
 fn devserver() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_devserver"));
     command
         .env_remove("BACKEND")
         .env_remove("PORT")
+        .env_remove("SANDBOX_PORT")
         .env_remove("DATA_DIR")
+        .env_remove("AIRTABLE_API_URL")
         .env("RUST_LOG", "warn");
     command
 }
@@ -22,29 +27,62 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-/// Starts the server and waits for the line announcing its URL.
-fn start(data_dir: &std::path::Path, port: u16) -> (Child, String) {
-    let mut child = devserver()
-        .env("PORT", port.to_string())
-        .env("DATA_DIR", data_dir)
+/// A running server; killed if a test fails before stopping it, so no process outlives a test.
+struct Server(Option<Child>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Spawns the server and reads its stdout until a line contains `until`; returns the text read.
+fn spawn(command: &mut Command, until: &str) -> (Server, String) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn devserver");
     let stdout = child.stdout.take().expect("stdout");
+    let server = Server(Some(child));
     let mut reader = BufReader::new(stdout);
-    let mut first = String::new();
-    reader.read_line(&mut first).expect("read");
+    let mut banner = String::new();
+    while !banner.contains(until) {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read") == 0 {
+            panic!("devserver ended its output before {until:?}: {banner}");
+        }
+        banner.push_str(&line);
+    }
     // Keep draining what the server prints, as a terminal would.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    assert!(
-        first.contains(&format!("http://127.0.0.1:{port}")),
-        "{first}"
-    );
-    (child, first)
+    (server, banner)
 }
 
-fn stop(mut child: Child) {
+/// Starts the server with its sandbox and returns the banner it prints.
+fn start(data_dir: &Path, port: u16, sandbox_port: u16) -> (Server, String) {
+    let (server, banner) = spawn(
+        devserver()
+            .env("PORT", port.to_string())
+            .env("SANDBOX_PORT", sandbox_port.to_string())
+            .env("DATA_DIR", data_dir),
+        "demo Airtable token",
+    );
+    assert!(
+        banner.contains(&format!("http://127.0.0.1:{port}")),
+        "{banner}"
+    );
+    (server, banner)
+}
+
+/// Sends SIGTERM and expects a clean exit within 5 s.
+fn stop(mut server: Server) {
+    let Some(mut child) = server.0.take() else {
+        return;
+    };
     let pid = child.id().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])
@@ -62,7 +100,7 @@ fn stop(mut child: Child) {
     panic!("devserver did not stop within 5 s of SIGTERM");
 }
 
-async fn health(port: u16) -> (u16, serde_json::Value) {
+async fn health(port: u16) -> (u16, Value) {
     let response = reqwest::get(format!("http://127.0.0.1:{port}/v1/health"))
         .await
         .expect("GET /v1/health");
@@ -91,19 +129,68 @@ fn a_bad_backend_exits_non_zero_naming_it() {
 #[tokio::test]
 async fn serves_health_stops_cleanly_and_restarts_on_the_same_data() {
     let data = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let (child, _) = start(data.path(), port);
+    let (port, sandbox_port) = (free_port(), free_port());
+    let (server, banner) = start(data.path(), port, sandbox_port);
     let (status, body) = health(port).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        body["checks"],
-        serde_json::json!({"store": "ok", "queue": "ok"})
+    assert_eq!(body["checks"], json!({"store": "ok", "queue": "ok"}));
+
+    // The banner's demo token works against the in-process sandbox right away.
+    let token = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("demo Airtable token: "))
+        .unwrap_or_else(|| panic!("the banner prints the demo token: {banner:?}"))
+        .to_string();
+    let sandbox = format!("http://127.0.0.1:{sandbox_port}");
+    let created = reqwest::Client::new()
+        .post(format!("{sandbox}/v0/appSandboxDemoCRM/Companies"))
+        .bearer_auth(&token)
+        .json(&json!({"fields": {"Name": "Survives Restarts Ltd"}}))
+        .send()
+        .await
+        .expect("create a record in the sandbox");
+    assert_eq!(created.status().as_u16(), 200);
+    let record: Value = created.json().await.expect("record");
+    let record_id = record["id"].as_str().expect("record id").to_string();
+    stop(server);
+
+    assert!(
+        data.path().join("platform.sqlite").exists(),
+        "the data lives under DATA_DIR"
     );
-    stop(child);
-    let database = data.path().join("platform.sqlite");
-    assert!(database.exists(), "the data lives under DATA_DIR");
-    let (child, _) = start(data.path(), port);
+    let (server, _) = start(data.path(), port, sandbox_port);
     let (status, _) = health(port).await;
     assert_eq!(status, 200);
-    stop(child);
+    let fetched = reqwest::Client::new()
+        .get(format!(
+            "{sandbox}/v0/appSandboxDemoCRM/Companies/{record_id}"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get the record after a restart");
+    assert_eq!(
+        fetched.status().as_u16(),
+        200,
+        "sandbox data survives a restart"
+    );
+    stop(server);
+}
+
+#[test]
+fn an_airtable_url_replaces_the_sandbox() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let (server, banner) = spawn(
+        devserver()
+            .env("PORT", free_port().to_string())
+            .env("DATA_DIR", data.path())
+            .env("AIRTABLE_API_URL", "https://api.airtable.com"),
+        "Airtable at",
+    );
+    assert!(
+        banner.contains("Airtable at https://api.airtable.com"),
+        "{banner}"
+    );
+    assert!(!banner.contains("sandbox"), "{banner}");
+    stop(server);
 }

@@ -54,8 +54,13 @@ pub struct BackendConfig {
     pub data_dir: PathBuf,
     /// `SECRETS_CACHE_SECONDS`: how long a secret value is reused before asking again.
     pub secrets_cache_ttl: Duration,
+    /// `AIRTABLE_API_URL`: Airtable's API origin (the dev server points it at its sandbox).
+    pub airtable_api_url: String,
     pub aws: AwsSettings,
 }
+
+/// Airtable's real API origin.
+pub const AIRTABLE_API_URL: &str = "https://api.airtable.com";
 
 /// The environment variable holding each table's physical name.
 pub fn table_variable(table: Table) -> &'static str {
@@ -84,6 +89,7 @@ impl BackendConfig {
         let kind = env.or("BACKEND", default_kind)?;
         let data_dir = env.or("DATA_DIR", PathBuf::from("./.data"))?;
         let secrets_cache_ttl = Duration::from_secs(env.or("SECRETS_CACHE_SECONDS", 300u64)?);
+        let airtable_api_url = env.or("AIRTABLE_API_URL", AIRTABLE_API_URL.to_string())?;
         let endpoint_url = env.optional::<String>("AWS_ENDPOINT_URL")?;
         let provision = env.or("AWS_PROVISION", endpoint_url.is_some())?;
         let resource_prefix = env.or("RESOURCE_PREFIX", "pyairtable-".to_string())?;
@@ -109,6 +115,7 @@ impl BackendConfig {
             kind,
             data_dir,
             secrets_cache_ttl,
+            airtable_api_url: airtable_api_url.trim_end_matches('/').to_string(),
             aws: AwsSettings {
                 endpoint_url,
                 provision,

@@ -7,7 +7,7 @@ mod config;
 mod lambda;
 
 pub use adapters::{Adapters, build_adapters};
-pub use config::{AwsSettings, BackendConfig, BackendKind};
+pub use config::{AIRTABLE_API_URL, AwsSettings, BackendConfig, BackendKind};
 pub use lambda::run_http_function;
 
 /// Builds the adapters and wraps them in the routers' shared state.
@@ -20,5 +20,6 @@ pub async fn app_state(config: &BackendConfig) -> Result<http_api::AppState, Str
         clock: adapters.clock,
         ids: std::sync::Arc::new(basics::RandomIds),
         version: http_api::state::VERSION,
+        airtable_api_url: config.airtable_api_url.clone(),
     })
 }

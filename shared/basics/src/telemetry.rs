@@ -45,7 +45,10 @@ pub fn init() {
             .without_time()
             .with_target(false)
             .try_init(),
+        // Locally, logs go to stderr so that stdout carries only what a program prints for its
+        // user (the dev server's banner).
         LogFormat::Pretty => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
             .with_env_filter(filter)
             .with_span_events(FmtSpan::NONE)
             .with_target(false)

@@ -15,6 +15,8 @@ pub struct AppState {
     pub ids: Arc<dyn IdGenerator>,
     /// The platform version reported by health.
     pub version: &'static str,
+    /// Airtable's API origin: `https://api.airtable.com`, or the local sandbox.
+    pub airtable_api_url: String,
 }
 
 /// This build's version, from Cargo.

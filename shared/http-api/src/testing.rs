@@ -20,6 +20,7 @@ pub fn embedded_state() -> AppState {
         clock,
         ids: Arc::new(RandomIds),
         version: crate::state::VERSION,
+        airtable_api_url: "http://127.0.0.1:9".to_string(),
     }
 }
 
