@@ -2,6 +2,11 @@
 //! key prefix), so the tables are created once per test process and reused: moto's CreateTable
 //! is not atomic, and two cases creating the same table at once can each "succeed", the second
 //! replacing the first's table (and the items a running case already wrote to it).
+//!
+//! moto's own UpdateItem is not atomic under concurrent requests (it reads, changes and writes
+//! without a lock), unlike DynamoDB: `./scripts/test` starts moto through
+//! `scripts/moto_server.py`, which serialises moto's item operations, so that
+//! `concurrent_counter_adds_are_not_lost` tests what DynamoDB guarantees.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,8 +36,6 @@ async fn fixture(case: &str) -> Fixture {
         .expect("create the contract tables on moto");
     let clock = ManualClock::starting_now();
     let store = DynamoStore::new(client, tables, Arc::new(clock.clone()));
-    static WARMED_UP: OnceCell<()> = OnceCell::const_new();
-    WARMED_UP.get_or_init(|| warm_up(&store)).await;
     Fixture {
         store: Arc::new(store),
         clock,
@@ -42,24 +45,6 @@ async fn fixture(case: &str) -> Fixture {
 
 #[cfg(moto)]
 ports::table_store_contract_tests!(fixture);
-
-/// moto's UpdateItem creates a missing item in two unlocked steps (read, then put), so two
-/// concurrent updates of one new item can lose one. On a cold moto the window is wide (its
-/// parsers load lazily on first use) and `concurrent_counter_adds_are_not_lost` then fails now
-/// and then; one update before the cases run warms those paths up. DynamoDB itself is atomic.
-#[cfg_attr(not(moto), allow(dead_code))]
-async fn warm_up(store: &DynamoStore) {
-    use ports::{Key, TableStore, Update};
-    let key = Key::new("WARM-UP", "WARM-UP");
-    let update = Update::new()
-        .add("n", 1)
-        .set("at", 0)
-        .set_if_absent("since", 0);
-    store
-        .update(Table::Ephemeral, &key, update, None)
-        .await
-        .expect("warm up moto's UpdateItem");
-}
 
 /// Beyond the shared suite. DynamoDB keeps expired items until its sweeper runs (moto forever),
 /// so an update must not build on a dead item. The embedded adapter gets this for free.
