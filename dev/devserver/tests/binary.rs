@@ -194,3 +194,42 @@ fn an_airtable_url_replaces_the_sandbox() {
     assert!(!banner.contains("sandbox"), "{banner}");
     stop(server);
 }
+
+/// `BACKEND=aws` switches to the AWS adapters: against moto (which `./scripts/test` starts and
+/// names in `MOTO_ENDPOINT`), the dev server provisions its tables and queues and is healthy.
+#[tokio::test]
+async fn backend_aws_runs_on_moto() {
+    let Ok(moto) = std::env::var("MOTO_ENDPOINT") else {
+        assert!(
+            std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
+            "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
+        );
+        eprintln!("MOTO_ENDPOINT is not set: skipping the BACKEND=aws run");
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let prefix = format!("devserver-{port}-");
+    let (server, banner) = spawn(
+        devserver()
+            .env("BACKEND", "aws")
+            .env("AWS_ENDPOINT_URL", &moto)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("RESOURCE_PREFIX", &prefix)
+            .env("PORT", port.to_string())
+            .env("SANDBOX_PORT", free_port().to_string())
+            .env("DATA_DIR", data.path()),
+        "demo Airtable token",
+    );
+    assert!(banner.contains(&format!("aws at {moto}")), "{banner}");
+    let (status, body) = health(port).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"], json!({"store": "ok", "queue": "ok"}));
+    assert!(
+        !data.path().join("platform.sqlite").exists(),
+        "the AWS backend must not touch the embedded store"
+    );
+    stop(server);
+}
