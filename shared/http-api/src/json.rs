@@ -42,3 +42,76 @@ fn rejection_to_error(rejection: JsonRejection) -> ApiError {
         other => ApiError::bad_request(other.body_text()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::response::IntoResponse;
+    use http_body_util::BodyExt;
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Signup {
+        #[allow(dead_code)]
+        email: String,
+    }
+
+    async fn extract(content_type: Option<&str>, body: &str) -> Result<ApiJson<Signup>, ApiError> {
+        let mut request = Request::builder().method("POST").uri("/");
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = request.body(Body::from(body.to_string())).expect("request");
+        ApiJson::<Signup>::from_request(request, &()).await
+    }
+
+    async fn rendered(err: ApiError) -> (StatusCode, Value) {
+        let response = err.into_response();
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn good_json_is_extracted() {
+        assert!(
+            extract(Some("application/json"), r#"{"email":"a@b.c"}"#)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_input_gets_a_400_in_the_error_shape() {
+        for (content_type, body) in [
+            (Some("application/json"), "{not json"),
+            (Some("application/json"), r#"{"email": 5}"#),
+            (None, r#"{"email":"a@b.c"}"#),
+        ] {
+            let err = extract(content_type, body)
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{body} must be refused"));
+            let (status, json) = rendered(err).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(json["error"]["type"], "INVALID_REQUEST", "{body}");
+            assert!(
+                json["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+        }
+    }
+}
