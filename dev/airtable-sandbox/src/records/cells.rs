@@ -294,38 +294,31 @@ fn parse_instant(s: &str, typecast: bool) -> Option<DateTime<Utc>> {
     None
 }
 
-fn date(field: &Field, value: &Value, typecast: bool) -> ApiResult<Value> {
+/// Reads a date or dateTime cell: a string, empty for "clear"; with typecast, looser formats.
+/// Returns `None` for an empty string.
+fn instant_cell(field: &Field, value: &Value, typecast: bool) -> ApiResult<Option<DateTime<Utc>>> {
     let Value::String(s) = value else {
         return Err(ApiError::invalid_value(&field.name));
     };
     if s.is_empty() {
-        return Ok(Value::Null);
+        return Ok(None);
     }
-    let t = parse_instant(s, typecast).ok_or_else(|| {
+    parse_instant(s, typecast).map(Some).ok_or_else(|| {
         if typecast {
             ApiError::cannot_parse(s, &field.name)
         } else {
             ApiError::invalid_value(&field.name)
         }
-    })?;
-    Ok(json!(t.format("%Y-%m-%d").to_string()))
+    })
+}
+
+fn date(field: &Field, value: &Value, typecast: bool) -> ApiResult<Value> {
+    Ok(instant_cell(field, value, typecast)?
+        .map_or(Value::Null, |t| json!(t.format("%Y-%m-%d").to_string())))
 }
 
 fn date_time(field: &Field, value: &Value, typecast: bool) -> ApiResult<Value> {
-    let Value::String(s) = value else {
-        return Err(ApiError::invalid_value(&field.name));
-    };
-    if s.is_empty() {
-        return Ok(Value::Null);
-    }
-    let t = parse_instant(s, typecast).ok_or_else(|| {
-        if typecast {
-            ApiError::cannot_parse(s, &field.name)
-        } else {
-            ApiError::invalid_value(&field.name)
-        }
-    })?;
-    Ok(json!(iso(t)))
+    Ok(instant_cell(field, value, typecast)?.map_or(Value::Null, |t| json!(iso(t))))
 }
 
 fn links(field: &Field, value: &Value, ctx: &mut WriteCtx<'_>) -> ApiResult<Value> {
