@@ -44,7 +44,6 @@ use ports::{Condition, Item, Key, StoreError, Table, TableStore, TransactOp, Upd
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::error::AirtableError;
 
@@ -135,8 +134,7 @@ impl RateLimiter {
 
     /// The stable, non-secret name of a token's limit: the hex SHA-256 of the token.
     pub fn token_key(token: &SecretString) -> String {
-        let digest = Sha256::digest(token.expose_secret().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        basics::digest::sha256_hex(token.expose_secret())
     }
 
     /// Reserves the next slot for a request and returns how long to wait for it, or

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod ids;
 pub mod telemetry;

@@ -8,6 +8,7 @@ pub mod queue;
 pub mod secrets;
 pub mod state_machines;
 pub mod table_store;
+pub mod typed;
 
 #[cfg(feature = "contract")]
 pub mod contract;
@@ -21,3 +22,4 @@ pub use table_store::{
     Condition, Cursor, Index, Item, Key, Page, Query, SortKeyCondition, StoreError, Table,
     TableStore, TransactOp, Update,
 };
+pub use typed::{from_item, to_item};

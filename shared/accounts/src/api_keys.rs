@@ -1,0 +1,204 @@
+//! API keys: created with a name, scopes and an optional expiry; shown once; stored as a hash;
+//! revoked by deleting, which takes effect on the next request.
+
+use chrono::{DateTime, Utc};
+use ports::{Condition, Query, Table, from_item, to_item};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use crate::error::AccountError;
+use crate::layout;
+use crate::opaque_token::{OpaqueToken, TokenKind, display_prefix};
+use crate::principal::Principal;
+use crate::records::ApiKeyRecord;
+use crate::scopes::Scopes;
+use crate::service::{Accounts, MAX_NAME_CHARS};
+
+/// A tenant holds at most this many keys: listing stays one page, and a leaked admin token
+/// cannot mint keys without bound.
+pub const MAX_KEYS_PER_TENANT: usize = 100;
+
+/// What listings show of a key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Scopes,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// A key just created: the view plus the key itself, which is never shown again.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+    #[serde(serialize_with = "expose")]
+    pub key: SecretString,
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+impl ApiKeyView {
+    pub(crate) fn of(record: &ApiKeyRecord) -> Self {
+        Self {
+            id: record.key_id.clone(),
+            name: record.name.clone(),
+            prefix: record.prefix.clone(),
+            scopes: record.scopes.clone(),
+            created_at: record.created_at.clone(),
+            last_used_at: record.last_used_at.clone(),
+            expires_at: record.key_expires_at.clone(),
+        }
+    }
+}
+
+/// The request to create a key, as parsed input.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<String>,
+}
+
+impl Accounts {
+    pub async fn create_api_key(
+        &self,
+        principal: &Principal,
+        request: NewApiKey,
+    ) -> Result<CreatedApiKey, AccountError> {
+        let name = request.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(AccountError::Invalid(format!(
+                "name is required, at most {MAX_NAME_CHARS} characters"
+            )));
+        }
+        let scopes = Scopes::parse(&request.scopes).map_err(AccountError::Invalid)?;
+        if !scopes.is_subset_of(&principal.scopes) {
+            return Err(AccountError::Forbidden(
+                "A key cannot have scopes its creator does not have".into(),
+            ));
+        }
+        let expires_at = match request.expires_at.as_deref() {
+            None => None,
+            Some(raw) => {
+                let when = DateTime::parse_from_rfc3339(raw).map_err(|_| {
+                    AccountError::Invalid(format!(
+                        "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z, not {raw:?}"
+                    ))
+                })?;
+                if when.with_timezone(&Utc) <= self.clock.now() {
+                    return Err(AccountError::Invalid(
+                        "expires_at must be in the future".into(),
+                    ));
+                }
+                Some(
+                    when.with_timezone(&Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                )
+            }
+        };
+        if self.list_api_keys(principal).await?.len() >= MAX_KEYS_PER_TENANT {
+            return Err(AccountError::Invalid(format!(
+                "A tenant can hold at most {MAX_KEYS_PER_TENANT} keys; delete unused ones first"
+            )));
+        }
+        let (key, parsed) =
+            OpaqueToken::issue(TokenKind::ApiKey, &principal.tenant_id, self.ids.as_ref());
+        let record = ApiKeyRecord {
+            key_id: parsed.id.clone(),
+            name,
+            prefix: display_prefix(TokenKind::ApiKey, &parsed.id),
+            scopes,
+            hash: parsed.hash,
+            created_by: principal.user_id.clone(),
+            created_at: self.now_rfc3339(),
+            last_used_at: None,
+            key_expires_at: expires_at,
+        };
+        self.store
+            .put(
+                Table::Core,
+                to_item(&layout::api_key(&principal.tenant_id, &parsed.id), &record)?,
+                Some(Condition::NotExists),
+            )
+            .await?;
+        tracing::info!(
+            tenant_id = principal.tenant_id,
+            key_id = record.key_id,
+            "created an API key"
+        );
+        Ok(CreatedApiKey {
+            view: ApiKeyView::of(&record),
+            key,
+        })
+    }
+
+    /// The tenant's keys, oldest first.
+    pub async fn list_api_keys(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<ApiKeyView>, AccountError> {
+        let mut views = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .query(
+                    Table::Core,
+                    Query::partition(layout::tenant_pk(&principal.tenant_id))
+                        .begins_with(layout::API_KEY_PREFIX)
+                        .after(cursor),
+                )
+                .await?;
+            for item in page.items {
+                views.push(ApiKeyView::of(&from_item::<ApiKeyRecord>(item)?));
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        views.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(views)
+    }
+
+    /// Deletes one of the tenant's keys; another tenant's key id is simply not found.
+    pub async fn revoke_api_key(
+        &self,
+        principal: &Principal,
+        key_id: &str,
+    ) -> Result<(), AccountError> {
+        let not_found = || AccountError::NotFound(format!("No API key {key_id:?}"));
+        let well_formed = key_id.strip_prefix("key_").is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+        if !well_formed {
+            return Err(not_found());
+        }
+        let result = self
+            .store
+            .delete(
+                Table::Core,
+                &layout::api_key(&principal.tenant_id, key_id),
+                Some(Condition::Exists),
+            )
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(
+                    tenant_id = principal.tenant_id,
+                    key_id,
+                    "revoked an API key"
+                );
+                Ok(())
+            }
+            Err(err) if err.is_condition_failure() => Err(not_found()),
+            Err(err) => Err(err.into()),
+        }
+    }
+}

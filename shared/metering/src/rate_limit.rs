@@ -1,0 +1,120 @@
+//! The per-tenant request limit: at most N requests per calendar minute.
+//!
+//! A fixed window costs one atomic add per request, and DynamoDB's atomic counter makes the
+//! limit hold across every concurrent function instance. A burst straddling a minute boundary
+//! can reach 2N in 60 s; for a fairness limit (not Airtable's hard limit, which the Airtable
+//! client paces separately) that is the right trade for one write per request.
+
+use std::sync::Arc;
+
+use basics::Clock;
+use ports::{Key, StoreError, Table, TableStore, Update};
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct TenantRateLimit {
+    store: Arc<dyn TableStore>,
+    clock: Arc<dyn Clock>,
+    per_minute: u32,
+}
+
+/// Over the limit: try again after this many seconds (the rest of the minute).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("over the tenant's request limit; retry in {retry_after} s")]
+pub struct RateLimited {
+    pub retry_after: u64,
+    pub limit: u32,
+}
+
+impl TenantRateLimit {
+    /// `per_minute == 0` turns the limit off.
+    pub fn new(store: Arc<dyn TableStore>, clock: Arc<dyn Clock>, per_minute: u32) -> Self {
+        Self {
+            store,
+            clock,
+            per_minute,
+        }
+    }
+
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// Counts one request for the tenant; `Ok(Err(..))` when it is over the limit.
+    pub async fn admit(&self, tenant_id: &str) -> Result<Result<(), RateLimited>, StoreError> {
+        if self.per_minute == 0 {
+            return Ok(Ok(()));
+        }
+        let now = self.clock.epoch_seconds();
+        let minute = now.div_euclid(60);
+        let key = Key::new(format!("TENANT#{tenant_id}"), format!("RATE#{minute}"));
+        let item = self
+            .store
+            .update(
+                Table::Ephemeral,
+                &key,
+                Update::new()
+                    .add("count", 1)
+                    .set_if_absent("expires_at", (minute + 2) * 60),
+                None,
+            )
+            .await?;
+        let count = item.get("count").and_then(Value::as_i64).unwrap_or(0);
+        if count > i64::from(self.per_minute) {
+            let retry_after = u64::try_from(60 - now.rem_euclid(60)).unwrap_or(1).max(1);
+            return Ok(Err(RateLimited {
+                retry_after,
+                limit: self.per_minute,
+            }));
+        }
+        Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use basics::ManualClock;
+    use chrono::{TimeZone, Utc};
+    use embedded::{Database, SqliteStore};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_limit_holds_per_tenant_per_minute() {
+        let clock = Arc::new(ManualClock::at(
+            Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 15)
+                .single()
+                .expect("time"),
+        ));
+        let db = Database::in_memory().expect("db");
+        let store = Arc::new(SqliteStore::new(db, clock.clone()));
+        let limit = TenantRateLimit::new(store, clock.clone(), 3);
+        for _ in 0..3 {
+            assert_eq!(limit.admit("ten_a").await.expect("store"), Ok(()));
+        }
+        let refused = limit.admit("ten_a").await.expect("store");
+        assert_eq!(
+            refused,
+            Err(RateLimited {
+                retry_after: 45,
+                limit: 3
+            })
+        );
+        // Another tenant has its own budget.
+        assert_eq!(limit.admit("ten_b").await.expect("store"), Ok(()));
+        // The next minute starts afresh.
+        clock.advance(chrono::Duration::seconds(45));
+        assert_eq!(limit.admit("ten_a").await.expect("store"), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn zero_means_no_limit() {
+        let clock = Arc::new(ManualClock::at(Utc::now()));
+        let db = Database::in_memory().expect("db");
+        let store = Arc::new(SqliteStore::new(db, clock.clone()));
+        let limit = TenantRateLimit::new(store, clock, 0);
+        for _ in 0..10 {
+            assert_eq!(limit.admit("ten_a").await.expect("store"), Ok(()));
+        }
+    }
+}
