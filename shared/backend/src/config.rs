@@ -57,6 +57,8 @@ pub struct BackendConfig {
     /// `AIRTABLE_API_URL`: Airtable's API origin (the dev server points it at its sandbox).
     pub airtable_api_url: String,
     pub aws: AwsSettings,
+    /// `JWT_ISSUER`, `JWT_AUDIENCE`, `TENANT_REQUESTS_PER_MINUTE`.
+    pub platform: http_api::PlatformSettings,
 }
 
 /// Airtable's real API origin.
@@ -111,7 +113,20 @@ impl BackendConfig {
                 queue_urls.insert(queue, url);
             }
         }
+        let defaults = http_api::PlatformSettings::default();
+        let platform = http_api::PlatformSettings {
+            tokens: accounts::TokenSettings {
+                issuer: env.or("JWT_ISSUER", defaults.tokens.issuer.clone())?,
+                audience: env.or("JWT_AUDIENCE", defaults.tokens.audience.clone())?,
+                ..defaults.tokens
+            },
+            tenant_requests_per_minute: env.or(
+                "TENANT_REQUESTS_PER_MINUTE",
+                defaults.tenant_requests_per_minute,
+            )?,
+        };
         Ok(Self {
+            platform,
             kind,
             data_dir,
             secrets_cache_ttl,

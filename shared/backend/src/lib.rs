@@ -13,13 +13,13 @@ pub use lambda::run_http_function;
 /// Builds the adapters and wraps them in the routers' shared state.
 pub async fn app_state(config: &BackendConfig) -> Result<http_api::AppState, String> {
     let adapters = build_adapters(config).await?;
-    Ok(http_api::AppState {
-        store: adapters.store,
-        queue: adapters.queue,
-        secrets: adapters.secrets,
-        clock: adapters.clock,
-        ids: std::sync::Arc::new(basics::RandomIds),
-        version: http_api::state::VERSION,
-        airtable_api_url: config.airtable_api_url.clone(),
-    })
+    Ok(http_api::AppState::new(
+        adapters.store,
+        adapters.queue,
+        adapters.secrets,
+        adapters.clock,
+        std::sync::Arc::new(basics::RandomIds),
+        config.airtable_api_url.clone(),
+        config.platform.clone(),
+    ))
 }

@@ -8,18 +8,25 @@ pub mod fallback;
 pub mod functions;
 pub mod json;
 pub mod middleware;
+pub mod principal;
 pub mod routes;
 pub mod state;
 
 #[cfg(test)]
 mod testing;
 
-pub use routes::{FunctionRoutes, RouteSpec};
-pub use state::AppState;
+pub use routes::{Access, FunctionRoutes, RouteSpec};
+pub use principal::Caller;
+pub use state::{AppState, PlatformSettings};
 
 /// Every HTTP function of the platform, in the order of DESIGN.md's function table.
 pub fn all_functions() -> Vec<FunctionRoutes> {
-    vec![functions::health::routes()]
+    vec![
+        functions::auth::routes(),
+        functions::connections::routes(),
+        functions::usage::routes(),
+        functions::health::routes(),
+    ]
 }
 
 /// One router serving every function, as the dev server runs them.
@@ -27,12 +34,12 @@ pub fn platform_router(state: AppState) -> axum::Router {
     let merged = all_functions()
         .into_iter()
         .fold(axum::Router::new(), |router, function| {
-            router.merge(function.into_router())
+            router.merge(function.into_router(&state))
         });
     middleware::with_platform_layers(merged, state)
 }
 
 /// The router of one function, as its Lambda binary serves it.
 pub fn function_router(function: FunctionRoutes, state: AppState) -> axum::Router {
-    middleware::with_platform_layers(function.into_router(), state)
+    middleware::with_platform_layers(function.into_router(&state), state)
 }

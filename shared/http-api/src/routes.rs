@@ -1,11 +1,26 @@
 //! The route table: each function declares its routes once, and the same declaration builds its
 //! router and lists its routes (which a test compares with `infra/template.yaml`).
+//!
+//! Routes are authenticated unless declared public: `get`, `post`, … put the route behind the
+//! authentication middleware ([`crate::middleware::authenticate`]), and only `public_get` and
+//! `public_post` leave it open. Forgetting to protect a route is therefore impossible; opening
+//! one takes a word that stands out in review.
 
 use axum::Router;
 use axum::routing::MethodRouter;
 use http::Method;
 
 use crate::AppState;
+use crate::middleware::authenticate::{self, RouteGroup};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    /// Anyone (health, register, login, refresh).
+    Public,
+    /// A valid access token or API key; the request is metered and rate-limited per tenant.
+    Authenticated,
+}
 
 /// One HTTP route as API Gateway and axum both see it, e.g. `GET /v1/health`. Path parameters
 /// use `{name}`, the syntax both share.
@@ -15,13 +30,15 @@ pub struct RouteSpec {
     pub function: &'static str,
     pub method: String,
     pub path: &'static str,
+    pub access: Access,
 }
 
-/// A function's routes: its route table and its router, built together.
+/// A function's routes: its route table and its routers, built together.
 pub struct FunctionRoutes {
     pub function: &'static str,
     specs: Vec<RouteSpec>,
-    router: Router<AppState>,
+    public: Router<AppState>,
+    protected: Router<AppState>,
 }
 
 impl FunctionRoutes {
@@ -29,13 +46,16 @@ impl FunctionRoutes {
         Self {
             function,
             specs: Vec::new(),
-            router: Router::new(),
+            public: Router::new(),
+            protected: Router::new(),
         }
     }
 
-    /// Adds one method on one path. Several methods on a path merge into one axum route.
+    /// Adds one method on one path. Several methods on a path merge into one axum route; a
+    /// path is either public or authenticated for all its methods.
     pub fn route(
         mut self,
+        access: Access,
         method: Method,
         path: &'static str,
         handler: MethodRouter<AppState>,
@@ -44,25 +64,56 @@ impl FunctionRoutes {
             function: self.function,
             method: method.as_str().to_string(),
             path,
+            access,
         });
-        self.router = self.router.route(path, handler);
+        match access {
+            Access::Public => self.public = self.public.route(path, handler),
+            Access::Authenticated => self.protected = self.protected.route(path, handler),
+        }
         self
     }
 
     pub fn get(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Method::GET, path, handler)
+        self.route(Access::Authenticated, Method::GET, path, handler)
     }
 
     pub fn post(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Method::POST, path, handler)
+        self.route(Access::Authenticated, Method::POST, path, handler)
+    }
+
+    pub fn put(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.route(Access::Authenticated, Method::PUT, path, handler)
+    }
+
+    pub fn patch(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.route(Access::Authenticated, Method::PATCH, path, handler)
+    }
+
+    pub fn delete(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.route(Access::Authenticated, Method::DELETE, path, handler)
+    }
+
+    pub fn public_get(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.route(Access::Public, Method::GET, path, handler)
+    }
+
+    pub fn public_post(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.route(Access::Public, Method::POST, path, handler)
     }
 
     pub fn specs(&self) -> &[RouteSpec] {
         &self.specs
     }
 
-    pub fn into_router(self) -> Router<AppState> {
-        self.router
+    /// The function's router: public routes as they are, the others behind authentication,
+    /// the tenant rate limit and metering (counted under this function's route group).
+    pub fn into_router(self, state: &AppState) -> Router<AppState> {
+        let group = RouteGroup::of_function(self.function);
+        let protected = self.protected.route_layer(axum::middleware::from_fn_with_state(
+            (state.clone(), group),
+            authenticate::authenticate,
+        ));
+        self.public.merge(protected)
     }
 }
 

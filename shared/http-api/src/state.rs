@@ -1,10 +1,35 @@
 //! The state every handler shares: the ports, the clock and the id generator, built once per
-//! process (at Lambda init, or at dev-server start).
+//! process (at Lambda init, or at dev-server start), plus the platform settings.
 
 use std::sync::Arc;
 
+use accounts::{Accounts, TokenService, TokenSettings};
 use basics::{Clock, IdGenerator};
+use connections::Connections;
+use metering::{TenantRateLimit, UsageCounters};
 use ports::{Queue, Secrets, TableStore};
+
+/// Settings read from the environment at start (see the README's configuration table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSettings {
+    /// `JWT_ISSUER`, `JWT_AUDIENCE`; lifetimes are fixed (15 minutes, 30 days).
+    pub tokens: TokenSettings,
+    /// `TENANT_REQUESTS_PER_MINUTE`: each tenant's request limit; 0 turns it off.
+    pub tenant_requests_per_minute: u32,
+}
+
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        Self {
+            tokens: TokenSettings::default(),
+            tenant_requests_per_minute: DEFAULT_TENANT_REQUESTS_PER_MINUTE,
+        }
+    }
+}
+
+/// Ten requests a second on average per tenant: generous for people and scripts, and a ceiling
+/// on what one runaway client can cost everyone else.
+pub const DEFAULT_TENANT_REQUESTS_PER_MINUTE: u32 = 600;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -13,10 +38,69 @@ pub struct AppState {
     pub secrets: Arc<dyn Secrets>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// Mints and verifies access tokens; caches keys for the process.
+    pub tokens: Arc<TokenService>,
     /// The platform version reported by health.
     pub version: &'static str,
     /// Airtable's API origin: `https://api.airtable.com`, or the local sandbox.
     pub airtable_api_url: String,
+    pub tenant_requests_per_minute: u32,
+}
+
+impl AppState {
+    /// State over the given ports with these settings.
+    pub fn new(
+        store: Arc<dyn TableStore>,
+        queue: Arc<dyn Queue>,
+        secrets: Arc<dyn Secrets>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        airtable_api_url: String,
+        settings: PlatformSettings,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            secrets,
+            clock,
+            ids,
+            tokens: Arc::new(TokenService::new(settings.tokens)),
+            version: VERSION,
+            airtable_api_url,
+            tenant_requests_per_minute: settings.tenant_requests_per_minute,
+        }
+    }
+
+    pub fn accounts(&self) -> Accounts {
+        Accounts::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.secrets),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.ids),
+            Arc::clone(&self.tokens),
+        )
+    }
+
+    pub fn usage(&self) -> UsageCounters {
+        UsageCounters::new(Arc::clone(&self.store), Arc::clone(&self.clock))
+    }
+
+    pub fn tenant_rate_limit(&self) -> TenantRateLimit {
+        TenantRateLimit::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            self.tenant_requests_per_minute,
+        )
+    }
+
+    pub fn connections(&self) -> Connections {
+        Connections::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.secrets),
+            Arc::clone(&self.clock),
+            self.airtable_api_url.clone(),
+        )
+    }
 }
 
 /// This build's version, from Cargo.

@@ -6,6 +6,7 @@ use basics::{Env, RandomIds, SystemClock};
 use embedded::{Database, FileSecrets, SqliteQueue, SqliteStore};
 
 use crate::AppState;
+use crate::state::PlatformSettings;
 
 pub fn embedded_state() -> AppState {
     let clock = Arc::new(SystemClock);
@@ -13,15 +14,15 @@ pub fn embedded_state() -> AppState {
     let secrets_path = std::env::temp_dir()
         .join(format!("http-api-test-{}", uuid_like()))
         .join("secrets.json");
-    AppState {
-        store: Arc::new(SqliteStore::new(db.clone(), clock.clone())),
-        queue: Arc::new(SqliteQueue::new(db, clock.clone())),
-        secrets: Arc::new(FileSecrets::new(secrets_path, Env::from_pairs([]))),
+    AppState::new(
+        Arc::new(SqliteStore::new(db.clone(), clock.clone())),
+        Arc::new(SqliteQueue::new(db, clock.clone())),
+        Arc::new(FileSecrets::new(secrets_path, Env::from_pairs([]))),
         clock,
-        ids: Arc::new(RandomIds),
-        version: crate::state::VERSION,
-        airtable_api_url: "http://127.0.0.1:9".to_string(),
-    }
+        Arc::new(RandomIds),
+        "http://127.0.0.1:9".to_string(),
+        PlatformSettings::default(),
+    )
 }
 
 fn uuid_like() -> String {

@@ -18,7 +18,7 @@ pub const FUNCTION: &str = "api-health";
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn routes() -> FunctionRoutes {
-    FunctionRoutes::new(FUNCTION).get("/v1/health", get(health))
+    FunctionRoutes::new(FUNCTION).public_get("/v1/health", get(health))
 }
 
 /// The outcome of one check.

@@ -1,5 +1,6 @@
 //! The layers every function's router gets, in one place.
 
+pub mod authenticate;
 mod request_id;
 
 use axum::Router;

@@ -37,7 +37,13 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| basics::RandomIds.new_id("req"));
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        %method,
+        %path,
+        tenant_id = tracing::field::Empty
+    );
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

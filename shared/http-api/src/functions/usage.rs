@@ -1,0 +1,96 @@
+//! `api-usage`: the tenant's month-to-date usage.
+
+use std::collections::BTreeMap;
+
+use accounts::Scope;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use basics::ApiError;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{AppState, Caller, FunctionRoutes};
+
+pub const FUNCTION: &str = "api-usage";
+
+pub fn routes() -> FunctionRoutes {
+    FunctionRoutes::new(FUNCTION).get("/v1/usage/summary", get(summary))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryQuery {
+    /// `YYYY-MM`; the current month when absent.
+    #[serde(default)]
+    month: Option<String>,
+}
+
+fn valid_month(month: &str) -> bool {
+    let bytes = month.as_bytes();
+    bytes.len() == 7
+        && bytes[4] == b'-'
+        && bytes[..4].iter().all(u8::is_ascii_digit)
+        && bytes[5..].iter().all(u8::is_ascii_digit)
+        && matches!(month[5..].parse::<u32>(), Ok(1..=12))
+}
+
+/// `{"total": n, "by_group": {"auth": n, …}}` from counters named `requests` and `requests.<group>`.
+fn requests_of(counters: &BTreeMap<String, i64>) -> Value {
+    let by_group: BTreeMap<&str, i64> = counters
+        .iter()
+        .filter_map(|(name, value)| Some((name.strip_prefix("requests.")?, *value)))
+        .collect();
+    json!({
+        "total": counters.get("requests").copied().unwrap_or(0),
+        "by_group": by_group,
+    })
+}
+
+async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<SummaryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::UsageRead)?;
+    let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    if let Some(month) = query.month.as_deref()
+        && !valid_month(month)
+    {
+        return Err(ApiError::bad_request(format!(
+            "month must look like 2026-11, not {month:?}"
+        )));
+    }
+    let usage = state
+        .usage()
+        .month(&principal.tenant_id, query.month.as_deref())
+        .await?;
+    let days: Vec<Value> = usage
+        .days
+        .iter()
+        .map(|day| json!({"date": day.date, "requests": requests_of(&day.counters)}))
+        .collect();
+    Ok(Json(json!({
+        "tenant_id": principal.tenant_id,
+        "month": usage.month,
+        "requests": requests_of(&usage.counters),
+        "days": days,
+        "counters": usage.counters,
+        "limits": {"requests_per_minute": state.tenant_requests_per_minute},
+    }))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_checked() {
+        assert!(valid_month("2026-11"));
+        assert!(!valid_month("2026-13"));
+        assert!(!valid_month("2026-1"));
+        assert!(!valid_month("26-11-01"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The one authentication middleware: `Authorization: Bearer <access token | API key>` becomes
+//! a [`Caller`] in the request's extensions, after the tenant's rate limit and usage metering.
+//!
+//! Missing or invalid credentials get 401 with `WWW-Authenticate: Bearer`; a tenant over its
+//! per-minute limit gets 429 with `Retry-After`. Every authenticated request, admitted or not,
+//! counts towards the tenant's usage under its route group.
+
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use basics::ApiError;
+
+use crate::{AppState, Caller};
+
+/// The usage group a function's requests count under: `api-records` -> `records`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteGroup(pub &'static str);
+
+impl RouteGroup {
+    pub fn of_function(function: &'static str) -> Self {
+        Self(function.strip_prefix("api-").unwrap_or(function))
+    }
+}
+
+/// The bearer token of a request, or the 401 that explains what is missing.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Err(ApiError::unauthenticated(
+            "Authentication required: send Authorization: Bearer <access token or API key>",
+        ));
+    };
+    let value = value.to_str().map_err(|_| {
+        ApiError::unauthenticated("The Authorization header is not valid text")
+    })?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ApiError::unauthenticated(
+            "Use the Bearer scheme: Authorization: Bearer <access token or API key>",
+        ));
+    }
+    Ok(token)
+}
+
+pub async fn authenticate(
+    State((state, group)): State<(AppState, RouteGroup)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = {
+        let token = match bearer_token(request.headers()) {
+            Ok(token) => token,
+            Err(err) => return err.into_response(),
+        };
+        match state.accounts().authenticate(token).await {
+            Ok(principal) => principal,
+            Err(err) => return ApiError::from(err).into_response(),
+        }
+    };
+    tracing::Span::current().record("tenant_id", principal.tenant_id.as_str());
+    let rate_limit = state.tenant_rate_limit();
+    let usage = state.usage();
+    let (admitted, counted) = tokio::join!(
+        rate_limit.admit(&principal.tenant_id),
+        usage.record_request(&principal.tenant_id, group.0),
+    );
+    if let Err(err) = counted {
+        // Metering must not take the API down with it; the gap is logged.
+        tracing::warn!(error = %err, "could not count a request");
+    }
+    match admitted {
+        Ok(Ok(())) => {}
+        Ok(Err(limited)) => {
+            return ApiError::rate_limited(
+                format!(
+                    "This tenant is over its limit of {} requests per minute; retry in {} s",
+                    limited.limit, limited.retry_after
+                ),
+                limited.retry_after,
+            )
+            .with_type("TENANT_RATE_LIMITED")
+            .into_response();
+        }
+        Err(err) => return ApiError::from(err).into_response(),
+    }
+    request.extensions_mut().insert(Caller(principal));
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(value: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+        }
+        headers
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        assert_eq!(bearer_token(&headers(Some("Bearer abc"))).ok(), Some("abc"));
+        assert_eq!(bearer_token(&headers(Some("bearer  abc "))).ok(), Some("abc"));
+        for bad in [None, Some("Basic abc"), Some("Bearer"), Some("Bearer   "), Some("abc")] {
+            assert!(bearer_token(&headers(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn groups_drop_the_api_prefix() {
+        assert_eq!(RouteGroup::of_function("api-records").0, "records");
+        assert_eq!(RouteGroup::of_function("worker-runs").0, "worker-runs");
+    }
+}
