@@ -1,104 +1,11 @@
 //! The `devserver` binary as a user runs it: configuration errors, start, health, the in-process
 //! Airtable sandbox, clean shutdown, and a restart on the same data directory.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
 use serde_json::{Value, json};
 
-fn devserver() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_devserver"));
-    command
-        .env_remove("BACKEND")
-        .env_remove("PORT")
-        .env_remove("SANDBOX_PORT")
-        .env_remove("DATA_DIR")
-        .env_remove("AIRTABLE_API_URL")
-        .env("RUST_LOG", "warn");
-    command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// A running server; killed if a test fails before stopping it, so no process outlives a test.
-struct Server(Option<Child>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Spawns the server and reads its stdout until a line contains `until`; returns the text read.
-fn spawn(command: &mut Command, until: &str) -> (Server, String) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn devserver");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(Some(child));
-    let mut reader = BufReader::new(stdout);
-    let mut banner = String::new();
-    while !banner.contains(until) {
-        let mut line = String::new();
-        if reader.read_line(&mut line).expect("read") == 0 {
-            panic!("devserver ended its output before {until:?}: {banner}");
-        }
-        banner.push_str(&line);
-    }
-    // Keep draining what the server prints, as a terminal would.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    (server, banner)
-}
-
-/// Starts the server with its sandbox and returns the banner it prints.
-fn start(data_dir: &Path, port: u16, sandbox_port: u16) -> (Server, String) {
-    let (server, banner) = spawn(
-        devserver()
-            .env("PORT", port.to_string())
-            .env("SANDBOX_PORT", sandbox_port.to_string())
-            .env("DATA_DIR", data_dir),
-        "demo Airtable token",
-    );
-    assert!(
-        banner.contains(&format!("http://127.0.0.1:{port}")),
-        "{banner}"
-    );
-    (server, banner)
-}
-
-/// Sends SIGTERM and expects a clean exit within 5 s.
-fn stop(mut server: Server) {
-    let Some(mut child) = server.0.take() else {
-        return;
-    };
-    let pid = child.id().to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "a clean shutdown exits 0, got {status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    panic!("devserver did not stop within 5 s of SIGTERM");
-}
+use common::{devserver, free_port, spawn, start, stop};
 
 async fn health(port: u16) -> (u16, Value) {
     let response = reqwest::get(format!("http://127.0.0.1:{port}/v1/health"))

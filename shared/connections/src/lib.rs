@@ -164,7 +164,11 @@ impl Connections {
                 error_type,
                 ..
             }) => {
-                let reason = if message.is_empty() { error_type } else { message };
+                let reason = if message.is_empty() {
+                    error_type
+                } else {
+                    message
+                };
                 return Err(ConnectionError::Refused(reason));
             }
             Err(err) => return Err(ConnectionError::Airtable(err)),
@@ -239,7 +243,6 @@ impl Connections {
             .map_err(ConnectionError::Airtable)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -15,8 +15,8 @@ pub mod state;
 #[cfg(test)]
 mod testing;
 
-pub use routes::{Access, FunctionRoutes, RouteSpec};
 pub use principal::Caller;
+pub use routes::{Access, FunctionRoutes, RouteSpec};
 pub use state::{AppState, PlatformSettings};
 
 /// Every HTTP function of the platform, in the order of DESIGN.md's function table.

@@ -18,10 +18,10 @@ impl Caller {
         if self.0.has(scope) {
             Ok(&self.0)
         } else {
-            Err(ApiError::forbidden(format!(
-                "This credential lacks the {scope} scope"
-            ))
-            .with_type("INSUFFICIENT_SCOPE"))
+            Err(
+                ApiError::forbidden(format!("This credential lacks the {scope} scope"))
+                    .with_type("INSUFFICIENT_SCOPE"),
+            )
         }
     }
 }

@@ -108,11 +108,21 @@ impl FunctionRoutes {
     /// The function's router: public routes as they are, the others behind authentication,
     /// the tenant rate limit and metering (counted under this function's route group).
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
+        let any_protected = self
+            .specs
+            .iter()
+            .any(|spec| spec.access == Access::Authenticated);
+        if !any_protected {
+            // axum refuses a route layer on a router without routes.
+            return self.public;
+        }
         let group = RouteGroup::of_function(self.function);
-        let protected = self.protected.route_layer(axum::middleware::from_fn_with_state(
-            (state.clone(), group),
-            authenticate::authenticate,
-        ));
+        let protected = self
+            .protected
+            .route_layer(axum::middleware::from_fn_with_state(
+                (state.clone(), group),
+                authenticate::authenticate,
+            ));
         self.public.merge(protected)
     }
 }

@@ -31,9 +31,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
             "Authentication required: send Authorization: Bearer <access token or API key>",
         ));
     };
-    let value = value.to_str().map_err(|_| {
-        ApiError::unauthenticated("The Authorization header is not valid text")
-    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("The Authorization header is not valid text"))?;
     let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
     let token = token.trim();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
@@ -106,8 +106,17 @@ mod tests {
     #[test]
     fn bearer_tokens_are_read_case_insensitively() {
         assert_eq!(bearer_token(&headers(Some("Bearer abc"))).ok(), Some("abc"));
-        assert_eq!(bearer_token(&headers(Some("bearer  abc "))).ok(), Some("abc"));
-        for bad in [None, Some("Basic abc"), Some("Bearer"), Some("Bearer   "), Some("abc")] {
+        assert_eq!(
+            bearer_token(&headers(Some("bearer  abc "))).ok(),
+            Some("abc")
+        );
+        for bad in [
+            None,
+            Some("Basic abc"),
+            Some("Bearer"),
+            Some("Bearer   "),
+            Some("abc"),
+        ] {
             assert!(bearer_token(&headers(bad)).is_err(), "{bad:?}");
         }
     }
