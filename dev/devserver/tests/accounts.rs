@@ -99,6 +99,18 @@ impl Platform {
         reply
     }
 
+    async fn register_again_is_taken(&self, email: &str) {
+        let reply = self
+            .post(
+                "/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await
+            .expect_error(StatusCode::CONFLICT);
+        assert_eq!(reply.body["error"]["type"], "EMAIL_TAKEN");
+    }
+
     async fn login(&self, email: &str, password: &str) -> Reply {
         self.post(
             "/v1/auth/login",
@@ -907,4 +919,127 @@ async fn usage_is_metered_per_tenant_and_the_rate_limit_answers_429() {
         .await
         .expect(StatusCode::OK);
     assert_eq!(bobs.body["requests"]["total"], 2, "{}", bobs.text);
+}
+
+/// The same flows on the AWS adapters (DynamoDB transactions and conditions, Secrets Manager for
+/// the signing seed, the verify keys and the Airtable token), against moto.
+#[tokio::test]
+async fn accounts_work_on_the_aws_backend_against_moto() {
+    let Ok(moto) = std::env::var("MOTO_ENDPOINT") else {
+        assert!(
+            std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
+            "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
+        );
+        eprintln!("MOTO_ENDPOINT is not set: skipping the BACKEND=aws accounts run");
+        return;
+    };
+    let unique = free_port();
+    let mut command = devserver();
+    command
+        .env("BACKEND", "aws")
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("RESOURCE_PREFIX", format!("accounts-{unique}-"))
+        .env("SECRETS_PREFIX", format!("accounts-{unique}/"))
+        .env("SECRETS_CACHE_SECONDS", "0");
+    let platform = Platform::start_with(command);
+
+    let signed_in = platform.register("ada@example.com").await;
+    let access = signed_in.str("/access_token");
+    platform.register_again_is_taken("ADA@example.com").await;
+    platform
+        .get("/v1/auth/me", &access)
+        .await
+        .expect(StatusCode::OK);
+
+    // Rotation and reuse detection rely on conditional updates.
+    let r1 = signed_in.str("/refresh_token");
+    let rotated = platform
+        .post("/v1/auth/refresh", None, json!({"refresh_token": r1}))
+        .await
+        .expect(StatusCode::OK);
+    platform
+        .post("/v1/auth/refresh", None, json!({"refresh_token": r1}))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+    platform
+        .get("/v1/auth/me", &rotated.str("/access_token"))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+
+    let access = platform
+        .login("ada@example.com", PASSWORD)
+        .await
+        .expect(StatusCode::OK)
+        .str("/access_token");
+    let key = platform
+        .post(
+            "/v1/api-keys",
+            Some(&access),
+            json!({"name": "etl", "scopes": ["records:read", "usage:read"]}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let secret = key.str("/key");
+    platform
+        .get("/v1/usage/summary", &secret)
+        .await
+        .expect(StatusCode::OK);
+    platform
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{}", key.str("/id")),
+            Some(&access),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    platform
+        .get("/v1/usage/summary", &secret)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED);
+
+    // The Airtable token goes to Secrets Manager and comes back only masked.
+    platform
+        .call(
+            Method::PUT,
+            "/v1/connections/airtable",
+            Some(&access),
+            Some(json!({"token": airtable_sandbox::DEMO_TOKEN})),
+        )
+        .await
+        .expect(StatusCode::OK);
+    platform
+        .get("/v1/connections/airtable", &access)
+        .await
+        .expect(StatusCode::OK);
+    platform
+        .call(
+            Method::DELETE,
+            "/v1/connections/airtable",
+            Some(&access),
+            None,
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    platform
+        .get("/v1/connections/airtable", &access)
+        .await
+        .expect_error(StatusCode::NOT_FOUND);
+
+    let usage = platform
+        .get("/v1/usage/summary", &access)
+        .await
+        .expect(StatusCode::OK);
+    assert!(
+        usage.body["requests"]["total"].as_i64().unwrap_or(0) >= 6,
+        "{}",
+        usage.text
+    );
+    assert!(
+        !platform.data.path().join("platform.sqlite").exists(),
+        "the AWS backend must not touch the embedded store"
+    );
 }
