@@ -47,6 +47,10 @@ fn banner(config: &DevServerConfig, running: &Running) -> String {
             running.address
         ),
         format!("  try: curl http://{}/v1/health", running.address),
+        format!(
+            "  sign up: curl http://{}/v1/auth/register -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\",\"password\":\"at least 8 characters\"}}'",
+            running.address
+        ),
     ];
     match &running.sandbox {
         Some(sandbox) => {
