@@ -9,6 +9,8 @@
 
 use std::sync::OnceLock;
 
+use tokio::sync::Semaphore;
+
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use secrecy::{ExposeSecret, SecretString};
@@ -80,20 +82,43 @@ fn argon2() -> Argon2<'static> {
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
+/// At most this many hashes run at once in a process. Each takes 19 MiB, so a flood of logins
+/// against a long-running server (the dev server) queues instead of exhausting memory; a Lambda
+/// instance serves one request at a time and never waits here.
+fn hashing_permits() -> &'static Semaphore {
+    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Semaphore::new((cores * 2).clamp(2, 16))
+    })
+}
+
+/// Runs one hash computation on a blocking thread, within the process-wide permit count.
+async fn run_hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HashError> {
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|err| HashError(err.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| HashError(err.to_string()))
+}
+
 /// Hashes a password that met the policy; runs on a blocking thread because it takes tens of
 /// milliseconds of CPU.
 pub async fn hash_password(password: &NewPassword) -> Result<String, HashError> {
     let Some(normalised) = normalised(password.secret()) else {
         return Err(HashError("password too long".into()));
     };
-    tokio::task::spawn_blocking(move || {
+    run_hashing(move || {
         argon2()
             .hash_password(normalised.expose_secret().as_bytes())
             .map(|hash| hash.to_string())
             .map_err(|err| HashError(err.to_string()))
     })
-    .await
-    .map_err(|err| HashError(err.to_string()))?
+    .await?
 }
 
 /// Checks a password against a stored PHC hash. With no stored hash (unknown email) it checks
@@ -105,7 +130,7 @@ pub async fn verify_password(password: &SecretString, stored_hash: Option<&str>)
     };
     let known_account = stored_hash.is_some();
     let candidate = normalised(password);
-    tokio::task::spawn_blocking(move || {
+    run_hashing(move || {
         let Ok(parsed) = PasswordHash::new(&stored) else {
             tracing::error!("a stored password hash does not parse");
             return false;
