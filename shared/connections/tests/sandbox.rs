@@ -1,0 +1,132 @@
+//! Connecting against the Airtable sandbox: what is verified, what is stored, and that a failed
+//! verification stores nothing.
+
+use std::sync::Arc;
+
+use airtable_sandbox::{DEMO_TOKEN, Fault, Sandbox};
+use basics::{ApiError, Env, SystemClock};
+use connections::{ConnectionError, Connections, token_secret_name};
+use embedded::{Database, FileSecrets, SqliteStore};
+use ports::Secrets;
+use secrecy::{ExposeSecret, SecretString};
+
+struct World {
+    connections: Connections,
+    secrets: Arc<FileSecrets>,
+    _dir: tempfile::TempDir,
+}
+
+fn world(airtable_url: String) -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(SystemClock);
+    let secrets = Arc::new(FileSecrets::new(
+        dir.path().join("secrets.json"),
+        Env::from_pairs([]),
+    ));
+    let store = Arc::new(SqliteStore::new(
+        Database::in_memory().expect("db"),
+        clock.clone(),
+    ));
+    World {
+        connections: Connections::new(store, secrets.clone(), clock, airtable_url),
+        secrets,
+        _dir: dir,
+    }
+}
+
+async fn sandbox() -> airtable_sandbox::SandboxHandle {
+    Sandbox::builder()
+        .no_rate_limits()
+        .start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("sandbox")
+}
+
+async fn stored_token(world: &World, tenant: &str) -> Option<String> {
+    world
+        .secrets
+        .get(&token_secret_name(tenant))
+        .await
+        .expect("secrets")
+        .map(|s| s.expose_secret().to_string())
+}
+
+#[tokio::test]
+async fn a_verified_token_is_stored_and_shown_masked() {
+    let sandbox = sandbox().await;
+    let w = world(sandbox.url());
+    let view = w
+        .connections
+        .connect("ten_a", SecretString::from(DEMO_TOKEN.to_string()))
+        .await
+        .expect("connect");
+    assert_eq!(view.airtable_user_id, "usrSandboxDemo001");
+    assert_eq!(view.token, "pat…only");
+    assert!(
+        view.scopes
+            .as_ref()
+            .is_some_and(|s| s.contains(&"data.records:read".to_string()))
+    );
+    assert_eq!(stored_token(&w, "ten_a").await.as_deref(), Some(DEMO_TOKEN));
+    assert_eq!(
+        w.connections
+            .token("ten_a")
+            .await
+            .expect("token")
+            .expose_secret(),
+        DEMO_TOKEN
+    );
+    // Another tenant has none.
+    assert!(matches!(
+        w.connections.get("ten_b").await,
+        Err(ConnectionError::NotConnected)
+    ));
+    w.connections.disconnect("ten_a").await.expect("disconnect");
+    assert_eq!(stored_token(&w, "ten_a").await, None);
+    assert!(matches!(
+        w.connections.disconnect("ten_a").await,
+        Err(ConnectionError::NotConnected)
+    ));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn refused_or_unverifiable_tokens_store_nothing() {
+    let sandbox = sandbox().await;
+    let w = world(sandbox.url());
+    let refused = w
+        .connections
+        .connect(
+            "ten_a",
+            SecretString::from("patNope.0000000000".to_string()),
+        )
+        .await
+        .expect_err("refused");
+    assert_eq!(ApiError::from(refused).status().as_u16(), 422);
+
+    // Airtable failing throughout: a 5xx answer, and still nothing stored.
+    sandbox
+        .faults()
+        .script("whoami", std::iter::repeat_n(Fault::status(503), 20));
+    let failed = w
+        .connections
+        .connect("ten_a", SecretString::from(DEMO_TOKEN.to_string()))
+        .await
+        .expect_err("upstream down");
+    let status = ApiError::from(failed).status().as_u16();
+    assert!((500..600).contains(&status), "{status}");
+    assert_eq!(stored_token(&w, "ten_a").await, None);
+    assert!(w.connections.get("ten_a").await.is_err());
+    sandbox.shutdown().await;
+
+    // Airtable unreachable.
+    let w = world("http://127.0.0.1:9".to_string());
+    let unreachable = w
+        .connections
+        .connect("ten_a", SecretString::from(DEMO_TOKEN.to_string()))
+        .await
+        .expect_err("unreachable");
+    let status = ApiError::from(unreachable).status().as_u16();
+    assert!((500..600).contains(&status), "{status}");
+    assert_eq!(stored_token(&w, "ten_a").await, None);
+}
