@@ -239,6 +239,32 @@ async fn run() -> Result<(), String> {
     let signed_in = last_login.ok_or("no login was measured")?;
     let access_token = signed_in.tokens.access_token.clone();
 
+    // --- refused logins: a wrong password and an unknown email should cost the same ---
+    let lockout = accounts::lockout::Lockout::new(store.as_ref(), clock.as_ref());
+    let mut refused_rows = Vec::new();
+    for (label, email, password) in [
+        ("login refused: wrong password", EMAIL, "not the password"),
+        (
+            "login refused: unknown email",
+            "nobody@example.com",
+            PASSWORD,
+        ),
+    ] {
+        let mut samples = Vec::with_capacity(logins);
+        for _ in 0..logins {
+            let t = Instant::now();
+            let refused = accounts.login(email, password).await;
+            samples.push(t.elapsed());
+            check(
+                matches!(refused, Err(accounts::AccountError::BadCredentials)),
+                &format!("{label}: expected the one refusal, got {refused:?}"),
+            )?;
+            // Forget the failure (untimed), or the fifth would lock the email.
+            lockout.clear(email).await.context("clearing the lockout")?;
+        }
+        refused_rows.push(Stats::new(label, samples));
+    }
+
     // --- argon2id verify alone ---
     let new_password = NewPassword::parse(PASSWORD).context("the bench password")?;
     let hash = password::hash_password(&new_password)
@@ -374,6 +400,7 @@ async fn run() -> Result<(), String> {
     )?;
 
     let mut rows = vec![login, argon2];
+    rows.extend(refused_rows);
     rows.extend(token_rows);
     rows.push(auth_jwt);
     rows.push(auth_key);
