@@ -40,6 +40,10 @@ const KEPT_VERIFY_KEYS: usize = 3;
 const LEEWAY_SECONDS: i64 = 5;
 /// Characters in a locally generated seed.
 const SEED_CHARS: usize = 64;
+/// A token naming a key this process has not seen makes it re-read the published keys past the
+/// secrets cache (a key published since), at most this often, so forged `kid`s cannot turn every
+/// request into a Secrets Manager call.
+const FORCED_REFRESH_INTERVAL_SECONDS: i64 = 30;
 
 /// Who the tokens are from and for, and how long they live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +150,8 @@ pub struct TokenService {
     settings: TokenSettings,
     signer: OnceCell<Signer>,
     verifying: Mutex<Option<(String, Arc<VerifyingKeys>)>>,
+    /// When the published keys were last re-read past the cache (epoch seconds).
+    last_forced_refresh: Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -162,6 +168,7 @@ impl TokenService {
             settings,
             signer: OnceCell::new(),
             verifying: Mutex::new(None),
+            last_forced_refresh: Mutex::new(None),
         }
     }
 
@@ -214,11 +221,7 @@ impl TokenService {
         let kid = header
             .kid
             .ok_or(TokenError::Invalid("the token names no signing key"))?;
-        let keys = self.verifying_keys(secrets).await?;
-        let key = keys
-            .by_kid
-            .get(&kid)
-            .ok_or(TokenError::Invalid("the token's signing key is unknown"))?;
+        let key = self.key_for(secrets, clock, &kid).await?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.settings.issuer]);
         validation.set_audience(&[&self.settings.audience]);
@@ -226,7 +229,7 @@ impl TokenService {
         // Expiry is checked below against the platform clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation).map_err(
             |err| match err.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
                     TokenError::Invalid("the token is from another issuer")
@@ -246,12 +249,55 @@ impl TokenService {
         Ok(data.claims)
     }
 
+    /// The public key named `kid`: from the cached published keys, or, when they lack it, from a
+    /// fresh read (rate-limited per process).
+    async fn key_for(
+        &self,
+        secrets: &dyn Secrets,
+        clock: &dyn Clock,
+        kid: &str,
+    ) -> Result<DecodingKey, TokenError> {
+        let unknown = TokenError::Invalid("the token's signing key is unknown");
+        if let Some(keys) = self.verifying_keys(secrets, false).await?
+            && let Some(key) = keys.by_kid.get(kid)
+        {
+            return Ok(key.clone());
+        }
+        if !self.may_force_refresh(clock) {
+            return Err(unknown);
+        }
+        self.verifying_keys(secrets, true)
+            .await?
+            .and_then(|keys| keys.by_kid.get(kid).cloned())
+            .ok_or(unknown)
+    }
+
+    fn may_force_refresh(&self, clock: &dyn Clock) -> bool {
+        let now = clock.epoch_seconds();
+        let mut last = self
+            .last_forced_refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|at| now - at < FORCED_REFRESH_INTERVAL_SECONDS) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// The published keys, parsed once per distinct secret value; `None` before any is published.
     async fn verifying_keys(
         &self,
         secrets: &dyn Secrets,
-    ) -> Result<Arc<VerifyingKeys>, TokenError> {
-        let Some(raw) = secrets.get(VERIFY_KEYS_SECRET).await? else {
-            return Err(TokenError::Invalid("the token's signing key is unknown"));
+        fresh: bool,
+    ) -> Result<Option<Arc<VerifyingKeys>>, TokenError> {
+        let raw = if fresh {
+            secrets.get_fresh(VERIFY_KEYS_SECRET).await?
+        } else {
+            secrets.get(VERIFY_KEYS_SECRET).await?
+        };
+        let Some(raw) = raw else {
+            return Ok(None);
         };
         let raw = raw.expose_secret();
         {
@@ -259,13 +305,13 @@ impl TokenService {
             if let Some((source, keys)) = cached.as_ref()
                 && source == raw
             {
-                return Ok(Arc::clone(keys));
+                return Ok(Some(Arc::clone(keys)));
             }
         }
         let keys = Arc::new(VerifyingKeys::parse(raw)?);
         let mut cached = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
         *cached = Some((raw.to_string(), Arc::clone(&keys)));
-        Ok(keys)
+        Ok(Some(keys))
     }
 }
 
@@ -428,6 +474,56 @@ mod tests {
         .expect("json");
         assert_eq!(published.keys.len(), 1, "the same seed publishes one key");
         assert!(second.verify(&secrets, &clock, &token).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_key_published_after_the_cache_filled_is_found() {
+        let (dir, file) = secrets();
+        let clock = Arc::new(ManualClock::at(Utc::now()));
+        let cached =
+            ports::CachedSecrets::new(file, std::time::Duration::from_secs(300), clock.clone());
+        // A verifier looks (and caches "nothing published") before api-auth ever ran.
+        let verifier = TokenService::new(TokenSettings::default());
+        assert!(
+            verifier
+                .verify(&cached, clock.as_ref(), "a.b.c")
+                .await
+                .is_err()
+        );
+        assert!(matches!(
+            verifier
+                .verify(&cached, clock.as_ref(), &unknown_kid_token())
+                .await,
+            Err(TokenError::Invalid(_))
+        ));
+        // api-auth, in another process, publishes its key and signs a token.
+        let shared_file = FileSecrets::new(dir.path().join("secrets.json"), Env::from_pairs([]));
+        let signer = TokenService::new(TokenSettings::default());
+        let token = signer
+            .issue(&shared_file, &RandomIds, clock.as_ref(), subject())
+            .await
+            .expect("issue");
+        // Within the forced-refresh interval the verifier does not re-read...
+        assert!(
+            verifier
+                .verify(&cached, clock.as_ref(), &token)
+                .await
+                .is_err()
+        );
+        // ...after it, one re-read past the cache finds the new key.
+        clock.advance(chrono::Duration::seconds(31));
+        let claims = verifier
+            .verify(&cached, clock.as_ref(), &token)
+            .await
+            .expect("the new key is found");
+        assert_eq!(claims.tid, "ten_a");
+    }
+
+    /// A well-formed EdDSA token naming a key nobody published.
+    fn unknown_kid_token() -> String {
+        let header =
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","typ":"JWT","kid":"0000000000000000"}"#);
+        format!("{header}.e30.AAAA")
     }
 
     #[tokio::test]

@@ -42,6 +42,12 @@ pub fn validate_name(name: &str) -> Result<(), SecretError> {
 #[async_trait]
 pub trait Secrets: Send + Sync + fmt::Debug {
     async fn get(&self, name: &str) -> Result<Option<SecretString>, SecretError>;
+    /// Like `get`, but past any cache: for a caller that has reason to believe the cached value
+    /// is stale (a token signed by a key it has not seen yet). Callers must bound how often they
+    /// ask, since every call reaches the backend.
+    async fn get_fresh(&self, name: &str) -> Result<Option<SecretString>, SecretError> {
+        self.get(name).await
+    }
     /// Creates or replaces a secret.
     async fn put(&self, name: &str, value: SecretString) -> Result<(), SecretError>;
     /// Removes a secret; removing a missing one is not an error.
@@ -94,6 +100,12 @@ impl<S: Secrets> Secrets for CachedSecrets<S> {
         Ok(value)
     }
 
+    async fn get_fresh(&self, name: &str) -> Result<Option<SecretString>, SecretError> {
+        let value = self.inner.get(name).await?;
+        self.remember(name, value.clone());
+        Ok(value)
+    }
+
     async fn put(&self, name: &str, value: SecretString) -> Result<(), SecretError> {
         self.inner.put(name, value.clone()).await?;
         self.remember(name, Some(value));
@@ -111,6 +123,10 @@ impl<S: Secrets> Secrets for CachedSecrets<S> {
 impl<T: Secrets + ?Sized> Secrets for std::sync::Arc<T> {
     async fn get(&self, name: &str) -> Result<Option<SecretString>, SecretError> {
         (**self).get(name).await
+    }
+
+    async fn get_fresh(&self, name: &str) -> Result<Option<SecretString>, SecretError> {
+        (**self).get_fresh(name).await
     }
 
     async fn put(&self, name: &str, value: SecretString) -> Result<(), SecretError> {

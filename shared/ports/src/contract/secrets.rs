@@ -114,10 +114,24 @@ pub async fn cache_serves_until_ttl_then_refreshes(f: &Fixture) {
         Some("v1".into()),
         "within the TTL the cached value is served"
     );
-    clock.advance(Duration::seconds(61));
+    assert_eq!(
+        exposed(cached.get_fresh(&n).await.expect("get fresh")),
+        Some("v2".into()),
+        "get_fresh reads past the cache"
+    );
     assert_eq!(
         exposed(cached.get(&n).await.expect("get")),
         Some("v2".into()),
+        "and the fresh value is what the cache serves next"
+    );
+    f.secrets
+        .put(&n, SecretString::from("v2b"))
+        .await
+        .expect("rotate again");
+    clock.advance(Duration::seconds(61));
+    assert_eq!(
+        exposed(cached.get(&n).await.expect("get")),
+        Some("v2b".into()),
         "after the TTL the value is fetched again"
     );
     cached
