@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use ports::{Condition, Query, Table, from_item, to_item};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
 use crate::error::AccountError;
@@ -35,12 +35,8 @@ pub struct ApiKeyView {
 pub struct CreatedApiKey {
     #[serde(flatten)]
     pub view: ApiKeyView,
-    #[serde(serialize_with = "expose")]
+    #[serde(serialize_with = "crate::service::expose")]
     pub key: SecretString,
-}
-
-fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(secret.expose_secret())
 }
 
 impl ApiKeyView {

@@ -65,9 +65,23 @@ pub struct TokenPair {
     pub refresh_expires_in: i64,
 }
 
-fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+/// Serialises a secret that is meant for the caller (a token being handed out), which is the
+/// one place a `SecretString` may become plain text.
+pub(crate) fn expose<S: serde::Serializer>(
+    secret: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     use secrecy::ExposeSecret;
     serializer.serialize_str(secret.expose_secret())
+}
+
+/// The transaction step that claims an email for a user; it fails if the email is taken.
+fn claim_email(email: &Email, owner: &EmailIndexRecord) -> Result<TransactOp, AccountError> {
+    Ok(TransactOp::Put {
+        table: Table::Core,
+        item: to_item(&layout::email_index(email.as_str()), owner)?,
+        condition: Some(Condition::NotExists),
+    })
 }
 
 /// The answer to register and login.
@@ -197,11 +211,7 @@ impl Accounts {
         let result = self
             .store
             .transact_write(vec![
-                TransactOp::Put {
-                    table: Table::Core,
-                    item: to_item(&layout::email_index(email.as_str()), &index)?,
-                    condition: Some(Condition::NotExists),
-                },
+                claim_email(&email, &index)?,
                 TransactOp::Put {
                     table: Table::Core,
                     item: to_item(&layout::tenant(&tenant_id), &tenant)?,
@@ -421,11 +431,7 @@ impl Accounts {
                 let result = self
                     .store
                     .transact_write(vec![
-                        TransactOp::Put {
-                            table: Table::Core,
-                            item: to_item(&layout::email_index(email.as_str()), &index)?,
-                            condition: Some(Condition::NotExists),
-                        },
+                        claim_email(&email, &index)?,
                         TransactOp::Delete {
                             table: Table::Core,
                             key: layout::email_index(&user.email),
