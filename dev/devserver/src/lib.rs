@@ -102,9 +102,13 @@ pub async fn start(
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // The peer address feeds the per-client limit on the sign-in routes.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     });
     Ok(Running {
         address,

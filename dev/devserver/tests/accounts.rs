@@ -30,8 +30,12 @@ struct Platform {
 }
 
 impl Platform {
+    /// A server whose per-client sign-in limit is out of the way: every request of these
+    /// tests comes from 127.0.0.1. The limit has its own test.
     fn start() -> Self {
-        Self::start_with(devserver())
+        let mut command = devserver();
+        command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000");
+        Self::start_with(command)
     }
 
     fn start_with(mut command: std::process::Command) -> Self {
@@ -849,7 +853,9 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
 #[tokio::test]
 async fn usage_is_metered_per_tenant_and_the_rate_limit_answers_429() {
     let mut command = devserver();
-    command.env("TENANT_REQUESTS_PER_MINUTE", "20");
+    command
+        .env("TENANT_REQUESTS_PER_MINUTE", "20")
+        .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000");
     let platform = Platform::start_with(command);
     let alice = platform
         .register("alice@a.example")
@@ -921,6 +927,47 @@ async fn usage_is_metered_per_tenant_and_the_rate_limit_answers_429() {
     assert_eq!(bobs.body["requests"]["total"], 2, "{}", bobs.text);
 }
 
+#[tokio::test]
+async fn sign_in_routes_are_limited_per_client_address() {
+    let mut command = devserver();
+    command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "5");
+    let platform = Platform::start_with(command);
+    // Password spraying: one attempt per email, so no email's lockout ever triggers. 12 attempts
+    // cannot all fit in two one-minute windows of 5.
+    let mut limited = None;
+    for n in 0..12 {
+        let reply = platform
+            .login(&format!("victim{n}@example.com"), "Summer2026!")
+            .await;
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(reply);
+            break;
+        }
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
+    }
+    let limited = limited.expect("the per-client limit was reached");
+    assert_eq!(limited.body["error"]["type"], "CLIENT_RATE_LIMITED");
+    assert!(limited.headers.contains_key("retry-after"));
+    // Registering is limited the same way; health and authenticated routes are not.
+    let reply = platform
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": "new@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.text
+    );
+    platform
+        .call(Method::GET, "/v1/health", None, None)
+        .await
+        .expect(StatusCode::OK);
+}
+
 /// The same flows on the AWS adapters (DynamoDB transactions and conditions, Secrets Manager for
 /// the signing seed, the verify keys and the Airtable token), against moto.
 #[tokio::test]
@@ -943,7 +990,8 @@ async fn accounts_work_on_the_aws_backend_against_moto() {
         .env("AWS_REGION", "us-east-1")
         .env("RESOURCE_PREFIX", format!("accounts-{unique}-"))
         .env("SECRETS_PREFIX", format!("accounts-{unique}/"))
-        .env("SECRETS_CACHE_SECONDS", "0");
+        .env("SECRETS_CACHE_SECONDS", "0")
+        .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000");
     let platform = Platform::start_with(command);
 
     let signed_in = platform.register("ada@example.com").await;

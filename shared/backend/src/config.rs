@@ -57,7 +57,8 @@ pub struct BackendConfig {
     /// `AIRTABLE_API_URL`: Airtable's API origin (the dev server points it at its sandbox).
     pub airtable_api_url: String,
     pub aws: AwsSettings,
-    /// `JWT_ISSUER`, `JWT_AUDIENCE`, `TENANT_REQUESTS_PER_MINUTE`.
+    /// `JWT_ISSUER`, `JWT_AUDIENCE`, `TENANT_REQUESTS_PER_MINUTE`,
+    /// `CLIENT_AUTH_REQUESTS_PER_MINUTE`.
     pub platform: http_api::PlatformSettings,
 }
 
@@ -123,6 +124,10 @@ impl BackendConfig {
             tenant_requests_per_minute: env.or(
                 "TENANT_REQUESTS_PER_MINUTE",
                 defaults.tenant_requests_per_minute,
+            )?,
+            client_auth_requests_per_minute: env.or(
+                "CLIENT_AUTH_REQUESTS_PER_MINUTE",
+                defaults.client_auth_requests_per_minute,
             )?,
         };
         Ok(Self {

@@ -43,3 +43,53 @@ pub fn platform_router(state: AppState) -> axum::Router {
 pub fn function_router(function: FunctionRoutes, state: AppState) -> axum::Router {
     middleware::with_platform_layers(function.into_router(&state), state)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use crate::routes::{Access, route_table};
+    use crate::testing::embedded_state;
+
+    /// Every route in the table is served: none falls through to the 404/405 fallbacks, and
+    /// every non-public route answers 401 without credentials.
+    #[tokio::test]
+    async fn every_declared_route_is_served_and_guarded() {
+        let router = crate::platform_router(embedded_state());
+        for spec in route_table() {
+            let path = spec.path.replace(['{', '}'], "");
+            let request = Request::builder()
+                .method(spec.method.as_str())
+                .uri(&path)
+                .body(Body::empty())
+                .expect("request");
+            let response = router.clone().oneshot(request).await.expect("response");
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let body = String::from_utf8_lossy(&bytes);
+            assert!(
+                !body.contains("No route for") && status != StatusCode::METHOD_NOT_ALLOWED,
+                "{} {} is declared but not served: {status} {body}",
+                spec.method,
+                spec.path
+            );
+            if spec.access == Access::Authenticated {
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{} {} must need credentials: {body}",
+                    spec.method,
+                    spec.path
+                );
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //!
 //! Routes are authenticated unless declared public: `get`, `post`, … put the route behind the
 //! authentication middleware ([`crate::middleware::authenticate`]), and only `public_get` and
-//! `public_post` leave it open. Forgetting to protect a route is therefore impossible; opening
+//! `public_post_per_client_limit` leave it open. Forgetting to protect a route is therefore impossible; opening
 //! one takes a word that stands out in review.
 
 use axum::Router;
@@ -12,12 +12,16 @@ use http::Method;
 
 use crate::AppState;
 use crate::middleware::authenticate::{self, RouteGroup};
+use crate::middleware::client_limit;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Access {
-    /// Anyone (health, register, login, refresh).
+    /// Anyone (health).
     Public,
+    /// Anyone, within a per-client-address limit: public routes that cost a password hash or a
+    /// signature (register, login, refresh).
+    PublicPerClientLimit,
     /// A valid access token or API key; the request is metered and rate-limited per tenant.
     Authenticated,
 }
@@ -38,6 +42,7 @@ pub struct FunctionRoutes {
     pub function: &'static str,
     specs: Vec<RouteSpec>,
     public: Router<AppState>,
+    client_limited: Router<AppState>,
     protected: Router<AppState>,
 }
 
@@ -47,6 +52,7 @@ impl FunctionRoutes {
             function,
             specs: Vec::new(),
             public: Router::new(),
+            client_limited: Router::new(),
             protected: Router::new(),
         }
     }
@@ -68,6 +74,9 @@ impl FunctionRoutes {
         });
         match access {
             Access::Public => self.public = self.public.route(path, handler),
+            Access::PublicPerClientLimit => {
+                self.client_limited = self.client_limited.route(path, handler);
+            }
             Access::Authenticated => self.protected = self.protected.route(path, handler),
         }
         self
@@ -97,8 +106,13 @@ impl FunctionRoutes {
         self.route(Access::Public, Method::GET, path, handler)
     }
 
-    pub fn public_post(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Access::Public, Method::POST, path, handler)
+    /// A public POST limited per client address (see [`Access::PublicPerClientLimit`]).
+    pub fn public_post_per_client_limit(
+        self,
+        path: &'static str,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.route(Access::PublicPerClientLimit, Method::POST, path, handler)
     }
 
     pub fn specs(&self) -> &[RouteSpec] {
@@ -108,22 +122,28 @@ impl FunctionRoutes {
     /// The function's router: public routes as they are, the others behind authentication,
     /// the tenant rate limit and metering (counted under this function's route group).
     pub fn into_router(self, state: &AppState) -> Router<AppState> {
-        let any_protected = self
-            .specs
-            .iter()
-            .any(|spec| spec.access == Access::Authenticated);
-        if !any_protected {
-            // axum refuses a route layer on a router without routes.
-            return self.public;
-        }
-        let group = RouteGroup::of_function(self.function);
-        let protected = self
-            .protected
-            .route_layer(axum::middleware::from_fn_with_state(
-                (state.clone(), group),
-                authenticate::authenticate,
+        // axum refuses a route layer on a router without routes, hence the checks.
+        let has = |access: Access| self.specs.iter().any(|spec| spec.access == access);
+        let (client_limited, authenticated) = (
+            has(Access::PublicPerClientLimit),
+            has(Access::Authenticated),
+        );
+        let mut router = self.public;
+        if client_limited {
+            router = router.merge(self.client_limited.route_layer(
+                axum::middleware::from_fn_with_state(state.clone(), client_limit::limit_per_client),
             ));
-        self.public.merge(protected)
+        }
+        if authenticated {
+            let group = RouteGroup::of_function(self.function);
+            router = router.merge(self.protected.route_layer(
+                axum::middleware::from_fn_with_state(
+                    (state.clone(), group),
+                    authenticate::authenticate,
+                ),
+            ));
+        }
+        router
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use accounts::{Accounts, TokenService, TokenSettings};
 use basics::{Clock, IdGenerator};
 use connections::Connections;
-use metering::{TenantRateLimit, UsageCounters};
+use metering::{LimitSubject, RequestRateLimit, UsageCounters};
 use ports::{Queue, Secrets, TableStore};
 
 /// Settings read from the environment at start (see the README's configuration table).
@@ -16,6 +16,9 @@ pub struct PlatformSettings {
     pub tokens: TokenSettings,
     /// `TENANT_REQUESTS_PER_MINUTE`: each tenant's request limit; 0 turns it off.
     pub tenant_requests_per_minute: u32,
+    /// `CLIENT_AUTH_REQUESTS_PER_MINUTE`: each client address's limit on the public sign-in
+    /// routes (register, login, refresh); 0 turns it off.
+    pub client_auth_requests_per_minute: u32,
 }
 
 impl Default for PlatformSettings {
@@ -23,6 +26,7 @@ impl Default for PlatformSettings {
         Self {
             tokens: TokenSettings::default(),
             tenant_requests_per_minute: DEFAULT_TENANT_REQUESTS_PER_MINUTE,
+            client_auth_requests_per_minute: DEFAULT_CLIENT_AUTH_REQUESTS_PER_MINUTE,
         }
     }
 }
@@ -30,6 +34,11 @@ impl Default for PlatformSettings {
 /// Ten requests a second on average per tenant: generous for people and scripts, and a ceiling
 /// on what one runaway client can cost everyone else.
 pub const DEFAULT_TENANT_REQUESTS_PER_MINUTE: u32 = 600;
+
+/// One sign-in attempt every two seconds per address on average: plenty for people and for a
+/// script that logs in once, and a brake on password spraying across many emails (which the
+/// per-email lockout alone cannot see) and on mass sign-ups, each of which costs a password hash.
+pub const DEFAULT_CLIENT_AUTH_REQUESTS_PER_MINUTE: u32 = 30;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -45,6 +54,7 @@ pub struct AppState {
     /// Airtable's API origin: `https://api.airtable.com`, or the local sandbox.
     pub airtable_api_url: String,
     pub tenant_requests_per_minute: u32,
+    pub client_auth_requests_per_minute: u32,
 }
 
 impl AppState {
@@ -68,6 +78,7 @@ impl AppState {
             version: VERSION,
             airtable_api_url,
             tenant_requests_per_minute: settings.tenant_requests_per_minute,
+            client_auth_requests_per_minute: settings.client_auth_requests_per_minute,
         }
     }
 
@@ -85,11 +96,21 @@ impl AppState {
         UsageCounters::new(Arc::clone(&self.store), Arc::clone(&self.clock))
     }
 
-    pub fn tenant_rate_limit(&self) -> TenantRateLimit {
-        TenantRateLimit::new(
+    pub fn tenant_rate_limit(&self) -> RequestRateLimit {
+        RequestRateLimit::new(
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
+            LimitSubject::Tenant,
             self.tenant_requests_per_minute,
+        )
+    }
+
+    pub fn client_auth_rate_limit(&self) -> RequestRateLimit {
+        RequestRateLimit::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            LimitSubject::Client,
+            self.client_auth_requests_per_minute,
         )
     }
 

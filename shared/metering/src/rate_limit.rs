@@ -1,4 +1,6 @@
-//! The per-tenant request limit: at most N requests per calendar minute.
+//! Request limits: at most N requests per calendar minute per subject, where the subject is a
+//! tenant (every authenticated route) or a client address (the public sign-in routes, which
+//! cost a password hash each and have no tenant yet).
 //!
 //! A fixed window costs one atomic add per request, and DynamoDB's atomic counter makes the
 //! limit hold across every concurrent function instance. A burst straddling a minute boundary
@@ -11,11 +13,21 @@ use basics::Clock;
 use ports::{Key, StoreError, Table, TableStore, Update};
 use serde_json::Value;
 
+/// What a limit counts per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSubject {
+    /// A tenant id.
+    Tenant,
+    /// A client's network address (stored hashed).
+    Client,
+}
+
 #[derive(Debug, Clone)]
-pub struct TenantRateLimit {
+pub struct RequestRateLimit {
     store: Arc<dyn TableStore>,
     clock: Arc<dyn Clock>,
     per_minute: u32,
+    subject: LimitSubject,
 }
 
 /// Over the limit: try again after this many seconds (the rest of the minute).
@@ -26,13 +38,19 @@ pub struct RateLimited {
     pub limit: u32,
 }
 
-impl TenantRateLimit {
+impl RequestRateLimit {
     /// `per_minute == 0` turns the limit off.
-    pub fn new(store: Arc<dyn TableStore>, clock: Arc<dyn Clock>, per_minute: u32) -> Self {
+    pub fn new(
+        store: Arc<dyn TableStore>,
+        clock: Arc<dyn Clock>,
+        subject: LimitSubject,
+        per_minute: u32,
+    ) -> Self {
         Self {
             store,
             clock,
             per_minute,
+            subject,
         }
     }
 
@@ -40,14 +58,19 @@ impl TenantRateLimit {
         self.per_minute
     }
 
-    /// Counts one request for the tenant; `Ok(Err(..))` when it is over the limit.
-    pub async fn admit(&self, tenant_id: &str) -> Result<Result<(), RateLimited>, StoreError> {
+    /// Counts one request for the subject (a tenant id or a client address); `Ok(Err(..))` when
+    /// it is over the limit.
+    pub async fn admit(&self, subject: &str) -> Result<Result<(), RateLimited>, StoreError> {
         if self.per_minute == 0 {
             return Ok(Ok(()));
         }
         let now = self.clock.epoch_seconds();
         let minute = now.div_euclid(60);
-        let key = Key::new(format!("TENANT#{tenant_id}"), format!("RATE#{minute}"));
+        let pk = match self.subject {
+            LimitSubject::Tenant => format!("TENANT#{subject}"),
+            LimitSubject::Client => format!("CLIENT#{}", basics::digest::sha256_hex(subject)),
+        };
+        let key = Key::new(pk, format!("RATE#{minute}"));
         let item = self
             .store
             .update(
@@ -88,7 +111,7 @@ mod tests {
         ));
         let db = Database::in_memory().expect("db");
         let store = Arc::new(SqliteStore::new(db, clock.clone()));
-        let limit = TenantRateLimit::new(store, clock.clone(), 3);
+        let limit = RequestRateLimit::new(store, clock.clone(), LimitSubject::Tenant, 3);
         for _ in 0..3 {
             assert_eq!(limit.admit("ten_a").await.expect("store"), Ok(()));
         }
@@ -108,11 +131,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn clients_and_tenants_are_counted_apart() {
+        let clock = Arc::new(ManualClock::at(Utc::now()));
+        let db = Database::in_memory().expect("db");
+        let store: Arc<dyn TableStore> = Arc::new(SqliteStore::new(db, clock.clone()));
+        let tenants = RequestRateLimit::new(store.clone(), clock.clone(), LimitSubject::Tenant, 1);
+        let clients = RequestRateLimit::new(store, clock, LimitSubject::Client, 1);
+        assert_eq!(tenants.admit("x").await.expect("store"), Ok(()));
+        assert_eq!(clients.admit("x").await.expect("store"), Ok(()));
+        assert!(clients.admit("x").await.expect("store").is_err());
+        assert_eq!(clients.admit("203.0.113.9").await.expect("store"), Ok(()));
+    }
+
+    #[tokio::test]
     async fn zero_means_no_limit() {
         let clock = Arc::new(ManualClock::at(Utc::now()));
         let db = Database::in_memory().expect("db");
         let store = Arc::new(SqliteStore::new(db, clock.clone()));
-        let limit = TenantRateLimit::new(store, clock, 0);
+        let limit = RequestRateLimit::new(store, clock, LimitSubject::Client, 0);
         for _ in 0..10 {
             assert_eq!(limit.admit("ten_a").await.expect("store"), Ok(()));
         }

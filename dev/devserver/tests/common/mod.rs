@@ -19,6 +19,7 @@ pub fn devserver() -> Command {
         .env_remove("DATA_DIR")
         .env_remove("AIRTABLE_API_URL")
         .env_remove("TENANT_REQUESTS_PER_MINUTE")
+        .env_remove("CLIENT_AUTH_REQUESTS_PER_MINUTE")
         .env("RUST_LOG", "warn");
     command
 }

@@ -18,9 +18,9 @@ pub const FUNCTION: &str = "api-auth";
 
 pub fn routes() -> FunctionRoutes {
     FunctionRoutes::new(FUNCTION)
-        .public_post("/v1/auth/register", post(register))
-        .public_post("/v1/auth/login", post(login))
-        .public_post("/v1/auth/refresh", post(refresh))
+        .public_post_per_client_limit("/v1/auth/register", post(register))
+        .public_post_per_client_limit("/v1/auth/login", post(login))
+        .public_post_per_client_limit("/v1/auth/refresh", post(refresh))
         .post("/v1/auth/logout", post(logout))
         .get("/v1/auth/me", get(me))
         .patch("/v1/auth/me", patch(update_me))

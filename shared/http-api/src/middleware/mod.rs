@@ -1,6 +1,7 @@
 //! The layers every function's router gets, in one place.
 
 pub mod authenticate;
+pub mod client_limit;
 mod request_id;
 
 use axum::Router;

@@ -1,0 +1,60 @@
+//! The per-client limit on public routes that cost real work before anyone is authenticated
+//! (register, login and refresh each hash or sign): counted per client address.
+//!
+//! The address comes from API Gateway's request context in Lambda (`requestContext.http.sourceIp`,
+//! which a client cannot forge, unlike `X-Forwarded-For`), or from the TCP peer in the dev server.
+//! A request with neither (a test driving the router directly) is not limited.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use basics::ApiError;
+use lambda_http::request::RequestContext;
+
+use crate::AppState;
+
+/// The caller's address, as far as this process can know it.
+pub fn client_address(request: &Request) -> Option<String> {
+    if let Some(context) = request.extensions().get::<RequestContext>() {
+        #[allow(unreachable_patterns)]
+        let source = match context {
+            RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+            _ => None,
+        };
+        if source.is_some() {
+            return source;
+        }
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string())
+}
+
+pub async fn limit_per_client(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(address) = client_address(&request) {
+        match state.client_auth_rate_limit().admit(&address).await {
+            Ok(Ok(())) => {}
+            Ok(Err(limited)) => {
+                return ApiError::rate_limited(
+                    format!(
+                        "Too many sign-in requests from this address (limit {} per minute); \
+                         retry in {} s",
+                        limited.limit, limited.retry_after
+                    ),
+                    limited.retry_after,
+                )
+                .with_type("CLIENT_RATE_LIMITED")
+                .into_response();
+            }
+            Err(err) => return ApiError::from(err).into_response(),
+        }
+    }
+    next.run(request).await
+}
