@@ -58,3 +58,28 @@ pub async fn limit_per_client(
     }
     next.run(request).await
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+
+    use super::*;
+
+    /// The address comes from API Gateway's request context, as `lambda_http` delivers it, and
+    /// never from a header the client controls.
+    #[test]
+    fn the_lambda_source_ip_is_the_client_address() {
+        let event = include_str!("../../../../events/api-auth-login.json");
+        let request = lambda_http::request::from_str(event)
+            .expect("the sample event parses")
+            .map(|body| Body::from(body.to_vec()));
+        assert_eq!(client_address(&request).as_deref(), Some("1.2.3.4"));
+
+        let mut spoofed = Request::new(Body::empty());
+        spoofed.headers_mut().insert(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_static("9.9.9.9"),
+        );
+        assert_eq!(client_address(&spoofed), None);
+    }
+}
