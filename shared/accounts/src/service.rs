@@ -245,7 +245,7 @@ impl Accounts {
         let normalised = Email::parse(email)
             .map(|e| e.as_str().to_string())
             .unwrap_or_else(|_| email.trim().to_lowercase());
-        self.lockout().check(&normalised).await?;
+        let attempt = self.lockout().begin(&normalised).await?;
         let user = match Email::parse(email) {
             Ok(email) => self.user_by_email(&email).await?,
             Err(_) => None,
@@ -255,10 +255,10 @@ impl Accounts {
             password::verify_password(&presented, user.as_ref().map(|u| u.password_hash.as_str()))
                 .await;
         let Some(user) = user.filter(|_| verified) else {
-            self.lockout().record_failure(&normalised).await?;
+            self.lockout().failed(attempt).await?;
             return Err(AccountError::BadCredentials);
         };
-        self.lockout().clear(&normalised).await?;
+        self.lockout().succeeded(attempt).await?;
         if password::needs_rehash(&user.password_hash) {
             self.rehash(&user, password).await;
         }
@@ -504,11 +504,11 @@ impl Accounts {
         user: &UserRecord,
         current: &SecretString,
     ) -> Result<(), AccountError> {
-        self.lockout().check(&user.email).await?;
+        let attempt = self.lockout().begin(&user.email).await?;
         if password::verify_password(current, Some(&user.password_hash)).await {
-            return Ok(());
+            return self.lockout().succeeded(attempt).await;
         }
-        self.lockout().record_failure(&user.email).await?;
+        self.lockout().failed(attempt).await?;
         Err(AccountError::Forbidden(
             "The current password is incorrect".into(),
         ))
