@@ -19,8 +19,8 @@ pub fn routes() -> FunctionRoutes {
     FunctionRoutes::new(FUNCTION).get("/v1/usage/summary", get(summary))
 }
 
+/// Unknown query parameters are ignored (cache-busters and the like), unlike unknown body fields.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SummaryQuery {
     /// `YYYY-MM`; the current month when absent.
     #[serde(default)]
