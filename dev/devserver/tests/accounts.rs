@@ -663,6 +663,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
             Some(json!({"token": "patX.y"})),
         ),
         (Method::DELETE, "/v1/connections/airtable", None),
+        (Method::GET, "/v1/connections/airtable", None),
         (Method::GET, "/v1/usage/summary", None),
     ] {
         let reply = platform
@@ -674,6 +675,51 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
             "{method} {path}"
         );
     }
+    // A key is no user: it cannot edit the profile, change the password, or mint keys, even
+    // with `admin` (a child key would outlive its parent's expiry and revocation).
+    let admin_key = platform
+        .post(
+            "/v1/api-keys",
+            Some(&alice),
+            json!({"name": "admin", "scopes": ["admin"], "expires_at": "2030-01-01T00:00:00Z"}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .str("/key");
+    for key in [&reader, &admin_key] {
+        platform
+            .call(
+                Method::PATCH,
+                "/v1/auth/me",
+                Some(key),
+                Some(json!({"name": "pwned"})),
+            )
+            .await
+            .expect_error(StatusCode::FORBIDDEN);
+        platform
+            .post(
+                "/v1/auth/password",
+                Some(key),
+                json!({"current_password": PASSWORD, "new_password": "taken over!"}),
+            )
+            .await
+            .expect_error(StatusCode::FORBIDDEN);
+    }
+    platform
+        .post(
+            "/v1/api-keys",
+            Some(&admin_key),
+            json!({"name": "forever", "scopes": ["admin"]}),
+        )
+        .await
+        .expect_error(StatusCode::FORBIDDEN);
+    let key_me = platform
+        .get("/v1/auth/me", &reader)
+        .await
+        .expect(StatusCode::OK);
+    assert!(key_me.body.get("user").is_none(), "{}", key_me.text);
+    assert!(!key_me.text.contains("alice@a.example"));
+
     // A key cannot be granted more than its creator has, nor unknown scopes.
     platform
         .post(
@@ -688,6 +734,14 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
             "/v1/api-keys",
             Some(&alice),
             json!({"name": "x", "scopes": ["admin"], "expires_at": "2001-01-01T00:00:00Z"}),
+        )
+        .await
+        .expect_error(StatusCode::BAD_REQUEST);
+    platform
+        .post(
+            "/v1/api-keys",
+            Some(&alice),
+            json!({"name": "x", "scopes": ["admin"], "expires_at": "9999-12-31T23:59:59-01:00"}),
         )
         .await
         .expect_error(StatusCode::BAD_REQUEST);

@@ -1,7 +1,7 @@
 //! API keys: created with a name, scopes and an optional expiry; shown once; stored as a hash;
 //! revoked by deleting, which takes effect on the next request.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use ports::{Condition, Query, Table, from_item, to_item};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -67,6 +67,12 @@ impl Accounts {
         principal: &Principal,
         request: NewApiKey,
     ) -> Result<CreatedApiKey, AccountError> {
+        if principal.session_id().is_none() {
+            // A key minting keys would outlive its own expiry and revocation.
+            return Err(AccountError::Forbidden(
+                "API keys are created by a signed-in user, not by another API key".into(),
+            ));
+        }
         let name = request.name.trim().to_string();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             return Err(AccountError::Invalid(format!(
@@ -87,15 +93,18 @@ impl Accounts {
                         "expires_at must be an RFC 3339 time such as 2027-01-31T00:00:00Z, not {raw:?}"
                     ))
                 })?;
-                if when.with_timezone(&Utc) <= self.clock.now() {
+                let when = when.with_timezone(&Utc);
+                if when <= self.clock.now() {
                     return Err(AccountError::Invalid(
                         "expires_at must be in the future".into(),
                     ));
                 }
-                Some(
-                    when.with_timezone(&Utc)
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                )
+                if when.year() > 9999 {
+                    return Err(AccountError::Invalid(
+                        "expires_at must be before the year 10000".into(),
+                    ));
+                }
+                Some(when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             }
         };
         if self.list_api_keys(principal).await?.len() >= MAX_KEYS_PER_TENANT {

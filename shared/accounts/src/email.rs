@@ -6,6 +6,8 @@ use unicode_normalization::UnicodeNormalization;
 
 /// The longest address SMTP can carry (RFC 5321: 254 octets in a path).
 const MAX_LEN: usize = 254;
+/// The most raw input looked at: room for surrounding spaces and composed characters.
+const MAX_RAW_LEN: usize = 4 * MAX_LEN;
 /// The longest local part RFC 5321 allows.
 const MAX_LOCAL_LEN: usize = 64;
 
@@ -21,6 +23,13 @@ pub struct InvalidEmail(pub String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
+        // Before normalising: NFKC can expand a character eighteenfold, so an unchecked
+        // megabyte of input would cost a great deal of CPU and memory for nothing.
+        if raw.len() > MAX_RAW_LEN {
+            return Err(InvalidEmail(format!(
+                "email is longer than {MAX_LEN} characters"
+            )));
+        }
         let normalised: String = raw.trim().nfkc().collect::<String>().to_lowercase();
         if normalised.is_empty() {
             return Err(InvalidEmail("email is required".into()));
@@ -98,5 +107,8 @@ mod tests {
         }
         let long = format!("{}@example.com", "a".repeat(65));
         assert!(Email::parse(&long).is_err());
+        // Refused before normalisation would expand it (U+FDFA becomes 18 characters).
+        let expanding = format!("{}@example.com", "\u{FDFA}".repeat(100_000));
+        assert!(Email::parse(&expanding).is_err());
     }
 }

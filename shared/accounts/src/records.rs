@@ -12,7 +12,8 @@ pub struct TenantRecord {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` leaves out the password hash.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRecord {
     pub user_id: String,
     pub tenant_id: String,
@@ -24,6 +25,17 @@ pub struct UserRecord {
     pub password_hash: String,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("user_id", &self.user_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("role", &self.role)
+            .field("password_hash", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The email index entry: which user an address belongs to.

@@ -53,8 +53,8 @@ pub struct TenantView {
     pub created_at: String,
 }
 
-/// A fresh access token and the refresh token that renews it.
-#[derive(Debug, Clone, Serialize)]
+/// A fresh access token and the refresh token that renews it. `Debug` shows neither.
+#[derive(Clone, Serialize)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: &'static str,
@@ -82,6 +82,16 @@ fn claim_email(email: &Email, owner: &EmailIndexRecord) -> Result<TransactOp, Ac
         item: to_item(&layout::email_index(email.as_str()), owner)?,
         condition: Some(Condition::NotExists),
     })
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[REDACTED]")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &"[REDACTED]")
+            .finish()
+    }
 }
 
 /// The answer to register and login.
@@ -242,12 +252,15 @@ impl Accounts {
     /// answer after the same work (one argon2 verification), and five failures lock the email
     /// for 15 minutes whether or not it has an account.
     pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn, AccountError> {
-        let normalised = Email::parse(email)
-            .map(|e| e.as_str().to_string())
-            .unwrap_or_else(|_| email.trim().to_lowercase());
-        let attempt = self.lockout().begin(&normalised).await?;
-        let user = match Email::parse(email) {
-            Ok(email) => self.user_by_email(&email).await?,
+        let parsed = Email::parse(email);
+        // An address that cannot be an email still gets counted (and answered) like any other.
+        let lockout_key = match &parsed {
+            Ok(email) => email.as_str().to_string(),
+            Err(_) => basics::digest::sha256_hex(email.trim()),
+        };
+        let attempt = self.lockout().begin(&lockout_key).await?;
+        let user = match &parsed {
+            Ok(email) => self.user_by_email(email).await?,
             Err(_) => None,
         };
         let presented = SecretString::from(password.to_string());
@@ -285,17 +298,21 @@ impl Accounts {
             return;
         };
         let update = Update::new().set("password_hash", hash);
-        if let Err(err) = self
+        // Only over the hash just verified: a password change in between must win.
+        let unchanged = Condition::equals("password_hash", user.password_hash.clone());
+        match self
             .store
             .update(
                 Table::Core,
                 &layout::user(&user.tenant_id, &user.user_id),
                 update,
-                Some(Condition::Exists),
+                Some(unchanged),
             )
             .await
         {
-            tracing::warn!(error = %err, "could not upgrade a password hash");
+            Ok(_) => {}
+            Err(err) if err.is_condition_failure() => {}
+            Err(err) => tracing::warn!(error = %err, "could not upgrade a password hash"),
         }
     }
 
@@ -388,6 +405,11 @@ impl Accounts {
         principal: &Principal,
         change: ProfileChange,
     ) -> Result<UserView, AccountError> {
+        if principal.session_id().is_none() {
+            return Err(AccountError::Forbidden(
+                "A profile is changed by its signed-in user, not by an API key".into(),
+            ));
+        }
         let user = self.user(&principal.tenant_id, &principal.user_id).await?;
         let name = match change.name.as_deref() {
             Some(raw) => Some(parse_name(Some(raw))?),

@@ -1,6 +1,6 @@
 //! `api-auth`: accounts (`/v1/auth/*`) and API keys (`/v1/api-keys*`).
 
-use accounts::{NewApiKey, ProfileChange, Scope};
+use accounts::{Credential, NewApiKey, ProfileChange, Scope};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,7 +30,8 @@ pub fn routes() -> FunctionRoutes {
         .delete("/v1/api-keys/{key_id}", delete(revoke_key))
 }
 
-#[derive(Debug, Deserialize)]
+/// Request bodies that carry passwords or tokens have no `Debug`, so they cannot be logged.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RegisterBody {
     email: String,
@@ -50,7 +51,7 @@ async fn register(
     Ok((StatusCode::CREATED, Json(signed_in)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     email: String,
@@ -65,7 +66,7 @@ async fn login(
     Ok(Json(signed_in).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
     refresh_token: String,
@@ -84,22 +85,28 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Respons
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Who is calling. For an API key: the tenant, the key and its scopes, but not the profile of
+/// the user who created it.
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (user, tenant) = state.accounts().me(&caller).await?;
-    let credential = match caller.session_id() {
-        Some(_) => "session",
-        None => "api_key",
+    let body = match &caller.credential {
+        Credential::Session { .. } => json!({
+            "user": user,
+            "tenant": tenant,
+            "scopes": caller.scopes,
+            "credential": "session",
+        }),
+        Credential::ApiKey { key_id } => json!({
+            "tenant": tenant,
+            "api_key": {"id": key_id},
+            "scopes": caller.scopes,
+            "credential": "api_key",
+        }),
     };
-    Ok(Json(json!({
-        "user": user,
-        "tenant": tenant,
-        "scopes": caller.scopes,
-        "credential": credential,
-    }))
-    .into_response())
+    Ok(Json(body).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateMeBody {
     /// A new display name; an empty string clears it.
@@ -125,7 +132,7 @@ async fn update_me(
     Ok(Json(json!({ "user": user })).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     current_password: String,

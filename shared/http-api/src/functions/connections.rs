@@ -51,7 +51,9 @@ async fn connect(
 }
 
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let view = state.connections().get(&caller.tenant_id).await?;
+    // The Airtable account's email and the token's scopes are the tenant admin's business.
+    let principal = caller.require(Scope::Admin)?;
+    let view = state.connections().get(&principal.tenant_id).await?;
     Ok(Json(view).into_response())
 }
 

@@ -5,7 +5,7 @@
 //! which a client cannot forge, unlike `X-Forwarded-For`), or from the TCP peer in the dev server.
 //! A request with neither (a test driving the router directly) is not limited.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
@@ -15,8 +15,30 @@ use lambda_http::request::RequestContext;
 
 use crate::AppState;
 
-/// The caller's address, as far as this process can know it.
+/// The unit a client is counted by: the IPv4 address, or the IPv6 /64 (one subscriber's
+/// prefix; counting single IPv6 addresses would give everyone 2^64 budgets).
+fn counting_unit(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let segments = v6.segments();
+            format!(
+                "{:x}:{:x}:{:x}:{:x}::/64",
+                segments[0], segments[1], segments[2], segments[3]
+            )
+        }
+        Ok(IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| address.to_string(), |v4| v4.to_string()),
+        _ => address.to_string(),
+    }
+}
+
+/// The caller's address, as far as this process can know it, as the unit it is counted by.
 pub fn client_address(request: &Request) -> Option<String> {
+    raw_client_address(request).map(|address| counting_unit(&address))
+}
+
+fn raw_client_address(request: &Request) -> Option<String> {
     if let Some(context) = request.extensions().get::<RequestContext>() {
         #[allow(unreachable_patterns)]
         let source = match context {
@@ -81,5 +103,13 @@ mod tests {
             axum::http::HeaderValue::from_static("9.9.9.9"),
         );
         assert_eq!(client_address(&spoofed), None);
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_prefix() {
+        assert_eq!(counting_unit("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(counting_unit("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+        assert_eq!(counting_unit("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(counting_unit("192.0.2.7"), "192.0.2.7");
     }
 }
