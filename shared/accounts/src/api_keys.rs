@@ -178,7 +178,8 @@ impl Accounts {
         principal: &Principal,
         key_id: &str,
     ) -> Result<(), AccountError> {
-        let not_found = || AccountError::NotFound(format!("No API key {key_id:?}"));
+        let shown: String = key_id.chars().take(64).collect();
+        let not_found = || AccountError::NotFound(format!("No API key {shown:?}"));
         let well_formed = key_id.strip_prefix("key_").is_some_and(|rest| {
             !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
         });

@@ -37,18 +37,29 @@ pub struct NewPassword(SecretString);
 #[error("{0}")]
 pub struct InvalidPassword(pub String);
 
+/// The most raw input looked at (bytes), before normalising can expand it.
+const MAX_RAW_BYTES: usize = 4 * 4 * MAX_PASSWORD_CHARS;
+
 impl NewPassword {
+    /// Checks the policy on the normalised form, so a password typed composed (NFC) or
+    /// decomposed (NFD, as macOS produces) passes or fails the same way.
     pub fn parse(raw: &str) -> Result<Self, InvalidPassword> {
-        let chars = raw.chars().count();
+        let too_long = || {
+            InvalidPassword(format!(
+                "password must be at most {MAX_PASSWORD_CHARS} characters"
+            ))
+        };
+        if raw.len() > MAX_RAW_BYTES {
+            return Err(too_long());
+        }
+        let chars = raw.nfkc().count();
         if chars < MIN_PASSWORD_CHARS {
             return Err(InvalidPassword(format!(
                 "password must be at least {MIN_PASSWORD_CHARS} characters"
             )));
         }
         if chars > MAX_PASSWORD_CHARS {
-            return Err(InvalidPassword(format!(
-                "password must be at most {MAX_PASSWORD_CHARS} characters"
-            )));
+            return Err(too_long());
         }
         if raw.trim().is_empty() {
             return Err(InvalidPassword(
@@ -64,13 +75,17 @@ impl NewPassword {
 }
 
 /// The form that is hashed: NFKC of what was typed. Login applies it too, so a password over
-/// the length limit simply never matches instead of costing a hash of megabytes.
+/// the limits simply never matches instead of costing a hash of megabytes.
 fn normalised(password: &SecretString) -> Option<SecretString> {
     let raw = password.expose_secret();
-    if raw.chars().count() > MAX_PASSWORD_CHARS {
+    if raw.len() > MAX_RAW_BYTES {
         return None;
     }
-    Some(SecretString::from(raw.nfkc().collect::<String>()))
+    let normal: String = raw.nfkc().collect();
+    if normal.chars().count() > MAX_PASSWORD_CHARS {
+        return None;
+    }
+    Some(SecretString::from(normal))
 }
 
 fn argon2() -> Argon2<'static> {
@@ -203,6 +218,18 @@ mod tests {
         // No stored hash never verifies, not even the dummy's own password.
         let dummy = SecretString::from("not a password anyone has: timing equaliser".to_string());
         assert!(!verify_password(&dummy, None).await);
+    }
+
+    #[tokio::test]
+    async fn long_passwords_match_in_either_normal_form() {
+        // 256 characters composed; 512 code points decomposed.
+        let composed = NewPassword::parse(&"é".repeat(256)).expect("valid");
+        let decomposed = "e\u{301}".repeat(256);
+        assert!(NewPassword::parse(&decomposed).is_ok());
+        let hash = hash_password(&composed).await.expect("hash");
+        assert!(verify_password(&SecretString::from(decomposed), Some(&hash)).await);
+        // 15 characters that NFKC expands to 270: over the limit either way.
+        assert!(NewPassword::parse(&"\u{FDFA}".repeat(15)).is_err());
     }
 
     #[tokio::test]

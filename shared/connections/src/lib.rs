@@ -146,8 +146,10 @@ impl Connections {
         tenant_id: &str,
         token: SecretString,
     ) -> Result<ConnectionView, ConnectionError> {
+        // Surrounding whitespace is a copy-and-paste accident, as with emails.
+        let token = SecretString::from(token.expose_secret().trim().to_string());
         let raw = token.expose_secret();
-        if raw.trim().is_empty() {
+        if raw.is_empty() {
             return Err(ConnectionError::Invalid("token is required".into()));
         }
         if raw.len() > MAX_TOKEN_LEN || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {

@@ -58,8 +58,9 @@ async fn summary(
     if let Some(month) = query.month.as_deref()
         && !valid_month(month)
     {
+        let shown: String = month.chars().take(20).collect();
         return Err(ApiError::bad_request(format!(
-            "month must look like 2026-11, not {month:?}"
+            "month must look like 2026-11, not {shown:?}"
         )));
     }
     let usage = state

@@ -2,8 +2,8 @@
 //! a [`Caller`] in the request's extensions, after the tenant's rate limit and usage metering.
 //!
 //! Missing or invalid credentials get 401 with `WWW-Authenticate: Bearer`; a tenant over its
-//! per-minute limit gets 429 with `Retry-After`. Every authenticated request, admitted or not,
-//! counts towards the tenant's usage under its route group.
+//! per-minute limit gets 429 with `Retry-After`. Every authenticated request counts towards the
+//! tenant's usage: under its route group when admitted, under `throttled` when refused.
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -13,6 +13,9 @@ use axum::response::{IntoResponse, Response};
 use basics::ApiError;
 
 use crate::{AppState, Caller};
+
+/// Where requests refused by the tenant limit are counted, instead of their route group.
+pub const THROTTLED_GROUP: &str = "throttled";
 
 /// The usage group a function's requests count under: `api-records` -> `records`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +63,17 @@ pub async fn authenticate(
         }
     };
     tracing::Span::current().record("tenant_id", principal.tenant_id.as_str());
-    let rate_limit = state.tenant_rate_limit();
-    let usage = state.usage();
-    let (admitted, counted) = tokio::join!(
-        rate_limit.admit(&principal.tenant_id),
-        usage.record_request(&principal.tenant_id, group.0),
-    );
-    if let Err(err) = counted {
+    // The limit first: a refused request is counted as throttled, not as use of the group.
+    let admitted = state.tenant_rate_limit().admit(&principal.tenant_id).await;
+    let group_counted = match &admitted {
+        Ok(Ok(())) => group.0,
+        _ => THROTTLED_GROUP,
+    };
+    if let Err(err) = state
+        .usage()
+        .record_request(&principal.tenant_id, group_counted)
+        .await
+    {
         // Metering must not take the API down with it; the gap is logged.
         tracing::warn!(error = %err, "could not count a request");
     }
