@@ -101,6 +101,42 @@ struct Failure {
     error: AirtableError,
     outcome: Outcome,
     retry_after: Option<Duration>,
+    /// Airtable's error body, when it answered.
+    body: Option<Vec<u8>>,
+}
+
+impl Failure {
+    /// The call's end: Airtable's refusal when it answered, else the error.
+    fn into_answer(self) -> Result<Answer, AirtableError> {
+        match (self.outcome, self.body) {
+            (Outcome::Status(status), Some(body)) => Ok(Answer::Refused {
+                status,
+                body,
+                error: self.error,
+            }),
+            _ => Err(self.error),
+        }
+    }
+}
+
+/// How a call ended when Airtable answered it.
+enum Answer {
+    Success {
+        status: u16,
+        body: Vec<u8>,
+    },
+    Refused {
+        status: u16,
+        body: Vec<u8>,
+        error: AirtableError,
+    },
+}
+
+/// Airtable's final answer to a forwarded call, exactly as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub body: Vec<u8>,
 }
 
 impl Transport {
@@ -152,6 +188,29 @@ impl Transport {
 
     /// Sends a call and decodes Airtable's JSON answer.
     pub async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T, AirtableError> {
+        match self.exchange(&call).await? {
+            Answer::Success { status, body } => decode(status, &body),
+            Answer::Refused { error, .. } => Err(error),
+        }
+    }
+
+    /// Sends a call and hands back Airtable's final answer as it came: a success, or a 4xx that
+    /// retrying cannot change (the gateway passes both through byte for byte). Everything else
+    /// (our rate limit, exhausted retries on 429/5xx, network failures) is an error.
+    pub async fn send_raw(&self, call: &Call) -> Result<RawAnswer, AirtableError> {
+        match self.exchange(call).await? {
+            Answer::Success { status, body } => Ok(RawAnswer { status, body }),
+            Answer::Refused { status, body, .. }
+                if (400..500).contains(&status) && status != 429 =>
+            {
+                Ok(RawAnswer { status, body })
+            }
+            Answer::Refused { error, .. } => Err(error),
+        }
+    }
+
+    /// The retry loop: attempts until success, a final refusal, or the end of the budget.
+    async fn exchange(&self, call: &Call) -> Result<Answer, AirtableError> {
         let deadline = Instant::now() + self.latency_budget;
         let subject = Subject {
             base_id: call.base_id.as_deref(),
@@ -165,8 +224,8 @@ impl Transport {
             if attempt > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
-            let failure = match self.attempt(&call).await {
-                Ok((status, body)) => return decode(status, &body),
+            let failure = match self.attempt(call).await {
+                Ok((status, body)) => return Ok(Answer::Success { status, body }),
                 Err(failure) => failure,
             };
             if failure.outcome == Outcome::Status(429) {
@@ -179,14 +238,14 @@ impl Transport {
             if attempt >= self.retry.max_attempts
                 || !is_retryable(call.idempotency, failure.outcome)
             {
-                return Err(failure.error);
+                return failure.into_answer();
             }
-            let delay = self.delay_before_retry(&call, &failure, attempt);
+            let delay = self.delay_before_retry(call, &failure, attempt);
             if Instant::now() + delay > deadline {
-                return Err(match failure.outcome {
-                    Outcome::Status(429) => AirtableError::RateLimited { retry_after: delay },
-                    _ => failure.error,
-                });
+                return match failure.outcome {
+                    Outcome::Status(429) => Err(AirtableError::RateLimited { retry_after: delay }),
+                    _ => failure.into_answer(),
+                };
             }
             tracing::debug!(attempt, delay_ms = delay.as_millis() as u64, error = %failure.error, "retrying an Airtable call");
             tokio::time::sleep(delay).await;
@@ -231,6 +290,7 @@ impl Transport {
             error: AirtableError::from_response(status, &body, retry_after),
             outcome: Outcome::Status(status),
             retry_after,
+            body: Some(body.to_vec()),
         })
     }
 }
@@ -248,6 +308,7 @@ fn network_failure(err: reqwest::Error) -> Failure {
         },
         outcome: Outcome::Network { sent },
         retry_after: None,
+        body: None,
     }
 }
 

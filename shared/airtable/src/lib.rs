@@ -28,6 +28,7 @@
 pub mod config;
 pub mod error;
 pub mod formula;
+pub mod forward;
 mod http;
 pub mod meta;
 pub mod models;
@@ -43,6 +44,7 @@ use basics::{Clock, SystemClock};
 pub use config::{ClientConfig, DEFAULT_BASE_URL};
 pub use error::AirtableError;
 pub use formula::Formula;
+pub use forward::{Forward, RawAnswer};
 pub use http::StatsSnapshot;
 pub use models::records::{
     CellFormat, DeletedRecord, Fields, GetParams, ListParams, MAX_PAGE_SIZE, MAX_RECORDS_PER_WRITE,
