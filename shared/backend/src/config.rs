@@ -129,6 +129,7 @@ impl BackendConfig {
                 "CLIENT_AUTH_REQUESTS_PER_MINUTE",
                 defaults.client_auth_requests_per_minute,
             )?,
+            gateway: gateway::GatewaySettings::from_env(env)?,
         };
         Ok(Self {
             platform,

@@ -24,6 +24,7 @@ pub fn all_functions() -> Vec<FunctionRoutes> {
     vec![
         functions::auth::routes(),
         functions::connections::routes(),
+        functions::records::routes(),
         functions::usage::routes(),
         functions::health::routes(),
     ]

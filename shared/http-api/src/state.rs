@@ -6,6 +6,7 @@ use std::sync::Arc;
 use accounts::{Accounts, TokenService, TokenSettings};
 use basics::{Clock, IdGenerator};
 use connections::Connections;
+use gateway::{ClientPool, Gateway, GatewaySettings};
 use metering::{LimitSubject, RequestRateLimit, UsageCounters};
 use ports::{Queue, Secrets, TableStore};
 
@@ -19,6 +20,8 @@ pub struct PlatformSettings {
     /// `CLIENT_AUTH_REQUESTS_PER_MINUTE`: each client address's limit on the public sign-in
     /// routes (register, login, refresh); 0 turns it off.
     pub client_auth_requests_per_minute: u32,
+    /// `RECORDS_CACHE_TTL_SECONDS`, `GATEWAY_LATENCY_BUDGET_MS`, and the Airtable pacing.
+    pub gateway: GatewaySettings,
 }
 
 impl Default for PlatformSettings {
@@ -27,6 +30,7 @@ impl Default for PlatformSettings {
             tokens: TokenSettings::default(),
             tenant_requests_per_minute: DEFAULT_TENANT_REQUESTS_PER_MINUTE,
             client_auth_requests_per_minute: DEFAULT_CLIENT_AUTH_REQUESTS_PER_MINUTE,
+            gateway: GatewaySettings::default(),
         }
     }
 }
@@ -55,6 +59,9 @@ pub struct AppState {
     pub airtable_api_url: String,
     pub tenant_requests_per_minute: u32,
     pub client_auth_requests_per_minute: u32,
+    pub gateway_settings: GatewaySettings,
+    /// The `/v0` gateway's Airtable clients, one per tenant, kept for the process.
+    pub airtable_clients: Arc<ClientPool>,
 }
 
 impl AppState {
@@ -68,6 +75,13 @@ impl AppState {
         airtable_api_url: String,
         settings: PlatformSettings,
     ) -> Self {
+        let airtable_clients = Arc::new(ClientPool::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            airtable_api_url.clone(),
+            settings.gateway.latency_budget,
+            settings.gateway.airtable_limits,
+        ));
         Self {
             store,
             queue,
@@ -79,6 +93,8 @@ impl AppState {
             airtable_api_url,
             tenant_requests_per_minute: settings.tenant_requests_per_minute,
             client_auth_requests_per_minute: settings.client_auth_requests_per_minute,
+            gateway_settings: settings.gateway,
+            airtable_clients,
         }
     }
 
@@ -111,6 +127,17 @@ impl AppState {
             Arc::clone(&self.clock),
             LimitSubject::Client,
             self.client_auth_requests_per_minute,
+        )
+    }
+
+    pub fn gateway(&self) -> Gateway {
+        Gateway::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.ids),
+            self.connections(),
+            Arc::clone(&self.airtable_clients),
+            &self.gateway_settings,
         )
     }
 

@@ -3,4 +3,5 @@
 pub mod auth;
 pub mod connections;
 pub mod health;
+pub mod records;
 pub mod usage;

@@ -1,0 +1,426 @@
+//! The Airtable-compatible `/v0` gateway: a team points its Airtable code at the platform by
+//! changing the endpoint URL and the key, and its calls gain what Airtable lacks:
+//!
+//! * **smoothing and retries**: every call goes through the one Airtable client
+//!   ([`airtable::Airtable::forward`]), so it waits for a rate-limit slot within a latency budget
+//!   instead of meeting Airtable's 429, and reads are retried on 429/502/503;
+//! * **a read cache** per tenant, base, table and request ([`cache`]), invalidated by writes
+//!   through the gateway, reported in `X-Cache`;
+//! * **idempotent writes** with `Idempotency-Key` ([`idempotency`]);
+//! * **usage accounting**: Airtable calls per tenant and base, and cache hits, in the tenant's
+//!   usage counters.
+//!
+//! Requests and answers are Airtable's own: the body a client sends is forwarded as JSON, and
+//! Airtable's answer (success, or a 4xx refusal such as `INVALID_FILTER_BY_FORMULA`) comes back
+//! byte for byte. Scopes are checked by the HTTP layer from [`operation::Permission`].
+
+pub mod cache;
+pub mod clients;
+pub mod error;
+pub mod idempotency;
+pub mod operation;
+pub mod settings;
+
+use std::sync::Arc;
+
+use airtable::{AirtableError, Forward, RawAnswer};
+use basics::{Clock, IdGenerator};
+use connections::Connections;
+use metering::UsageCounters;
+use ports::TableStore;
+use serde_json::Value;
+
+pub use cache::{Invalidation, ReadCache};
+pub use clients::{ClientPool, TenantClient};
+pub use error::GatewayError;
+pub use idempotency::{Claim, Idempotency, IdempotencyKey};
+pub use operation::{BaseId, Effect, FieldId, Operation, Permission, RecordId, TableRef};
+pub use settings::GatewaySettings;
+
+use cache::{Cached, Scope};
+
+/// One `/v0` request, parsed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub operation: Operation,
+    /// The raw query string, forwarded verbatim.
+    pub query: Option<String>,
+    /// The JSON body, if the call has one.
+    pub body: Option<Value>,
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// `Cache-Control: no-cache`: fetch from Airtable even when a cached answer exists (the
+    /// fresh answer is then cached).
+    pub bypass_cache: bool,
+}
+
+impl Request {
+    pub fn new(operation: Operation) -> Self {
+        Self {
+            operation,
+            query: None,
+            body: None,
+            idempotency_key: None,
+            bypass_cache: false,
+        }
+    }
+
+    /// Everything that decides what the request does, unambiguously: the cache key's and the
+    /// idempotency fingerprint's input. The body is in canonical form (sorted keys).
+    fn identity(&self) -> String {
+        identity_of(&self.operation, self.query.as_deref(), self.body.as_ref())
+    }
+}
+
+fn identity_of(operation: &Operation, query: Option<&str>, body: Option<&Value>) -> String {
+    serde_json::to_string(&(
+        operation.method.as_str(),
+        &operation.segments,
+        query.unwrap_or_default(),
+        body,
+    ))
+    .unwrap_or_default()
+}
+
+/// Whether an answer came from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+}
+
+impl CacheStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Hit => "HIT",
+            CacheStatus::Miss => "MISS",
+        }
+    }
+}
+
+/// The gateway's answer: Airtable's status and body, and how it was obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// For cacheable reads: whether the cache answered.
+    pub cache: Option<CacheStatus>,
+    /// For writes with `Idempotency-Key`: whether this is the first request's answer again.
+    pub replayed: bool,
+}
+
+impl Answer {
+    fn from_raw(raw: RawAnswer, cache: Option<CacheStatus>) -> Self {
+        Self {
+            status: raw.status,
+            body: raw.body,
+            cache,
+            replayed: false,
+        }
+    }
+}
+
+/// Usage counter names.
+pub mod counters {
+    /// Calls sent to Airtable for the tenant (each logical call once, retries included in it).
+    pub const AIRTABLE_CALLS: &str = "airtable.calls";
+    /// Reads answered from the cache.
+    pub const CACHE_HITS: &str = "records.cache_hits";
+
+    /// Calls sent to Airtable for one base.
+    pub fn airtable_calls_for(base_id: &str) -> String {
+        format!("{AIRTABLE_CALLS}.{base_id}")
+    }
+}
+
+/// The gateway for one process. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    connections: Connections,
+    clients: Arc<ClientPool>,
+    cache: ReadCache,
+    idempotency: Idempotency,
+    usage: UsageCounters,
+}
+
+impl Gateway {
+    pub fn new(
+        store: Arc<dyn TableStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        connections: Connections,
+        clients: Arc<ClientPool>,
+        settings: &GatewaySettings,
+    ) -> Self {
+        Self {
+            connections,
+            clients,
+            cache: ReadCache::new(
+                Arc::clone(&store),
+                Arc::clone(&clock),
+                ids,
+                settings.cache_ttl,
+            ),
+            idempotency: Idempotency::new(Arc::clone(&store), Arc::clone(&clock)),
+            usage: UsageCounters::new(store, clock),
+        }
+    }
+
+    /// Serves one request for a tenant.
+    pub async fn handle(&self, tenant_id: &str, request: Request) -> Result<Answer, GatewayError> {
+        let token = self.connections.token(tenant_id).await?;
+        let client = self.clients.client(tenant_id, token)?;
+        if request.operation.is_write() {
+            self.write(tenant_id, &client, &request).await
+        } else {
+            self.read(tenant_id, &client, &request).await
+        }
+    }
+
+    async fn read(
+        &self,
+        tenant_id: &str,
+        client: &TenantClient,
+        request: &Request,
+    ) -> Result<Answer, GatewayError> {
+        let operation = &request.operation;
+        let scope = match &operation.effect {
+            Effect::RecordsRead { base, table } => Scope::Records { base, table },
+            Effect::SchemaRead { base } => Scope::Schema { base },
+            Effect::BasesRead => Scope::Token,
+            _ => {
+                let raw = self.forward(tenant_id, client, request).await?;
+                return Ok(Answer::from_raw(raw, None));
+            }
+        };
+        if !self.cache.enabled() {
+            let raw = self.forward(tenant_id, client, request).await?;
+            return Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)));
+        }
+        let generations = match operation.base_id() {
+            Some(base) => match self.cache.generations(tenant_id, base).await {
+                Ok(generations) => Some(generations),
+                Err(err) => {
+                    tracing::warn!(error = %err, "read cache unavailable; reading from Airtable");
+                    None
+                }
+            },
+            None => Some(cache::Generations::default()),
+        };
+        let Some(generations) = generations else {
+            let raw = self.forward(tenant_id, client, request).await?;
+            return Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)));
+        };
+        let key = self.cache.key(
+            tenant_id,
+            &client.token_key,
+            scope,
+            &generations,
+            &request.identity(),
+        );
+        if !request.bypass_cache {
+            match self.cache.get(&key).await {
+                Ok(Some(hit)) => {
+                    self.count(tenant_id, &[(counters::CACHE_HITS, 1)]).await;
+                    return Ok(Answer {
+                        status: hit.status,
+                        body: hit.body,
+                        cache: Some(CacheStatus::Hit),
+                        replayed: false,
+                    });
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "read cache lookup failed"),
+            }
+        }
+        let raw = self.forward(tenant_id, client, request).await?;
+        if raw.status == 200 {
+            let cached = Cached {
+                status: raw.status,
+                body: raw.body,
+            };
+            if let Err(err) = self.cache.put(&key, &cached).await {
+                tracing::warn!(error = %err, "could not keep an answer in the read cache");
+            }
+            return Ok(Answer {
+                status: cached.status,
+                body: cached.body,
+                cache: Some(CacheStatus::Miss),
+                replayed: false,
+            });
+        }
+        Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)))
+    }
+
+    async fn write(
+        &self,
+        tenant_id: &str,
+        client: &TenantClient,
+        request: &Request,
+    ) -> Result<Answer, GatewayError> {
+        let fingerprint = idempotency::fingerprint(&request.identity());
+        if let Some(key) = &request.idempotency_key {
+            match self
+                .idempotency
+                .claim(tenant_id, key, &fingerprint)
+                .await
+                .map_err(GatewayError::IdempotencyStore)?
+            {
+                Claim::Proceed => {}
+                Claim::Replay { status, body } => {
+                    return Ok(Answer {
+                        status,
+                        body,
+                        cache: None,
+                        replayed: true,
+                    });
+                }
+                Claim::InProgress => return Err(GatewayError::IdempotencyKeyInUse),
+                Claim::Mismatch => return Err(GatewayError::IdempotencyKeyReused),
+                Claim::AnswerNotKept => return Err(GatewayError::IdempotentAnswerNotKept),
+            }
+        }
+        let result = self.forward(tenant_id, client, request).await;
+        let outcome = match result {
+            Ok(raw) => Ok(raw),
+            Err(err) if may_have_written(&err) => {
+                tracing::warn!(error = %err, operation = request.operation.name, "a write's outcome at Airtable is unknown");
+                Ok(outcome_unknown())
+            }
+            Err(err) => Err(err),
+        };
+        let changed = matches!(&outcome, Ok(raw) if raw.status < 300 || raw.status >= 500);
+        if changed {
+            self.invalidate(tenant_id, client, &request.operation).await;
+        }
+        if let Some(key) = &request.idempotency_key {
+            let kept = match &outcome {
+                Ok(raw) => {
+                    self.idempotency
+                        .record(tenant_id, key, &fingerprint, raw.status, &raw.body)
+                        .await
+                }
+                Err(_) => self.idempotency.release(tenant_id, key).await,
+            };
+            if let Err(err) = kept {
+                tracing::error!(error = %err, "could not record an idempotent write's answer");
+            }
+        }
+        Ok(Answer::from_raw(outcome?, None))
+    }
+
+    /// Sends the request through the tenant's client and counts the call when it reached
+    /// Airtable.
+    async fn forward(
+        &self,
+        tenant_id: &str,
+        client: &TenantClient,
+        request: &Request,
+    ) -> Result<RawAnswer, AirtableError> {
+        let operation = &request.operation;
+        let forward = Forward {
+            method: operation.method.clone(),
+            segments: operation.segments.clone(),
+            query: request.query.clone(),
+            body: request.body.clone(),
+            base_id: operation.base_id().map(|b| b.as_str().to_string()),
+            idempotency: operation.idempotency,
+        };
+        let result = client.airtable.forward(&forward).await;
+        let reached = match &result {
+            Ok(_) | Err(AirtableError::Api { .. } | AirtableError::Decode { .. }) => true,
+            Err(AirtableError::Network { sent, .. }) => *sent,
+            Err(_) => false,
+        };
+        if reached {
+            match operation.base_id() {
+                Some(base) => {
+                    let per_base = counters::airtable_calls_for(base.as_str());
+                    self.count(tenant_id, &[(counters::AIRTABLE_CALLS, 1), (&per_base, 1)])
+                        .await;
+                }
+                None => self.count(tenant_id, &[(counters::AIRTABLE_CALLS, 1)]).await,
+            }
+        }
+        result
+    }
+
+    /// Makes the reads a write affected unreachable. A failure is logged, not returned: the
+    /// write has happened, and stale reads end with the TTL.
+    async fn invalidate(&self, tenant_id: &str, client: &TenantClient, operation: &Operation) {
+        if !self.cache.enabled() {
+            return;
+        }
+        let (base, invalidation) = match &operation.effect {
+            Effect::SchemaWrite { base } => (base, Invalidation::Schema),
+            Effect::RecordsWrite { base, table } => {
+                let invalidation = match self.table_aliases(tenant_id, client, base, table).await
+                {
+                    Some(names) => Invalidation::Tables(names),
+                    None => Invalidation::AllRecords,
+                };
+                (base, invalidation)
+            }
+            _ => return,
+        };
+        if let Err(err) = self.cache.invalidate(tenant_id, base, &invalidation).await {
+            tracing::error!(error = %err, base_id = %base, "could not invalidate cached reads after a write");
+        }
+    }
+
+    /// Every name the table goes by, from the cached schema; `None` when the schema is not in
+    /// the cache or does not list the table.
+    async fn table_aliases(
+        &self,
+        tenant_id: &str,
+        client: &TenantClient,
+        base: &BaseId,
+        table: &TableRef,
+    ) -> Option<Vec<String>> {
+        let generations = self.cache.generations(tenant_id, base).await.ok()?;
+        let schema = Operation::base_schema(base.clone());
+        let key = self.cache.key(
+            tenant_id,
+            &client.token_key,
+            Scope::Schema { base },
+            &generations,
+            &identity_of(&schema, None, None),
+        );
+        let cached = self.cache.get(&key).await.ok()??;
+        let mut names = cache::table_aliases(&cached.body, table)?;
+        names.push(table.as_str().to_string());
+        Some(names)
+    }
+
+    async fn count(&self, tenant_id: &str, counters: &[(&str, i64)]) {
+        if let Err(err) = self.usage.add(tenant_id, counters).await {
+            tracing::warn!(error = %err, "could not record Airtable usage");
+        }
+    }
+}
+
+/// Whether a failed write may nevertheless have been applied by Airtable: the request was sent
+/// and then the connection broke or timed out, or Airtable failed in a way it does not call
+/// safe to retry.
+fn may_have_written(err: &AirtableError) -> bool {
+    match err {
+        AirtableError::Network { sent, .. } => *sent,
+        AirtableError::Api { status, .. } => *status >= 500 && !matches!(status, 502 | 503),
+        AirtableError::Decode { .. } => true,
+        _ => false,
+    }
+}
+
+/// The answer to a write whose outcome is unknown. It is recorded for the idempotency key like
+/// any answer, so a retry with the same key gets it again instead of risking a second write.
+fn outcome_unknown() -> RawAnswer {
+    let body = serde_json::json!({
+        "error": {
+            "type": "UPSTREAM_OUTCOME_UNKNOWN",
+            "message": "Airtable may or may not have applied this write: the request reached it and then failed. Read the records to check before writing again with a new Idempotency-Key."
+        }
+    });
+    RawAnswer {
+        status: 502,
+        body: body.to_string().into_bytes(),
+    }
+}

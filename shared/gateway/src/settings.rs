@@ -1,0 +1,98 @@
+//! The gateway's settings, read from the environment at start (see the README's configuration
+//! table).
+
+use std::time::Duration;
+
+use airtable::RateLimits;
+use basics::Env;
+use basics::config::ConfigError;
+
+use crate::cache::MAX_CACHE_TTL;
+
+/// How long cached reads live unless configured: short enough that edits made in Airtable's own
+/// interface (which the gateway cannot see) show up quickly, long enough to absorb the bursts of
+/// identical reads that dashboards and scripts make.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// How long one call may wait for rate-limit slots and retries: API Gateway cuts requests at
+/// 30 s, so the gateway answers with a clear 429 well before that.
+pub const DEFAULT_LATENCY_BUDGET: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySettings {
+    /// `RECORDS_CACHE_TTL_SECONDS`: 0 turns the cache off; at most an hour.
+    pub cache_ttl: Duration,
+    /// `GATEWAY_LATENCY_BUDGET_MS`.
+    pub latency_budget: Duration,
+    /// The pacing of calls to Airtable: Airtable's own limits unless configured for a sandbox.
+    pub airtable_limits: RateLimits,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            cache_ttl: DEFAULT_CACHE_TTL,
+            latency_budget: DEFAULT_LATENCY_BUDGET,
+            airtable_limits: RateLimits::airtable(),
+        }
+    }
+}
+
+/// The longest latency budget accepted: API Gateway's 30 s cut-off, less time to answer.
+pub const MAX_LATENCY_BUDGET: Duration = Duration::from_secs(28);
+
+impl GatewaySettings {
+    /// Reads `RECORDS_CACHE_TTL_SECONDS` and `GATEWAY_LATENCY_BUDGET_MS`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let ttl = env.or("RECORDS_CACHE_TTL_SECONDS", defaults.cache_ttl.as_secs())?;
+        if ttl > MAX_CACHE_TTL.as_secs() {
+            return Err(ConfigError {
+                var: "RECORDS_CACHE_TTL_SECONDS".into(),
+                problem: format!("at most {} seconds (0 turns the cache off)", MAX_CACHE_TTL.as_secs()),
+            });
+        }
+        let budget_ms = env.or(
+            "GATEWAY_LATENCY_BUDGET_MS",
+            u64::try_from(defaults.latency_budget.as_millis()).unwrap_or(u64::MAX),
+        )?;
+        if budget_ms == 0 || budget_ms > MAX_LATENCY_BUDGET.as_millis() as u64 {
+            return Err(ConfigError {
+                var: "GATEWAY_LATENCY_BUDGET_MS".into(),
+                problem: format!("between 1 and {} milliseconds", MAX_LATENCY_BUDGET.as_millis()),
+            });
+        }
+        Ok(Self {
+            cache_ttl: Duration::from_secs(ttl),
+            latency_budget: Duration::from_millis(budget_ms),
+            airtable_limits: defaults.airtable_limits,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_and_bounds_the_variables() {
+        let settings = GatewaySettings::from_env(&Env::from_pairs([
+            ("RECORDS_CACHE_TTL_SECONDS", "0"),
+            ("GATEWAY_LATENCY_BUDGET_MS", "1500"),
+        ]));
+        assert_eq!(
+            settings.map(|s| (s.cache_ttl, s.latency_budget)),
+            Ok((Duration::ZERO, Duration::from_millis(1500)))
+        );
+        assert_eq!(GatewaySettings::from_env(&Env::from_pairs([])), Ok(GatewaySettings::default()));
+        for (var, value) in [
+            ("RECORDS_CACHE_TTL_SECONDS", "3601"),
+            ("RECORDS_CACHE_TTL_SECONDS", "-1"),
+            ("GATEWAY_LATENCY_BUDGET_MS", "0"),
+            ("GATEWAY_LATENCY_BUDGET_MS", "60000"),
+        ] {
+            let err = GatewaySettings::from_env(&Env::from_pairs([(var, value)])).err();
+            assert_eq!(err.map(|e| e.var), Some(var.to_string()), "{var}={value}");
+        }
+    }
+}

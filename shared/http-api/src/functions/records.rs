@@ -1,0 +1,382 @@
+//! `api-records`: the Airtable-compatible `/v0` gateway. Each route parses its path into a
+//! [`gateway::Operation`], checks the caller's scope, and hands the request to
+//! [`gateway::Gateway`]; the answer goes back with Airtable's status and body as they came.
+//!
+//! Clients authenticate with one of our access tokens or API keys in place of an Airtable
+//! token; the gateway calls Airtable with the tenant's connected token.
+
+use accounts::Scope;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post, put};
+use basics::ApiError;
+use gateway::{
+    BaseId, FieldId, IdempotencyKey, Operation, Permission, RecordId, Request, TableRef,
+};
+use serde_json::Value;
+
+use crate::{AppState, Caller, FunctionRoutes};
+
+pub const FUNCTION: &str = "api-records";
+
+/// The request header naming an idempotent write.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The response header saying whether the cache answered.
+pub const X_CACHE: &str = "x-cache";
+/// The response header marking a replayed idempotent answer.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+const TABLES: &str = "/v0/meta/bases/{base_id}/tables";
+const TABLE: &str = "/v0/meta/bases/{base_id}/tables/{table}";
+const FIELDS: &str = "/v0/meta/bases/{base_id}/tables/{table}/fields";
+const FIELD: &str = "/v0/meta/bases/{base_id}/tables/{table}/fields/{field_id}";
+const RECORDS: &str = "/v0/{base_id}/{table}";
+const LIST_RECORDS: &str = "/v0/{base_id}/{table}/listRecords";
+const RECORD: &str = "/v0/{base_id}/{table}/{record_id}";
+
+pub fn routes() -> FunctionRoutes {
+    FunctionRoutes::new(FUNCTION)
+        .get("/v0/meta/whoami", get(whoami))
+        .get("/v0/meta/bases", get(list_bases))
+        .get(TABLES, get(base_schema))
+        .post(TABLES, post(create_table))
+        .patch(TABLE, patch(update_table))
+        .post(FIELDS, post(create_field))
+        .patch(FIELD, patch(update_field))
+        .get(RECORDS, get(list_records))
+        .post(RECORDS, post(create_records))
+        .patch(RECORDS, patch(update_records))
+        .put(RECORDS, put(update_records))
+        .delete(RECORDS, delete(delete_records))
+        .post(LIST_RECORDS, post(list_records_post))
+        .get(RECORD, get(get_record))
+        .patch(RECORD, patch(update_record))
+        .put(RECORD, put(update_record))
+        .delete(RECORD, delete(delete_record))
+}
+
+/// What the route layer hands every handler besides its path.
+struct Inbound {
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+async fn whoami(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let inbound = Inbound { query, headers, body: Bytes::new() };
+    serve(&state, &caller, Operation::whoami(), inbound).await
+}
+
+async fn list_bases(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let inbound = Inbound { query, headers, body: Bytes::new() };
+    serve(&state, &caller, Operation::list_bases(), inbound).await
+}
+
+async fn base_schema(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(base_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let operation = Operation::base_schema(base(&base_id)?);
+    let inbound = Inbound { query, headers, body: Bytes::new() };
+    serve(&state, &caller, operation, inbound).await
+}
+
+async fn create_table(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(base_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let operation = Operation::create_table(base(&base_id)?);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn update_table(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let operation = Operation::update_table(base(&base_id)?, table(&table_ref)?);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn create_field(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let operation = Operation::create_field(base(&base_id)?, table(&table_ref)?);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn update_field(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref, field_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let field = FieldId::parse(&field_id).map_err(not_found)?;
+    let operation = Operation::update_field(base(&base_id)?, table(&table_ref)?, field);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn list_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let operation = Operation::list_records(base(&base_id)?, table(&table_ref)?);
+    let inbound = Inbound { query, headers, body: Bytes::new() };
+    serve(&state, &caller, operation, inbound).await
+}
+
+async fn list_records_post(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let operation = Operation::list_records_post(base(&base_id)?, table(&table_ref)?);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn create_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let operation = Operation::create_records(base(&base_id)?, table(&table_ref)?);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn update_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let operation = Operation::update_records(method, base(&base_id)?, table(&table_ref)?);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn delete_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let operation = Operation::delete_records(base(&base_id)?, table(&table_ref)?);
+    let inbound = Inbound { query, headers, body: Bytes::new() };
+    serve(&state, &caller, operation, inbound).await
+}
+
+async fn get_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let operation = Operation::get_record(base(&base_id)?, table(&table_ref)?, record(&record_id)?);
+    let inbound = Inbound { query, headers, body: Bytes::new() };
+    serve(&state, &caller, operation, inbound).await
+}
+
+async fn update_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let operation =
+        Operation::update_record(method, base(&base_id)?, table(&table_ref)?, record(&record_id)?);
+    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+}
+
+async fn delete_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let operation =
+        Operation::delete_record(base(&base_id)?, table(&table_ref)?, record(&record_id)?);
+    let inbound = Inbound { query, headers, body: Bytes::new() };
+    serve(&state, &caller, operation, inbound).await
+}
+
+fn not_found(err: gateway::operation::InvalidPath) -> ApiError {
+    ApiError::not_found(err.0).with_type("NOT_FOUND")
+}
+
+fn base(raw: &str) -> Result<BaseId, ApiError> {
+    BaseId::parse(raw).map_err(not_found)
+}
+
+fn table(raw: &str) -> Result<TableRef, ApiError> {
+    TableRef::parse(raw).map_err(not_found)
+}
+
+fn record(raw: &str) -> Result<RecordId, ApiError> {
+    RecordId::parse(raw).map_err(not_found)
+}
+
+/// Checks the scope, parses the body and headers, and serves the operation.
+async fn serve(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
+    inbound: Inbound,
+) -> Result<Response, ApiError> {
+    let principal = match operation.permission {
+        Permission::Identity if caller.has(Scope::RecordsRead) => &caller.0,
+        Permission::Identity => caller.require(Scope::SchemaRead)?,
+        Permission::RecordsRead => caller.require(Scope::RecordsRead)?,
+        Permission::RecordsWrite => caller.require(Scope::RecordsWrite)?,
+        Permission::SchemaRead => caller.require(Scope::SchemaRead)?,
+        Permission::SchemaWrite => caller.require(Scope::SchemaWrite)?,
+    };
+    let idempotency_key = if operation.is_write() {
+        idempotency_key(&inbound.headers)?
+    } else {
+        None
+    };
+    let request = Request {
+        query: inbound.query.filter(|q| !q.is_empty()),
+        body: json_body(&inbound.body)?,
+        idempotency_key,
+        bypass_cache: asks_for_fresh(&inbound.headers),
+        operation,
+    };
+    let answer = state.gateway().handle(&principal.tenant_id, request).await?;
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    if let Some(cache) = answer.cache {
+        headers.insert(X_CACHE, HeaderValue::from_static(cache.as_str()));
+    }
+    if answer.replayed {
+        headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    Ok(response.into_response())
+}
+
+/// The `Idempotency-Key` header, if sent; a malformed one is refused.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| {
+        ApiError::bad_request("Idempotency-Key must be visible ASCII characters")
+            .with_type("INVALID_IDEMPOTENCY_KEY")
+    })?;
+    IdempotencyKey::parse(text)
+        .map(Some)
+        .map_err(|message| ApiError::bad_request(message).with_type("INVALID_IDEMPOTENCY_KEY"))
+}
+
+/// `Cache-Control: no-cache` (or `no-store`, or `max-age=0`) asks for a fresh read.
+fn asks_for_fresh(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|directive| directive.trim().to_ascii_lowercase())
+        .any(|d| d == "no-cache" || d == "no-store" || d == "max-age=0")
+}
+
+/// The request body as JSON: absent when empty; otherwise it must be a JSON object, as every
+/// Airtable body is. Refused in Airtable's shape (422 `INVALID_REQUEST_UNKNOWN`).
+fn json_body(bytes: &Bytes) -> Result<Option<Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let invalid = |detail: String| {
+        ApiError::unprocessable(format!("Invalid request: {detail}"))
+            .with_type("INVALID_REQUEST_UNKNOWN")
+    };
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value @ Value::Object(_)) => Ok(Some(value)),
+        Ok(_) => Err(invalid("the body must be a JSON object".to_string())),
+        Err(err) => Err(invalid(format!("the body is not valid JSON ({err})"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_reads_are_asked_for_with_cache_control() {
+        let mut headers = HeaderMap::new();
+        assert!(!asks_for_fresh(&headers));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=60, No-Cache"));
+        assert!(asks_for_fresh(&headers));
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects() {
+        assert_eq!(json_body(&Bytes::from_static(b"  ")).ok(), Some(None));
+        assert!(json_body(&Bytes::from_static(b"{\"records\":[]}")).is_ok_and(|b| b.is_some()));
+        for bad in [&b"[1]"[..], b"{", b"\"x\""] {
+            let err = json_body(&Bytes::copy_from_slice(bad)).err();
+            assert_eq!(err.map(|e| e.error_type), Some("INVALID_REQUEST_UNKNOWN".to_string()));
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_checked() {
+        let mut headers = HeaderMap::new();
+        assert!(matches!(idempotency_key(&headers), Ok(None)));
+        headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("abc-1"));
+        assert!(matches!(idempotency_key(&headers), Ok(Some(_))));
+        headers.insert(IDEMPOTENCY_KEY, HeaderValue::from_static("has space"));
+        assert!(idempotency_key(&headers).is_err());
+    }
+}
