@@ -143,6 +143,9 @@ fn verify_keys_name() -> String {
 /// A tenant's Airtable token secret, as `connections::token_secret_name` names it.
 const TENANT_TOKEN_NAME: &str = "tenants/ten_example/airtable-token";
 
+/// The functions that call Airtable with a tenant's token, and so may read it.
+const TENANT_TOKEN_READERS: [&str; 1] = ["api-records"];
+
 /// Resolves the intrinsics a policy resource may use into one concrete string (which may hold
 /// IAM wildcards), with parameters at their defaults. `None` when it cannot be resolved; the
 /// checks treat that as "could be anything".
@@ -492,7 +495,22 @@ fn secrets_manager_access_is_least_privilege() {
                 );
             }
         }
+        for grant in grants {
+            assert!(
+                !grant.allows("secretsmanager:GetSecretValue", &tenant_token)
+                    || TENANT_TOKEN_READERS.contains(&binary.as_str()),
+                "{name} ({binary}) {}: only {TENANT_TOKEN_READERS:?} may read tenants' Airtable \
+                 tokens",
+                grant.sid
+            );
+        }
         let can = |action: &str, arn: &str| grants.iter().any(|g| g.surely_allows(action, arn));
+        if TENANT_TOKEN_READERS.contains(&binary.as_str()) {
+            assert!(
+                can("secretsmanager:GetSecretValue", &tenant_token),
+                "{name} ({binary}) calls Airtable for tenants: it must read their tokens"
+            );
+        }
         if binary == "api-auth" {
             assert!(
                 can("secretsmanager:GetSecretValue", &seed),

@@ -268,7 +268,9 @@ fn read_generations(item: &Item) -> Generations {
         .to_string();
     let counters = item
         .iter()
-        .filter(|(name, _)| name.as_str() == RECORDS || name.as_str() == SCHEMA || name.starts_with("t_"))
+        .filter(|(name, _)| {
+            name.as_str() == RECORDS || name.as_str() == SCHEMA || name.starts_with("t_")
+        })
         .filter_map(|(name, value)| value.as_i64().map(|n| (name.clone(), n)))
         .collect();
     Generations { epoch, counters }
@@ -306,7 +308,12 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let clock = Arc::new(ManualClock::starting_now());
         let store: Arc<dyn TableStore> = Arc::new(embedded::SqliteStore::new(db, clock.clone()));
-        let cache = ReadCache::new(store, clock.clone(), Arc::new(SequentialIds::default()), ttl);
+        let cache = ReadCache::new(
+            store,
+            clock.clone(),
+            Arc::new(SequentialIds::default()),
+            ttl,
+        );
         (cache, clock, dir)
     }
 
@@ -348,23 +355,45 @@ mod tests {
         let people_key = key_for(&cache, &people, "GET a").await;
         let deals_key = key_for(&cache, &deals, "GET a").await;
         assert_ne!(people_key, deals_key);
-        cache.put(&people_key, &answer("{\"p\":1}")).await.unwrap_or_else(|e| panic!("{e}"));
-        cache.put(&deals_key, &answer("{\"d\":1}")).await.unwrap_or_else(|e| panic!("{e}"));
         cache
-            .invalidate("t1", &base(), &Invalidation::Tables(vec!["People".into(), "tblP".into()]))
+            .put(&people_key, &answer("{\"p\":1}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        cache
+            .put(&deals_key, &answer("{\"d\":1}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        cache
+            .invalidate(
+                "t1",
+                &base(),
+                &Invalidation::Tables(vec!["People".into(), "tblP".into()]),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let people_now = key_for(&cache, &people, "GET a").await;
         assert_ne!(people_now, people_key, "the People key moved on");
-        assert_eq!(cache.get(&people_now).await.unwrap_or_else(|e| panic!("{e}")), None);
+        assert_eq!(
+            cache
+                .get(&people_now)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            None
+        );
         // A read naming the table by id is keyed apart, and its counter moved too.
-        let gens = cache.generations("t1", &base()).await.unwrap_or_else(|e| panic!("{e}"));
+        let gens = cache
+            .generations("t1", &base())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(gens.counter(&table_counter("tblP")), 1);
         assert_eq!(gens.counter(&table_counter("Deals")), 0);
         let deals_now = key_for(&cache, &deals, "GET a").await;
         assert_eq!(deals_now, deals_key);
         assert_eq!(
-            cache.get(&deals_now).await.unwrap_or_else(|e| panic!("{e}")),
+            cache
+                .get(&deals_now)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
             Some(answer("{\"d\":1}"))
         );
     }
@@ -374,14 +403,38 @@ mod tests {
         let (cache, _clock, _dir) = cache(Duration::from_secs(30)).await;
         let deals = table("Deals");
         let before = key_for(&cache, &deals, "GET a").await;
-        cache.invalidate("t1", &base(), &Invalidation::AllRecords).await.unwrap_or_else(|e| panic!("{e}"));
+        cache
+            .invalidate("t1", &base(), &Invalidation::AllRecords)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let after_records = key_for(&cache, &deals, "GET a").await;
         assert_ne!(before, after_records);
-        let gens = cache.generations("t1", &base()).await.unwrap_or_else(|e| panic!("{e}"));
-        let schema_before = cache.key("t1", "token", Scope::Schema { base: &base() }, &gens, "GET s");
-        cache.invalidate("t1", &base(), &Invalidation::Schema).await.unwrap_or_else(|e| panic!("{e}"));
-        let gens = cache.generations("t1", &base()).await.unwrap_or_else(|e| panic!("{e}"));
-        let schema_after = cache.key("t1", "token", Scope::Schema { base: &base() }, &gens, "GET s");
+        let gens = cache
+            .generations("t1", &base())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let schema_before = cache.key(
+            "t1",
+            "token",
+            Scope::Schema { base: &base() },
+            &gens,
+            "GET s",
+        );
+        cache
+            .invalidate("t1", &base(), &Invalidation::Schema)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let gens = cache
+            .generations("t1", &base())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let schema_after = cache.key(
+            "t1",
+            "token",
+            Scope::Schema { base: &base() },
+            &gens,
+            "GET s",
+        );
         assert_ne!(schema_before, schema_after);
         assert_ne!(after_records, key_for(&cache, &deals, "GET a").await);
     }
@@ -391,13 +444,31 @@ mod tests {
         let (cache, clock, _dir) = cache(Duration::from_secs(30)).await;
         let people = table("People");
         let key = key_for(&cache, &people, "GET a").await;
-        cache.put(&key, &answer("{}")).await.unwrap_or_else(|e| panic!("{e}"));
+        cache
+            .put(&key, &answer("{}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         clock.advance(chrono::Duration::seconds(29));
-        assert!(cache.get(&key).await.unwrap_or_else(|e| panic!("{e}")).is_some());
+        assert!(
+            cache
+                .get(&key)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_some()
+        );
         clock.advance(chrono::Duration::seconds(2));
-        assert!(cache.get(&key).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+        assert!(
+            cache
+                .get(&key)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_none()
+        );
         let gens = Generations::default();
-        let scope = Scope::Records { base: &base(), table: &people };
+        let scope = Scope::Records {
+            base: &base(),
+            table: &people,
+        };
         let a = cache.key("t1", "token-a", scope, &gens, "GET a");
         let b = cache.key("t1", "token-b", scope, &gens, "GET a");
         let other_tenant = cache.key("t2", "token-a", scope, &gens, "GET a");
@@ -409,16 +480,36 @@ mod tests {
     async fn oversized_answers_are_not_kept() {
         let (cache, _clock, _dir) = cache(Duration::from_secs(30)).await;
         let key = key_for(&cache, &table("People"), "GET big").await;
-        let big = Cached { status: 200, body: vec![b'x'; MAX_CACHED_BODY_BYTES + 1] };
-        assert!(!cache.put(&key, &big).await.unwrap_or_else(|e| panic!("{e}")));
-        assert!(cache.get(&key).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+        let big = Cached {
+            status: 200,
+            body: vec![b'x'; MAX_CACHED_BODY_BYTES + 1],
+        };
+        assert!(
+            !cache
+                .put(&key, &big)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        assert!(
+            cache
+                .get(&key)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .is_none()
+        );
     }
 
     #[test]
     fn aliases_come_from_the_schema() {
         let schema = br#"{"tables":[{"id":"tblP","name":"People","fields":[]},{"id":"tblD","name":"Deals"}]}"#;
-        assert_eq!(table_aliases(schema, &table("People")), Some(vec!["tblP".into(), "People".into()]));
-        assert_eq!(table_aliases(schema, &table("tblD")), Some(vec!["tblD".into(), "Deals".into()]));
+        assert_eq!(
+            table_aliases(schema, &table("People")),
+            Some(vec!["tblP".into(), "People".into()])
+        );
+        assert_eq!(
+            table_aliases(schema, &table("tblD")),
+            Some(vec!["tblD".into(), "Deals".into()])
+        );
         assert_eq!(table_aliases(schema, &table("Nope")), None);
         assert_eq!(table_aliases(b"not json", &table("People")), None);
     }

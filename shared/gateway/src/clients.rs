@@ -73,8 +73,11 @@ impl ClientPool {
             .with_base_url(self.airtable_api_url.clone())
             .with_latency_budget(self.latency_budget)
             .with_timeout(self.latency_budget);
-        let limiter =
-            RateLimiter::with_limits(Arc::clone(&self.store), Arc::clone(&self.clock), self.limits);
+        let limiter = RateLimiter::with_limits(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            self.limits,
+        );
         let client = TenantClient {
             airtable: Airtable::with_clock(config, limiter, Arc::clone(&self.clock))?,
             token_key,

@@ -37,8 +37,7 @@ pub struct IdempotencyKey(String);
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        if raw.is_empty() || raw.len() > MAX_KEY_LEN || !raw.bytes().all(|b| b.is_ascii_graphic())
-        {
+        if raw.is_empty() || raw.len() > MAX_KEY_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(format!(
                 "Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters"
             ));
@@ -232,15 +231,27 @@ mod tests {
         let (idem, _clock, _dir) = setup();
         let k = key("k1");
         assert_eq!(idem.claim("t", &k, "fp1").await.ok(), Some(Claim::Proceed));
-        assert_eq!(idem.claim("t", &k, "fp1").await.ok(), Some(Claim::InProgress));
-        assert_eq!(idem.claim("t", &k, "fp2").await.ok(), Some(Claim::Mismatch));
-        idem.record("t", &k, "fp1", 200, b"{\"records\":[]}").await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             idem.claim("t", &k, "fp1").await.ok(),
-            Some(Claim::Replay { status: 200, body: b"{\"records\":[]}".to_vec() })
+            Some(Claim::InProgress)
         );
         assert_eq!(idem.claim("t", &k, "fp2").await.ok(), Some(Claim::Mismatch));
-        assert_eq!(idem.claim("other", &k, "fp2").await.ok(), Some(Claim::Proceed), "keys are per tenant");
+        idem.record("t", &k, "fp1", 200, b"{\"records\":[]}")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            idem.claim("t", &k, "fp1").await.ok(),
+            Some(Claim::Replay {
+                status: 200,
+                body: b"{\"records\":[]}".to_vec()
+            })
+        );
+        assert_eq!(idem.claim("t", &k, "fp2").await.ok(), Some(Claim::Mismatch));
+        assert_eq!(
+            idem.claim("other", &k, "fp2").await.ok(),
+            Some(Claim::Proceed),
+            "keys are per tenant"
+        );
     }
 
     #[tokio::test]
@@ -248,11 +259,20 @@ mod tests {
         let (idem, _clock, _dir) = setup();
         let k = key("k2");
         assert_eq!(idem.claim("t", &k, "fp").await.ok(), Some(Claim::Proceed));
-        idem.release("t", &k).await.unwrap_or_else(|e| panic!("{e}"));
+        idem.release("t", &k)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(idem.claim("t", &k, "fp").await.ok(), Some(Claim::Proceed));
-        idem.record("t", &k, "fp", 201, b"{}").await.unwrap_or_else(|e| panic!("{e}"));
-        idem.release("t", &k).await.unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(idem.claim("t", &k, "fp").await, Ok(Claim::Replay { .. })));
+        idem.record("t", &k, "fp", 201, b"{}")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        idem.release("t", &k)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            idem.claim("t", &k, "fp").await,
+            Ok(Claim::Replay { .. })
+        ));
     }
 
     #[tokio::test]
@@ -262,9 +282,14 @@ mod tests {
         assert_eq!(idem.claim("t", &k, "fp").await.ok(), Some(Claim::Proceed));
         clock.advance(chrono::Duration::seconds(CLAIM_TTL.as_secs() as i64 + 1));
         assert_eq!(idem.claim("t", &k, "fp").await.ok(), Some(Claim::Proceed));
-        idem.record("t", &k, "fp", 200, b"{}").await.unwrap_or_else(|e| panic!("{e}"));
+        idem.record("t", &k, "fp", 200, b"{}")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         clock.advance(chrono::Duration::seconds(ANSWER_TTL.as_secs() as i64 - 10));
-        assert!(matches!(idem.claim("t", &k, "fp").await, Ok(Claim::Replay { .. })));
+        assert!(matches!(
+            idem.claim("t", &k, "fp").await,
+            Ok(Claim::Replay { .. })
+        ));
         clock.advance(chrono::Duration::seconds(20));
         assert_eq!(idem.claim("t", &k, "fp").await.ok(), Some(Claim::Proceed));
     }

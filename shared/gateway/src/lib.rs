@@ -338,7 +338,10 @@ impl Gateway {
                     self.count(tenant_id, &[(counters::AIRTABLE_CALLS, 1), (&per_base, 1)])
                         .await;
                 }
-                None => self.count(tenant_id, &[(counters::AIRTABLE_CALLS, 1)]).await,
+                None => {
+                    self.count(tenant_id, &[(counters::AIRTABLE_CALLS, 1)])
+                        .await
+                }
             }
         }
         result
@@ -353,8 +356,7 @@ impl Gateway {
         let (base, invalidation) = match &operation.effect {
             Effect::SchemaWrite { base } => (base, Invalidation::Schema),
             Effect::RecordsWrite { base, table } => {
-                let invalidation = match self.table_aliases(tenant_id, client, base, table).await
-                {
+                let invalidation = match self.table_aliases(tenant_id, client, base, table).await {
                     Some(names) => Invalidation::Tables(names),
                     None => Invalidation::AllRecords,
                 };

@@ -80,8 +80,7 @@ pub struct TableRef(String);
 
 impl TableRef {
     pub fn parse(raw: &str) -> Result<Self, InvalidPath> {
-        if raw.trim().is_empty() || raw.len() > MAX_TABLE_LEN || raw.chars().any(char::is_control)
-        {
+        if raw.trim().is_empty() || raw.len() > MAX_TABLE_LEN || raw.chars().any(char::is_control) {
             return Err(InvalidPath(format!(
                 "a table must be named by its id or a name of 1 to {MAX_TABLE_LEN} bytes without control characters"
             )));

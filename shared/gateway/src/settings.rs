@@ -49,7 +49,10 @@ impl GatewaySettings {
         if ttl > MAX_CACHE_TTL.as_secs() {
             return Err(ConfigError {
                 var: "RECORDS_CACHE_TTL_SECONDS".into(),
-                problem: format!("at most {} seconds (0 turns the cache off)", MAX_CACHE_TTL.as_secs()),
+                problem: format!(
+                    "at most {} seconds (0 turns the cache off)",
+                    MAX_CACHE_TTL.as_secs()
+                ),
             });
         }
         let budget_ms = env.or(
@@ -59,7 +62,10 @@ impl GatewaySettings {
         if budget_ms == 0 || budget_ms > MAX_LATENCY_BUDGET.as_millis() as u64 {
             return Err(ConfigError {
                 var: "GATEWAY_LATENCY_BUDGET_MS".into(),
-                problem: format!("between 1 and {} milliseconds", MAX_LATENCY_BUDGET.as_millis()),
+                problem: format!(
+                    "between 1 and {} milliseconds",
+                    MAX_LATENCY_BUDGET.as_millis()
+                ),
             });
         }
         Ok(Self {
@@ -84,7 +90,10 @@ mod tests {
             settings.map(|s| (s.cache_ttl, s.latency_budget)),
             Ok((Duration::ZERO, Duration::from_millis(1500)))
         );
-        assert_eq!(GatewaySettings::from_env(&Env::from_pairs([])), Ok(GatewaySettings::default()));
+        assert_eq!(
+            GatewaySettings::from_env(&Env::from_pairs([])),
+            Ok(GatewaySettings::default())
+        );
         for (var, value) in [
             ("RECORDS_CACHE_TTL_SECONDS", "3601"),
             ("RECORDS_CACHE_TTL_SECONDS", "-1"),

@@ -70,7 +70,11 @@ async fn whoami(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let inbound = Inbound { query, headers, body: Bytes::new() };
+    let inbound = Inbound {
+        query,
+        headers,
+        body: Bytes::new(),
+    };
     serve(&state, &caller, Operation::whoami(), inbound).await
 }
 
@@ -80,7 +84,11 @@ async fn list_bases(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let inbound = Inbound { query, headers, body: Bytes::new() };
+    let inbound = Inbound {
+        query,
+        headers,
+        body: Bytes::new(),
+    };
     serve(&state, &caller, Operation::list_bases(), inbound).await
 }
 
@@ -92,7 +100,11 @@ async fn base_schema(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let operation = Operation::base_schema(base(&base_id)?);
-    let inbound = Inbound { query, headers, body: Bytes::new() };
+    let inbound = Inbound {
+        query,
+        headers,
+        body: Bytes::new(),
+    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -105,7 +117,17 @@ async fn create_table(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let operation = Operation::create_table(base(&base_id)?);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn update_table(
@@ -117,7 +139,17 @@ async fn update_table(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let operation = Operation::update_table(base(&base_id)?, table(&table_ref)?);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn create_field(
@@ -129,7 +161,17 @@ async fn create_field(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let operation = Operation::create_field(base(&base_id)?, table(&table_ref)?);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn update_field(
@@ -142,7 +184,17 @@ async fn update_field(
 ) -> Result<Response, ApiError> {
     let field = FieldId::parse(&field_id).map_err(not_found)?;
     let operation = Operation::update_field(base(&base_id)?, table(&table_ref)?, field);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn list_records(
@@ -153,7 +205,11 @@ async fn list_records(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let operation = Operation::list_records(base(&base_id)?, table(&table_ref)?);
-    let inbound = Inbound { query, headers, body: Bytes::new() };
+    let inbound = Inbound {
+        query,
+        headers,
+        body: Bytes::new(),
+    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -166,7 +222,17 @@ async fn list_records_post(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let operation = Operation::list_records_post(base(&base_id)?, table(&table_ref)?);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn create_records(
@@ -178,7 +244,17 @@ async fn create_records(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let operation = Operation::create_records(base(&base_id)?, table(&table_ref)?);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn update_records(
@@ -191,7 +267,17 @@ async fn update_records(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let operation = Operation::update_records(method, base(&base_id)?, table(&table_ref)?);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn delete_records(
@@ -202,7 +288,11 @@ async fn delete_records(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let operation = Operation::delete_records(base(&base_id)?, table(&table_ref)?);
-    let inbound = Inbound { query, headers, body: Bytes::new() };
+    let inbound = Inbound {
+        query,
+        headers,
+        body: Bytes::new(),
+    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -214,7 +304,11 @@ async fn get_record(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let operation = Operation::get_record(base(&base_id)?, table(&table_ref)?, record(&record_id)?);
-    let inbound = Inbound { query, headers, body: Bytes::new() };
+    let inbound = Inbound {
+        query,
+        headers,
+        body: Bytes::new(),
+    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -227,9 +321,23 @@ async fn update_record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let operation =
-        Operation::update_record(method, base(&base_id)?, table(&table_ref)?, record(&record_id)?);
-    serve(&state, &caller, operation, Inbound { query, headers, body }).await
+    let operation = Operation::update_record(
+        method,
+        base(&base_id)?,
+        table(&table_ref)?,
+        record(&record_id)?,
+    );
+    serve(
+        &state,
+        &caller,
+        operation,
+        Inbound {
+            query,
+            headers,
+            body,
+        },
+    )
+    .await
 }
 
 async fn delete_record(
@@ -241,7 +349,11 @@ async fn delete_record(
 ) -> Result<Response, ApiError> {
     let operation =
         Operation::delete_record(base(&base_id)?, table(&table_ref)?, record(&record_id)?);
-    let inbound = Inbound { query, headers, body: Bytes::new() };
+    let inbound = Inbound {
+        query,
+        headers,
+        body: Bytes::new(),
+    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -288,7 +400,10 @@ async fn serve(
         bypass_cache: asks_for_fresh(&inbound.headers),
         operation,
     };
-    let answer = state.gateway().handle(&principal.tenant_id, request).await?;
+    let answer = state
+        .gateway()
+        .handle(&principal.tenant_id, request)
+        .await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = status;
@@ -356,7 +471,10 @@ mod tests {
     fn fresh_reads_are_asked_for_with_cache_control() {
         let mut headers = HeaderMap::new();
         assert!(!asks_for_fresh(&headers));
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=60, No-Cache"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=60, No-Cache"),
+        );
         assert!(asks_for_fresh(&headers));
     }
 
@@ -366,7 +484,10 @@ mod tests {
         assert!(json_body(&Bytes::from_static(b"{\"records\":[]}")).is_ok_and(|b| b.is_some()));
         for bad in [&b"[1]"[..], b"{", b"\"x\""] {
             let err = json_body(&Bytes::copy_from_slice(bad)).err();
-            assert_eq!(err.map(|e| e.error_type), Some("INVALID_REQUEST_UNKNOWN".to_string()));
+            assert_eq!(
+                err.map(|e| e.error_type),
+                Some("INVALID_REQUEST_UNKNOWN".to_string())
+            );
         }
     }
 

@@ -48,6 +48,21 @@ fn requests_of(counters: &BTreeMap<String, i64>) -> Value {
     })
 }
 
+/// The gateway's Airtable calls, in all and per base, and its cache hits.
+fn airtable_of(counters: &BTreeMap<String, i64>) -> Value {
+    let prefix = format!("{}.", gateway::counters::AIRTABLE_CALLS);
+    let by_base: BTreeMap<&str, i64> = counters
+        .iter()
+        .filter_map(|(name, value)| Some((name.strip_prefix(prefix.as_str())?, *value)))
+        .collect();
+    let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
+    json!({
+        "calls": counter(gateway::counters::AIRTABLE_CALLS),
+        "calls_by_base": by_base,
+        "cache_hits": counter(gateway::counters::CACHE_HITS),
+    })
+}
+
 async fn summary(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,12 +85,19 @@ async fn summary(
     let days: Vec<Value> = usage
         .days
         .iter()
-        .map(|day| json!({"date": day.date, "requests": requests_of(&day.counters)}))
+        .map(|day| {
+            json!({
+                "date": day.date,
+                "requests": requests_of(&day.counters),
+                "airtable": airtable_of(&day.counters),
+            })
+        })
         .collect();
     Ok(Json(json!({
         "tenant_id": principal.tenant_id,
         "month": usage.month,
         "requests": requests_of(&usage.counters),
+        "airtable": airtable_of(&usage.counters),
         "days": days,
         "counters": usage.counters,
         "limits": {"requests_per_minute": state.tenant_requests_per_minute},
@@ -86,6 +108,24 @@ async fn summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn airtable_calls_are_grouped_by_base() {
+        let counters: BTreeMap<String, i64> = [
+            ("airtable.calls", 5),
+            ("airtable.calls.appA", 3),
+            ("airtable.calls.appB", 1),
+            ("records.cache_hits", 7),
+            ("requests", 12),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(
+            airtable_of(&counters),
+            json!({"calls": 5, "calls_by_base": {"appA": 3, "appB": 1}, "cache_hits": 7})
+        );
+    }
 
     #[test]
     fn months_are_checked() {
