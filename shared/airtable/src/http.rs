@@ -253,14 +253,21 @@ impl Transport {
     }
 
     /// How long to wait before the next attempt. A 429 on a base is already handled by the
-    /// limiter's cool-down (the next slot lies 30 s out), so no extra sleep is added; a token-wide
-    /// 429 has no base to cool, so it waits out the lockout here.
+    /// limiter's escalating cool-down (the next slot lies 1, 2, 4… s out, or `Retry-After`), so
+    /// no extra sleep is added. A token-wide 429 has no base to cool and this (synchronous) step
+    /// keeps no shared strike count for the token, so the call escalates on its own attempts in
+    /// the limiter's steps: the first pause (1 s, or `Retry-After` if longer) when its first
+    /// attempt got the 429, doubling with each attempt up to the lockout. With
+    /// [`crate::RateLimits::unlimited`] nothing is cooled down, so a base's 429 waits the same.
     fn delay_before_retry(&self, call: &Call, failure: &Failure, attempt: u32) -> Duration {
         let jitter = self.retry.backoff(attempt);
         let floor = failure.retry_after.unwrap_or(Duration::ZERO);
+        let limits = self.limiter.limits();
         match failure.outcome {
-            Outcome::Status(429) if call.base_id.is_some() => Duration::ZERO,
-            Outcome::Status(429) => jitter.max(floor).max(self.limiter.limits().cooldown),
+            Outcome::Status(429) if call.base_id.is_some() && !limits.is_unlimited() => {
+                Duration::ZERO
+            }
+            Outcome::Status(429) => jitter.max(floor).max(limits.pause_for_strike(attempt)),
             _ => jitter.max(floor),
         }
     }

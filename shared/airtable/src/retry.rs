@@ -3,17 +3,26 @@
 //! The rule that matters: a retry must never duplicate an effect. Reads, updates, upserts and
 //! deletes are idempotent (repeating them converges on the same state), so they are retried on
 //! the answers Airtable documents as "safe to retry" (429, 502, 503) and on network failures.
-//! A create is not idempotent: if it reached Airtable, a retry makes a second record. So a create
-//! is retried only when Airtable certainly did not act on it:
+//! A create is not idempotent: if Airtable acted on it, a retry makes a second record. So a create
+//! is retried only when Airtable has told us, or we know, that it did not act:
 //!
-//! * the connection failed before the request was sent, or
+//! * the connection failed before the request was sent;
 //! * Airtable answered 429 `RATE_LIMIT_REACHED`, which its rate limiter gives *instead of*
-//!   processing the request (airtable.js retries creates on 429 for the same reason). In
-//!   practice our limiter then cools the base down for 30 s, which exceeds a normal latency
-//!   budget, so the caller gets our `RATE_LIMITED` answer rather than a late retry.
+//!   processing the request (airtable.js retries creates on 429 for the same reason). Our
+//!   limiter then pauses the base (1 s at first, doubling on further 429s up to Airtable's 30 s
+//!   lockout; see [`crate::rate_limit`]), and the retry waits for that pause within the caller's
+//!   latency budget;
+//! * Airtable answered 502, which its error documentation describes as its servers restarting,
+//!   with the request "safe to retry";
+//! * Airtable answered 503 `RETRIABLE_ERROR`, "Server encountered an error while processing
+//!   your request, and it is safe to retry the request".
 //!
-//! A create that timed out or got a 5xx after it was sent is never retried: the caller gets the
-//! error and decides (the gateway uses idempotency keys for exactly this).
+//! A create that got a 500 or any other 5xx, that timed out, or whose connection broke after it
+//! was sent is never retried: Airtable gives no assurance that it did not act, so the caller
+//! gets the error and decides (the gateway uses idempotency keys for exactly this).
+//!
+//! The 502/503 rule trusts those statuses to be Airtable's own. A proxy between us and Airtable
+//! that answered 502 or 503 for a request Airtable had already acted on would break it.
 
 use std::time::Duration;
 
@@ -87,17 +96,15 @@ pub enum Outcome {
     Network { sent: bool },
 }
 
-/// Whether an attempt that ended this way may be tried again.
+/// Whether an attempt that ended this way may be tried again: 429, 502, 503 and a connection
+/// that never opened for every call (Airtable did not act, or says repeating is safe); a failure
+/// after sending only for idempotent calls; never 500, other 5xx or 4xx.
 pub fn is_retryable(idempotency: Idempotency, outcome: Outcome) -> bool {
-    matches!(
-        (idempotency, outcome),
-        (_, Outcome::Status(429))
-            | (_, Outcome::Network { sent: false })
-            | (
-                Idempotency::Idempotent,
-                Outcome::Status(502 | 503) | Outcome::Network { sent: true }
-            )
-    )
+    match outcome {
+        Outcome::Status(429 | 502 | 503) | Outcome::Network { sent: false } => true,
+        Outcome::Network { sent: true } => idempotency == Idempotency::Idempotent,
+        Outcome::Status(_) => false,
+    }
 }
 
 /// Reads a `Retry-After` header: delta-seconds (Airtable's form) or an HTTP date.
@@ -118,22 +125,35 @@ mod tests {
     #[test]
     fn creates_are_retried_only_when_airtable_certainly_did_not_act() {
         use Idempotency::*;
-        assert!(is_retryable(
-            NotIdempotent,
-            Outcome::Network { sent: false }
-        ));
-        assert!(is_retryable(NotIdempotent, Outcome::Status(429)));
+        // Airtable did not act (429, no connection) or documents the answer as safe to retry
+        // (502, 503 RETRIABLE_ERROR): every call is retried, creates included.
+        for outcome in [
+            Outcome::Network { sent: false },
+            Outcome::Status(429),
+            Outcome::Status(502),
+            Outcome::Status(503),
+        ] {
+            assert!(is_retryable(NotIdempotent, outcome), "{outcome:?}");
+            assert!(is_retryable(Idempotent, outcome), "{outcome:?}");
+        }
+        // It may have acted (a timeout or a broken connection after sending): only idempotent
+        // calls are repeated.
         assert!(!is_retryable(
             NotIdempotent,
             Outcome::Network { sent: true }
         ));
-        assert!(!is_retryable(NotIdempotent, Outcome::Status(502)));
-        assert!(!is_retryable(NotIdempotent, Outcome::Status(503)));
-        assert!(is_retryable(Idempotent, Outcome::Status(502)));
-        assert!(is_retryable(Idempotent, Outcome::Status(503)));
         assert!(is_retryable(Idempotent, Outcome::Network { sent: true }));
-        assert!(!is_retryable(Idempotent, Outcome::Status(500)));
-        assert!(!is_retryable(Idempotent, Outcome::Status(422)));
+        // No assurance at all (500, other 5xx) or a final answer (4xx): never.
+        for status in [500, 501, 504, 400, 404, 422] {
+            assert!(
+                !is_retryable(NotIdempotent, Outcome::Status(status)),
+                "{status}"
+            );
+            assert!(
+                !is_retryable(Idempotent, Outcome::Status(status)),
+                "{status}"
+            );
+        }
     }
 
     #[test]

@@ -136,7 +136,7 @@ fn client(url: &str) -> Airtable {
     let limits = RateLimits {
         base_interval: Duration::from_millis(1),
         token_interval: Duration::from_millis(1),
-        cooldown: Duration::from_secs(30),
+        ..RateLimits::airtable()
     };
     let config = ClientConfig::new("patTEST.secret".into())
         .with_base_url(url)
@@ -202,19 +202,53 @@ async fn retry_after_on_a_503_is_honoured() {
 }
 
 #[tokio::test]
-async fn a_create_is_not_retried_after_a_503_or_a_timeout() {
+async fn a_create_is_retried_through_airtables_safe_to_retry_503_and_502() {
     let (url, script) = serve().await;
     script.push(status(
         503,
-        json!({"error": {"type": "RETRIABLE_ERROR", "message": "m"}}),
+        json!({"error": {"type": "RETRIABLE_ERROR", "message": "Server encountered an error while processing your request, and it is safe to retry the request"}}),
+    ));
+    script.push(status(502, json!({})));
+    script.push(ok(json!({"records": [record("rec00000000000001")]})));
+    let client = client(&url);
+    let created = client
+        .table(BASE, "T")
+        .create(serde_json::Map::new(), WriteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(created.id, "rec00000000000001");
+    let seen = script.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen.iter()
+            .all(|s| s.method == Method::POST && s.body == seen[0].body)
+    );
+    assert_eq!(client.stats().retries, 2);
+}
+
+#[tokio::test]
+async fn a_create_is_not_retried_after_a_500_or_a_timeout() {
+    let (url, script) = serve().await;
+    script.push(status(
+        500,
+        json!({"error": {"type": "SERVER_ERROR", "message": "m"}}),
     ));
     let table = client(&url).table(BASE, "T");
     let err = table
         .create(serde_json::Map::new(), WriteOptions::default())
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.status(), Some(500));
     assert_eq!(script.seen().len(), 1);
+
+    // Another 5xx gives no assurance either.
+    script.push(status(504, json!({})));
+    let err = table
+        .create(serde_json::Map::new(), WriteOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(504));
+    assert_eq!(script.seen().len(), 2);
 
     let mut slow = ok(json!({"records": [record("rec00000000000001")]}));
     slow.delay = Duration::from_millis(800);
@@ -236,7 +270,7 @@ async fn a_create_is_not_retried_after_a_503_or_a_timeout() {
     );
     assert_eq!(
         script.seen().len(),
-        2,
+        3,
         "the timed-out create was not repeated"
     );
 }
@@ -272,13 +306,57 @@ async fn a_create_is_retried_when_the_connection_never_opened() {
     assert_eq!(client.stats().requests, 4, "all four attempts were made");
 }
 
-#[tokio::test]
-async fn a_429_cools_the_base_down_and_the_caller_gets_rate_limited() {
-    let (url, script) = serve().await;
-    script.push(status(
+fn rate_limit_reached() -> Answer {
+    status(
         429,
         json!({"error": {"type": "RATE_LIMIT_REACHED", "message": "Rate limit exceeded. Please try again later"}}),
-    ));
+    )
+}
+
+#[tokio::test]
+async fn a_single_429_costs_the_caller_one_second_not_an_error() {
+    let (url, script) = serve().await;
+    script.push(rate_limit_reached());
+    script.push(ok(record("rec00000000000001")));
+    let client = client(&url);
+    let got = client
+        .table(BASE, "T")
+        .get("rec00000000000001")
+        .await
+        .unwrap();
+    assert_eq!(got.id, "rec00000000000001");
+    let seen = script.seen();
+    assert_eq!(seen.len(), 2);
+    let pause = seen[1].at - seen[0].at;
+    assert!(
+        pause >= Duration::from_millis(990) && pause < Duration::from_millis(1_900),
+        "{pause:?}"
+    );
+    assert_eq!(client.stats().upstream_429s, 1);
+}
+
+#[tokio::test]
+async fn a_create_meeting_a_429_is_retried_after_the_pause() {
+    let (url, script) = serve().await;
+    script.push(rate_limit_reached());
+    script.push(ok(json!({"records": [record("rec00000000000001")]})));
+    let client = client(&url);
+    client
+        .table(BASE, "T")
+        .create(serde_json::Map::new(), WriteOptions::default())
+        .await
+        .unwrap();
+    let seen = script.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].at - seen[0].at >= Duration::from_millis(990));
+}
+
+#[tokio::test]
+async fn repeated_429s_escalate_until_the_caller_gets_rate_limited() {
+    let (url, script) = serve().await;
+    for _ in 0..3 {
+        script.push(rate_limit_reached());
+    }
     let client = client(&url);
     let started = Instant::now();
     let err = client
@@ -286,23 +364,60 @@ async fn a_429_cools_the_base_down_and_the_caller_gets_rate_limited() {
         .get("rec00000000000001")
         .await
         .unwrap_err();
-    let AirtableError::RateLimited { retry_after } = err else {
+    // Pauses of 1 s and 2 s fit the 5 s budget; the third 429's 4 s pause does not.
+    let AirtableError::RateLimited { retry_after } = err.clone() else {
         panic!("expected RateLimited, got {err:?}");
     };
-    assert!(retry_after > Duration::from_secs(29), "{retry_after:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        retry_after > Duration::from_millis(3_900) && retry_after <= Duration::from_secs(4),
+        "{retry_after:?}"
+    );
+    let seen = script.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[1].at - seen[0].at >= Duration::from_millis(990));
+    assert!(seen[2].at - seen[1].at >= Duration::from_millis(1_990));
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
         "no waiting past the budget"
     );
-    assert_eq!(script.seen().len(), 1);
-    // The base stays cooled down: the next call is refused without touching Airtable.
-    let again = client.table(BASE, "T").get("rec00000000000001").await;
-    assert!(matches!(again, Err(AirtableError::RateLimited { .. })));
-    assert_eq!(script.seen().len(), 1);
-    assert_eq!(client.stats().upstream_429s, 1);
-    let api: basics::ApiError = again.unwrap_err().into();
+    assert_eq!(client.stats().upstream_429s, 3);
+    let api: basics::ApiError = err.into();
     assert_eq!(api.status().as_u16(), 429);
     assert_eq!(api.error_type, "RATE_LIMITED");
+    assert_eq!(api.retry_after, Some(4));
+}
+
+#[tokio::test]
+async fn a_retry_after_on_a_429_sets_the_pause() {
+    let (url, script) = serve().await;
+    let mut limited = rate_limit_reached();
+    limited.retry_after = Some("2");
+    script.push(limited);
+    script.push(ok(record("rec00000000000001")));
+    client(&url)
+        .table(BASE, "T")
+        .get("rec00000000000001")
+        .await
+        .unwrap();
+    let seen = script.seen();
+    assert!(seen[1].at - seen[0].at >= Duration::from_millis(1_990));
+}
+
+#[tokio::test]
+async fn a_token_wide_429_waits_the_first_pause_not_the_lockout() {
+    let (url, script) = serve().await;
+    script.push(rate_limit_reached());
+    script.push(ok(json!({"bases": []})));
+    let client = client(&url);
+    let bases = client.bases().await.unwrap();
+    assert!(bases.is_empty());
+    let seen = script.seen();
+    assert_eq!(seen.len(), 2);
+    let pause = seen[1].at - seen[0].at;
+    assert!(
+        pause >= Duration::from_millis(990) && pause < Duration::from_millis(1_900),
+        "{pause:?}"
+    );
 }
 
 #[tokio::test]
