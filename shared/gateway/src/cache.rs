@@ -14,15 +14,18 @@
 //! (always correct, just coarser).
 //!
 //! Keys also include a fingerprint of the tenant's Airtable token, so reconnecting another
-//! Airtable account never serves the old account's data, and the generation item's random epoch,
-//! so a generation item that expired and was recreated cannot bring old keys back.
+//! Airtable account never serves the old account's data.
+//!
+//! Generation items never expire: one that expired and was recreated would count from zero
+//! again and could meet the keys of entries made under its predecessor. They are small (one per
+//! base a tenant has written to through the gateway, one counter per table name).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use basics::Clock;
 use basics::digest::sha256_hex;
-use basics::{Clock, IdGenerator};
 use ports::{Item, Key, StoreError, Table, TableStore, Update};
 use serde_json::Value;
 
@@ -32,10 +35,6 @@ use crate::operation::{BaseId, TableRef};
 /// a string grows by its escaped quotes.
 pub const MAX_CACHED_BODY_BYTES: usize = 300 * 1024;
 
-/// How long a generation item lives after the last write that touched it. It must outlive every
-/// entry made under it, hence far longer than the longest TTL.
-const GENERATION_TTL: Duration = Duration::from_secs(2 * 24 * 60 * 60);
-
 /// The longest TTL the configuration accepts.
 pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60 * 60);
 
@@ -43,12 +42,10 @@ pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60 * 60);
 const RECORDS: &str = "records";
 /// The counter of a base's schema reads.
 const SCHEMA: &str = "schema";
-const EPOCH: &str = "epoch";
 
 /// A base's generation counters as read at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Generations {
-    epoch: String,
     counters: BTreeMap<String, i64>,
 }
 
@@ -60,17 +57,12 @@ impl Generations {
     /// What a cached read of `table`'s records depends on.
     fn of_records(&self, table: &TableRef) -> String {
         let table_counter = table_counter(table.as_str());
-        format!(
-            "{}:{}:{}",
-            self.epoch,
-            self.counter(RECORDS),
-            self.counter(&table_counter)
-        )
+        format!("{}:{}", self.counter(RECORDS), self.counter(&table_counter))
     }
 
     /// What a cached read of the schema depends on.
     fn of_schema(&self) -> String {
-        format!("{}:{}", self.epoch, self.counter(SCHEMA))
+        self.counter(SCHEMA).to_string()
     }
 }
 
@@ -120,7 +112,6 @@ pub enum Invalidation {
 pub struct ReadCache {
     store: Arc<dyn TableStore>,
     clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
     ttl: Duration,
 }
 
@@ -133,16 +124,10 @@ fn generation_key(tenant_id: &str, base: &BaseId) -> Key {
 }
 
 impl ReadCache {
-    pub fn new(
-        store: Arc<dyn TableStore>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
-        ttl: Duration,
-    ) -> Self {
+    pub fn new(store: Arc<dyn TableStore>, clock: Arc<dyn Clock>, ttl: Duration) -> Self {
         Self {
             store,
             clock,
-            ids,
             ttl: ttl.min(MAX_CACHE_TTL),
         }
     }
@@ -229,10 +214,7 @@ impl ReadCache {
         base: &BaseId,
         invalidation: &Invalidation,
     ) -> Result<(), StoreError> {
-        let expires_at = self.clock.now().timestamp() + GENERATION_TTL.as_secs() as i64;
-        let mut update = Update::new()
-            .set("expires_at", expires_at)
-            .set_if_absent(EPOCH, self.ids.random_token(16));
+        let mut update = Update::new();
         let mut counters: Vec<String> = match invalidation {
             Invalidation::Tables(names) => names.iter().map(|n| table_counter(n)).collect(),
             Invalidation::AllRecords => vec![RECORDS.to_string()],
@@ -261,11 +243,6 @@ fn ttl_seconds(ttl: Duration) -> i64 {
 }
 
 fn read_generations(item: &Item) -> Generations {
-    let epoch = item
-        .get(EPOCH)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
     let counters = item
         .iter()
         .filter(|(name, _)| {
@@ -273,7 +250,7 @@ fn read_generations(item: &Item) -> Generations {
         })
         .filter_map(|(name, value)| value.as_i64().map(|n| (name.clone(), n)))
         .collect();
-    Generations { epoch, counters }
+    Generations { counters }
 }
 
 /// The names a table goes by in a base schema answer (`{"tables":[{"id","name"}…]}`): its id
@@ -292,7 +269,7 @@ pub fn table_aliases(schema_body: &[u8], table: &TableRef) -> Option<Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use basics::{ManualClock, SequentialIds};
+    use basics::ManualClock;
 
     fn base() -> BaseId {
         BaseId::parse("appA0000000000000").unwrap_or_else(|e| panic!("{e}"))
@@ -308,12 +285,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let clock = Arc::new(ManualClock::starting_now());
         let store: Arc<dyn TableStore> = Arc::new(embedded::SqliteStore::new(db, clock.clone()));
-        let cache = ReadCache::new(
-            store,
-            clock.clone(),
-            Arc::new(SequentialIds::default()),
-            ttl,
-        );
+        let cache = ReadCache::new(store, clock.clone(), ttl);
         (cache, clock, dir)
     }
 
@@ -346,12 +318,6 @@ mod tests {
     async fn a_write_to_one_table_leaves_others_cached() {
         let (cache, _clock, _dir) = cache(Duration::from_secs(30)).await;
         let (people, deals) = (table("People"), table("Deals"));
-        // The base's first write creates its generation item (and epoch), which moves every
-        // key of the base once; start after that.
-        cache
-            .invalidate("t1", &base(), &Invalidation::Tables(vec!["Other".into()]))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
         let people_key = key_for(&cache, &people, "GET a").await;
         let deals_key = key_for(&cache, &deals, "GET a").await;
         assert_ne!(people_key, deals_key);

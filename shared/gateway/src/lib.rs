@@ -24,7 +24,7 @@ pub mod settings;
 use std::sync::Arc;
 
 use airtable::{AirtableError, Forward, RawAnswer};
-use basics::{Clock, IdGenerator};
+use basics::Clock;
 use connections::Connections;
 use metering::UsageCounters;
 use ports::TableStore;
@@ -146,7 +146,6 @@ impl Gateway {
     pub fn new(
         store: Arc<dyn TableStore>,
         clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
         connections: Connections,
         clients: Arc<ClientPool>,
         settings: &GatewaySettings,
@@ -154,12 +153,7 @@ impl Gateway {
         Self {
             connections,
             clients,
-            cache: ReadCache::new(
-                Arc::clone(&store),
-                Arc::clone(&clock),
-                ids,
-                settings.cache_ttl,
-            ),
+            cache: ReadCache::new(Arc::clone(&store), Arc::clone(&clock), settings.cache_ttl),
             idempotency: Idempotency::new(Arc::clone(&store), Arc::clone(&clock)),
             usage: UsageCounters::new(store, clock),
         }

@@ -134,7 +134,6 @@ impl AppState {
         Gateway::new(
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
-            Arc::clone(&self.ids),
             self.connections(),
             Arc::clone(&self.airtable_clients),
             &self.gateway_settings,

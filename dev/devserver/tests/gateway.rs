@@ -1,0 +1,600 @@
+//! The `/v0` gateway over HTTP against the dev server binary and its Airtable sandbox: answers
+//! identical to Airtable's (the sandbox's), the read cache and its invalidation, idempotent
+//! writes, scopes, a tenant without a connection, usage counts, and faults injected upstream.
+
+mod common;
+
+use common::{Server, devserver, free_port, start_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const BASE: &str = "appSandboxDemoCRM";
+const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Platform {
+    _server: Server,
+    _data: tempfile::TempDir,
+    url: String,
+    sandbox: String,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl Platform {
+    fn start(extra: &[(&str, &str)]) -> Self {
+        let mut command = devserver();
+        command
+            .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
+            .env("TENANT_REQUESTS_PER_MINUTE", "0");
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let data = tempfile::tempdir().expect("tempdir");
+        let (port, sandbox_port) = (free_port(), free_port());
+        let (server, _) = start_with(command, data.path(), port, sandbox_port);
+        Self {
+            _server: server,
+            _data: data,
+            url: format!("http://127.0.0.1:{port}"),
+            sandbox: format!("http://127.0.0.1:{sandbox_port}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: String,
+        bearer: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.http.request(method, url).bearer_auth(bearer);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request is answered");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    /// A call to the platform.
+    async fn call(&self, method: Method, path: &str, bearer: &str, body: Option<Value>) -> Reply {
+        self.send(method, format!("{}{path}", self.url), bearer, body, &[])
+            .await
+    }
+
+    /// The same call straight to the sandbox with the demo token.
+    async fn straight(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.send(
+            method,
+            format!("{}{path}", self.sandbox),
+            DEMO_TOKEN,
+            body,
+            &[],
+        )
+        .await
+    }
+
+    async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
+        self.http
+            .request(method, format!("{}{path}", self.sandbox))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox admin")
+            .json()
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    async fn upstream_requests(&self) -> u64 {
+        let counters = self
+            .admin(Method::GET, "/_sandbox/counters", json!({}))
+            .await;
+        counters["totalRequests"]
+            .as_u64()
+            .or_else(|| counters["total_requests"].as_u64())
+            .expect("sandbox counters")
+    }
+
+    /// Registers an owner and returns the access token.
+    async fn owner(&self, email: &str) -> String {
+        let reply = self
+            .http
+            .post(format!("{}/v1/auth/register", self.url))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(reply.status(), StatusCode::CREATED);
+        let body: Value = reply.json().await.expect("register body");
+        body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_string()
+    }
+
+    async fn connect(&self, access: &str) {
+        let reply = self
+            .call(
+                Method::PUT,
+                "/v1/connections/airtable",
+                access,
+                Some(json!({"token": DEMO_TOKEN})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+
+    async fn api_key(&self, access: &str, scopes: &[&str]) -> String {
+        let reply = self
+            .call(
+                Method::POST,
+                "/v1/api-keys",
+                access,
+                Some(json!({"name": "gateway test", "scopes": scopes})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["key"].as_str().expect("key").to_string()
+    }
+
+    /// A connected tenant's key with the three gateway scopes.
+    async fn connected_key(&self, email: &str) -> (String, String) {
+        let access = self.owner(email).await;
+        self.connect(&access).await;
+        let key = self
+            .api_key(&access, &["records:read", "records:write", "schema:read"])
+            .await;
+        (access, key)
+    }
+
+    async fn count_records(&self, table: &str) -> usize {
+        let mut total = 0;
+        let mut offset: Option<String> = None;
+        loop {
+            let mut path = format!("/v0/{BASE}/{table}?pageSize=100");
+            if let Some(offset) = &offset {
+                path.push_str(&format!("&offset={offset}"));
+            }
+            let page = self.straight(Method::GET, &path, None).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            total += page.body["records"].as_array().map_or(0, Vec::len);
+            match page.body["offset"].as_str() {
+                Some(next) => offset = Some(next.to_string()),
+                None => return total,
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn answers_match_airtable_and_reads_are_cached_until_a_write() {
+    let platform = Platform::start(&[]);
+    let (access, key) = platform.connected_key("ada@example.com").await;
+    // This test also calls the sandbox straight, past our limiter; the sandbox's own limit
+    // would lock the base for 30 s and prove nothing here.
+    platform
+        .admin(
+            Method::POST,
+            "/_sandbox/rate-limits",
+            json!({"enabled": false}),
+        )
+        .await;
+    let list = format!("/v0/{BASE}/Contacts?pageSize=3&sort%5B0%5D%5Bfield%5D=Name");
+
+    // The same bytes as Airtable (the sandbox) sends, a MISS, then a HIT with no upstream call.
+    let straight = platform.straight(Method::GET, &list, None).await;
+    let first = platform.call(Method::GET, &list, &key, None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.header("x-cache"), Some("MISS"));
+    assert_eq!(strip_offset(&first.body), strip_offset(&straight.body));
+    let before = platform.upstream_requests().await;
+    let second = platform.call(Method::GET, &list, &key, None).await;
+    assert_eq!(second.header("x-cache"), Some("HIT"));
+    assert_eq!(second.text, first.text);
+    assert_eq!(
+        platform.upstream_requests().await,
+        before,
+        "a hit never reaches Airtable"
+    );
+
+    // Cache-Control: no-cache reads fresh.
+    let fresh = platform
+        .send(
+            Method::GET,
+            format!("{}{list}", platform.url),
+            &key,
+            None,
+            &[("cache-control", "no-cache")],
+        )
+        .await;
+    assert_eq!(fresh.header("x-cache"), Some("MISS"));
+    assert_eq!(platform.upstream_requests().await, before + 1);
+
+    // A write to the table makes the next read a MISS that shows the write; another table's
+    // cached read survives once the base's schema is known.
+    platform
+        .call(
+            Method::GET,
+            &format!("/v0/meta/bases/{BASE}/tables"),
+            &key,
+            None,
+        )
+        .await;
+    let deals = format!("/v0/{BASE}/Deals?pageSize=2");
+    platform.call(Method::GET, &deals, &key, None).await;
+    let created = platform
+        .call(
+            Method::POST,
+            &format!("/v0/{BASE}/Contacts"),
+            &key,
+            Some(json!({"records": [{"fields": {"Name": "Aaron Aardvark"}}]})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    let after = platform.call(Method::GET, &list, &key, None).await;
+    assert_eq!(after.header("x-cache"), Some("MISS"));
+    assert_eq!(after.body["records"][0]["fields"]["Name"], "Aaron Aardvark");
+    let deals_again = platform.call(Method::GET, &deals, &key, None).await;
+    assert_eq!(
+        deals_again.header("x-cache"),
+        Some("HIT"),
+        "a write to Contacts leaves Deals cached"
+    );
+
+    // Airtable's refusals come through unchanged (status, type, message).
+    let bad_formula = format!("/v0/{BASE}/Contacts?filterByFormula=%7BName%7D%3D%3D");
+    let ours = platform.call(Method::GET, &bad_formula, &key, None).await;
+    let theirs = platform.straight(Method::GET, &bad_formula, None).await;
+    assert_eq!(ours.status, theirs.status);
+    assert_eq!(ours.body, theirs.body);
+    assert_eq!(ours.body["error"]["type"], "INVALID_FILTER_BY_FORMULA");
+    let missing = platform
+        .call(Method::GET, &format!("/v0/{BASE}/NoSuchTable"), &key, None)
+        .await;
+    let missing_straight = platform
+        .straight(Method::GET, &format!("/v0/{BASE}/NoSuchTable"), None)
+        .await;
+    assert_eq!(
+        (missing.status, &missing.body),
+        (missing_straight.status, &missing_straight.body)
+    );
+
+    // Meta calls.
+    let whoami = platform
+        .call(Method::GET, "/v0/meta/whoami", &key, None)
+        .await;
+    assert_eq!(whoami.body["id"], "usrSandboxDemo001");
+    let bases = platform
+        .call(Method::GET, "/v0/meta/bases", &key, None)
+        .await;
+    assert_eq!(
+        bases.body,
+        platform
+            .straight(Method::GET, "/v0/meta/bases", None)
+            .await
+            .body
+    );
+
+    // Usage: Airtable calls per base, and the cache hits (read with the owner's session: the
+    // gateway key lacks usage:read).
+    let usage = platform
+        .call(Method::GET, "/v1/usage/summary", &access, None)
+        .await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.text);
+    let calls = usage.body["airtable"]["calls_by_base"][BASE]
+        .as_i64()
+        .unwrap_or(0);
+    assert!(
+        calls >= 6,
+        "Airtable calls for the base are counted: {}",
+        usage.text
+    );
+    assert!(
+        usage.body["airtable"]["calls"].as_i64().unwrap_or(0) > calls,
+        "token-wide calls count in the total"
+    );
+    assert!(usage.body["airtable"]["cache_hits"].as_i64().unwrap_or(0) >= 2);
+}
+
+fn strip_offset(body: &Value) -> Value {
+    let mut body = body.clone();
+    if let Some(object) = body.as_object_mut() {
+        object.remove("offset");
+    }
+    body
+}
+
+#[tokio::test]
+async fn idempotency_keys_scopes_and_bad_input() {
+    let platform = Platform::start(&[]);
+    let (access, key) = platform.connected_key("grace@example.com").await;
+    let path = format!("{}/v0/{BASE}/Contacts", platform.url);
+    let before = platform.count_records("Contacts").await;
+    let body = json!({"records": [{"fields": {"Name": "Idem Potent"}}]});
+
+    let first = platform
+        .send(
+            Method::POST,
+            path.clone(),
+            &key,
+            Some(body.clone()),
+            &[("idempotency-key", "order-1")],
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let again = platform
+        .send(
+            Method::POST,
+            path.clone(),
+            &key,
+            Some(body.clone()),
+            &[("idempotency-key", "order-1")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.text, first.text);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let other = platform
+        .send(
+            Method::POST,
+            path.clone(),
+            &key,
+            Some(json!({"records": [{"fields": {"Name": "Someone Else"}}]})),
+            &[("idempotency-key", "order-1")],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.body["error"]["type"], "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(
+        platform.count_records("Contacts").await,
+        before + 1,
+        "one record, written once"
+    );
+    let bad_key = platform
+        .send(
+            Method::POST,
+            path.clone(),
+            &key,
+            Some(body.clone()),
+            &[("idempotency-key", "")],
+        )
+        .await;
+    assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
+
+    // A records:read key reads but cannot write or read the schema; nothing is written.
+    let reader = platform.api_key(&access, &["records:read"]).await;
+    let read = platform
+        .call(
+            Method::GET,
+            &format!("/v0/{BASE}/Contacts?pageSize=1"),
+            &reader,
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    for (method, target, body) in [
+        (
+            Method::POST,
+            format!("/v0/{BASE}/Contacts"),
+            Some(body.clone()),
+        ),
+        (
+            Method::PATCH,
+            format!("/v0/{BASE}/Contacts"),
+            Some(json!({"records": []})),
+        ),
+        (
+            Method::DELETE,
+            format!("/v0/{BASE}/Contacts?records%5B%5D=recCt000000000001"),
+            None,
+        ),
+        (Method::GET, format!("/v0/meta/bases/{BASE}/tables"), None),
+        (
+            Method::POST,
+            format!("/v0/meta/bases/{BASE}/tables"),
+            Some(json!({"name": "X", "fields": []})),
+        ),
+    ] {
+        let reply = platform.call(method.clone(), &target, &reader, body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{method} {target}: {}",
+            reply.text
+        );
+        assert_eq!(reply.body["error"]["type"], "INSUFFICIENT_SCOPE");
+    }
+    assert_eq!(platform.count_records("Contacts").await, before + 1);
+
+    // No credentials, or an Airtable token in place of ours: 401.
+    let anonymous = platform
+        .http
+        .get(format!("{}/v0/{BASE}/Contacts", platform.url))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let airtable_token = platform
+        .call(
+            Method::GET,
+            &format!("/v0/{BASE}/Contacts"),
+            DEMO_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(airtable_token.status, StatusCode::UNAUTHORIZED);
+
+    // Bad ids and bodies are refused before Airtable sees them.
+    let upstream = platform.upstream_requests().await;
+    let bad_base = platform
+        .call(Method::GET, "/v0/notabase/Contacts", &key, None)
+        .await;
+    assert_eq!(bad_base.status, StatusCode::NOT_FOUND);
+    let bad_record = platform
+        .call(Method::GET, &format!("/v0/{BASE}/Contacts/xyz"), &key, None)
+        .await;
+    assert_eq!(bad_record.status, StatusCode::NOT_FOUND);
+    let bad_json = platform
+        .http
+        .post(&path)
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body("{\"records\": [")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad_json.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = bad_json.json().await.expect("error body");
+    assert_eq!(error["error"]["type"], "INVALID_REQUEST_UNKNOWN");
+    assert_eq!(platform.upstream_requests().await, upstream);
+
+    // A tenant without a connection is told to connect.
+    let lonely = platform.owner("lonely@example.com").await;
+    let lonely_key = platform.api_key(&lonely, &["records:read"]).await;
+    let reply = platform
+        .call(
+            Method::GET,
+            &format!("/v0/{BASE}/Contacts"),
+            &lonely_key,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(reply.body["error"]["type"], "AIRTABLE_NOT_CONNECTED");
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/v1/connections/airtable")
+    );
+}
+
+#[tokio::test]
+async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_twice() {
+    let platform = Platform::start(&[]);
+    let (_, key) = platform.connected_key("faults@example.com").await;
+    let before = platform.count_records("Contacts").await;
+    // Every route: a 429 or a 503 on about a third of the requests.
+    platform
+        .admin(
+            Method::POST,
+            "/_sandbox/faults",
+            json!({"route": "*", "rate": 0.3, "rateStatuses": [429, 503]}),
+        )
+        .await;
+    let mut created = Vec::new();
+    for batch in 0..3 {
+        let records: Vec<Value> = (0..10)
+            .map(|i| json!({"fields": {"Name": format!("Fault {batch}-{i}")}}))
+            .collect();
+        let reply = platform
+            .call(
+                Method::POST,
+                &format!("/v0/{BASE}/Contacts"),
+                &key,
+                Some(json!({"records": records})),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "batch {batch}: {}",
+            reply.text
+        );
+        created.extend(
+            reply.body["records"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let list = platform
+            .call(
+                Method::GET,
+                &format!("/v0/{BASE}/Contacts?pageSize=100"),
+                &key,
+                None,
+            )
+            .await;
+        assert_eq!(
+            list.status,
+            StatusCode::OK,
+            "list after batch {batch}: {}",
+            list.text
+        );
+    }
+    let counters = platform
+        .admin(Method::GET, "/_sandbox/counters", json!({}))
+        .await;
+    platform
+        .admin(Method::DELETE, "/_sandbox/faults", json!({}))
+        .await;
+    let injected = counters["injectedFaults"]
+        .as_u64()
+        .or_else(|| counters["injected_faults"].as_u64())
+        .unwrap_or(0);
+    assert!(injected > 0, "faults were injected: {counters}");
+    assert_eq!(created.len(), 30);
+    assert_eq!(
+        platform.count_records("Contacts").await,
+        before + 30,
+        "every record exactly once"
+    );
+}
+
+#[tokio::test]
+async fn past_the_latency_budget_the_answer_is_429_with_retry_after() {
+    let platform = Platform::start(&[("GATEWAY_LATENCY_BUDGET_MS", "1500")]);
+    let (_, key) = platform.connected_key("budget@example.com").await;
+    platform
+        .admin(
+            Method::POST,
+            "/_sandbox/faults",
+            json!({"route": "*", "rate": 1.0, "rateStatuses": [429]}),
+        )
+        .await;
+    let reply = platform
+        .call(Method::GET, &format!("/v0/{BASE}/Contacts"), &key, None)
+        .await;
+    platform
+        .admin(Method::DELETE, "/_sandbox/faults", json!({}))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.body["error"]["type"], "RATE_LIMIT_REACHED");
+    let retry_after: u64 = reply
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=30).contains(&retry_after), "Retry-After {retry_after}");
+}
