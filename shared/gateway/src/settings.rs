@@ -38,11 +38,18 @@ impl Default for GatewaySettings {
     }
 }
 
+/// Airtable's documented limits: requests per second per base, and per token.
+const AIRTABLE_BASE_PER_SECOND: u32 = 5;
+const AIRTABLE_TOKEN_PER_SECOND: u32 = 50;
+
 /// The longest latency budget accepted: API Gateway's 30 s cut-off, less time to answer.
 pub const MAX_LATENCY_BUDGET: Duration = Duration::from_secs(28);
 
 impl GatewaySettings {
-    /// Reads `RECORDS_CACHE_TTL_SECONDS` and `GATEWAY_LATENCY_BUDGET_MS`.
+    /// Reads `RECORDS_CACHE_TTL_SECONDS`, `GATEWAY_LATENCY_BUDGET_MS`,
+    /// `AIRTABLE_BASE_REQUESTS_PER_SECOND` (default 5) and `AIRTABLE_TOKEN_REQUESTS_PER_SECOND`
+    /// (default 50). The last two exist for a sandbox or a benchmark (0 and 0 switch the pacing
+    /// off); against Airtable only its real limits are right.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let ttl = env.or("RECORDS_CACHE_TTL_SECONDS", defaults.cache_ttl.as_secs())?;
@@ -68,10 +75,18 @@ impl GatewaySettings {
                 ),
             });
         }
+        let base_per_second = env.or(
+            "AIRTABLE_BASE_REQUESTS_PER_SECOND",
+            AIRTABLE_BASE_PER_SECOND,
+        )?;
+        let token_per_second = env.or(
+            "AIRTABLE_TOKEN_REQUESTS_PER_SECOND",
+            AIRTABLE_TOKEN_PER_SECOND,
+        )?;
         Ok(Self {
             cache_ttl: Duration::from_secs(ttl),
             latency_budget: Duration::from_millis(budget_ms),
-            airtable_limits: defaults.airtable_limits,
+            airtable_limits: RateLimits::per_second(base_per_second, token_per_second),
         })
     }
 }
@@ -94,6 +109,11 @@ mod tests {
             GatewaySettings::from_env(&Env::from_pairs([])),
             Ok(GatewaySettings::default())
         );
+        let unpaced = GatewaySettings::from_env(&Env::from_pairs([
+            ("AIRTABLE_BASE_REQUESTS_PER_SECOND", "0"),
+            ("AIRTABLE_TOKEN_REQUESTS_PER_SECOND", "0"),
+        ]));
+        assert_eq!(unpaced.map(|s| s.airtable_limits.is_unlimited()), Ok(true));
         for (var, value) in [
             ("RECORDS_CACHE_TTL_SECONDS", "3601"),
             ("RECORDS_CACHE_TTL_SECONDS", "-1"),
