@@ -2,7 +2,8 @@
 //! [`Airtable`], so that the platform-wide promises hold in one place:
 //!
 //! * every request takes a slot from the shared [`RateLimiter`] (5/s per base, 50/s per token,
-//!   a 30 s cool-down after an upstream 429), across all concurrent function instances;
+//!   a pause of 1 s after an upstream 429, doubling for repeated 429s up to Airtable's 30 s
+//!   lockout), across all concurrent function instances;
 //! * a call waits for its slot within a latency budget and otherwise fails fast with
 //!   [`AirtableError::RateLimited`] rather than hammering Airtable;
 //! * reads and other idempotent calls are retried on 429/502/503 with full-jitter back-off
