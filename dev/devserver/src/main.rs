@@ -51,6 +51,10 @@ fn banner(config: &DevServerConfig, running: &Running) -> String {
             "  sign up: curl http://{}/v1/auth/register -H 'content-type: application/json' -d '{{\"email\":\"you@example.com\",\"password\":\"at least 8 characters\"}}'",
             running.address
         ),
+        format!(
+            "  Airtable gateway: point pyairtable at it with Api(<one of your API keys>, endpoint_url=\"http://{}\")",
+            running.address
+        ),
     ];
     match &running.sandbox {
         Some(sandbox) => {
