@@ -598,3 +598,48 @@ async fn past_the_latency_budget_the_answer_is_429_with_retry_after() {
         .expect("Retry-After");
     assert!((1..=30).contains(&retry_after), "Retry-After {retry_after}");
 }
+
+#[tokio::test]
+async fn a_revoked_airtable_token_is_reported_as_the_connection_not_the_callers_key() {
+    let platform = Platform::start(&[]);
+    let token = "patRevokedSoon01.token-that-the-sandbox-will-forget";
+    platform
+        .admin(
+            Method::POST,
+            "/_sandbox/tokens",
+            json!({"token": token, "scopes": ["data.records:read", "schema.bases:read"], "bases": ["*"]}),
+        )
+        .await;
+    let access = platform.owner("revoked@example.com").await;
+    let connected = platform
+        .call(
+            Method::PUT,
+            "/v1/connections/airtable",
+            &access,
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(connected.status, StatusCode::OK, "{}", connected.text);
+    let key = platform.api_key(&access, &["records:read"]).await;
+    let list = format!("/v0/{BASE}/Contacts?pageSize=1");
+    assert_eq!(
+        platform.call(Method::GET, &list, &key, None).await.status,
+        StatusCode::OK
+    );
+    // The sandbox's reset restores its seed, which does not hold the added token.
+    platform
+        .admin(Method::POST, "/_sandbox/reset", json!({}))
+        .await;
+    let reply = platform
+        .send(
+            Method::GET,
+            format!("{}{list}", platform.url),
+            &key,
+            None,
+            &[("cache-control", "no-cache")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    assert_eq!(reply.body["error"]["type"], "AIRTABLE_TOKEN_REJECTED");
+    assert!(!reply.text.contains(token));
+}

@@ -11,6 +11,10 @@ use ports::StoreError;
 pub enum GatewayError {
     #[error("no Airtable connection")]
     NotConnected,
+    /// Airtable answered 401 to the tenant's connected token: it was revoked or expired. Passing
+    /// Airtable's 401 through would tell the caller that *its* key is wrong.
+    #[error("Airtable refused the connected token")]
+    ConnectedTokenRejected,
     #[error(transparent)]
     Connection(ConnectionError),
     #[error(transparent)]
@@ -42,6 +46,11 @@ impl From<GatewayError> for ApiError {
                 "This account has no Airtable connection yet. An admin connects one with PUT /v1/connections/airtable and a body {\"token\": \"<Airtable personal access token>\"}.",
             )
             .with_type("AIRTABLE_NOT_CONNECTED"),
+            GatewayError::ConnectedTokenRejected => ApiError::new(
+                ErrorKind::Conflict,
+                "Airtable refused this account's connected token (revoked or expired). An admin reconnects with PUT /v1/connections/airtable and a new token.",
+            )
+            .with_type("AIRTABLE_TOKEN_REJECTED"),
             GatewayError::Connection(err) => err.into(),
             // Airtable's own type, so clients that retry Airtable's 429 retry ours.
             GatewayError::Airtable(AirtableError::RateLimited { retry_after }) => {

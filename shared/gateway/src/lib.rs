@@ -163,11 +163,16 @@ impl Gateway {
     pub async fn handle(&self, tenant_id: &str, request: Request) -> Result<Answer, GatewayError> {
         let token = self.connections.token(tenant_id).await?;
         let client = self.clients.client(tenant_id, token)?;
-        if request.operation.is_write() {
-            self.write(tenant_id, &client, &request).await
+        let answer = if request.operation.is_write() {
+            self.write(tenant_id, &client, &request).await?
         } else {
-            self.read(tenant_id, &client, &request).await
+            self.read(tenant_id, &client, &request).await?
+        };
+        if answer.status == 401 {
+            tracing::warn!(tenant_id, "Airtable refused the tenant's connected token");
+            return Err(GatewayError::ConnectedTokenRejected);
         }
+        Ok(answer)
     }
 
     async fn read(
