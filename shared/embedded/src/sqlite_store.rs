@@ -53,12 +53,14 @@ fn db_err(err: rusqlite::Error) -> StoreError {
 /// The live item at `key`, or `None` if absent or expired.
 fn load(conn: &Connection, table: Table, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
     let body: Option<String> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT body FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3
              AND (expires_at IS NULL OR expires_at > ?4)",
-            params![table.logical_name(), key.pk, key.sk, now],
-            |row| row.get(0),
         )
+        .map_err(db_err)?
+        .query_row(params![table.logical_name(), key.pk, key.sk, now], |row| {
+            row.get(0)
+        })
         .optional()
         .map_err(db_err)?;
     body.map(|text| parse_body(&text)).transpose()
@@ -75,29 +77,29 @@ fn store(conn: &Connection, table: Table, item: &Item) -> Result<(), StoreError>
         .map_err(|e| StoreError::InvalidItem(format!("item is not serialisable: {e}")))?;
     let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_string);
     let expires_at = item.get(EXPIRES_AT).and_then(Value::as_f64);
-    conn.execute(
+    conn.prepare_cached(
         "INSERT OR REPLACE INTO items (tbl, pk, sk, gsi1pk, gsi1sk, expires_at, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            table.logical_name(),
-            key.pk,
-            key.sk,
-            text(GSI1_PK),
-            text(GSI1_SK),
-            expires_at,
-            body
-        ],
     )
+    .map_err(db_err)?
+    .execute(params![
+        table.logical_name(),
+        key.pk,
+        key.sk,
+        text(GSI1_PK),
+        text(GSI1_SK),
+        expires_at,
+        body
+    ])
     .map_err(db_err)?;
     Ok(())
 }
 
 fn remove(conn: &Connection, table: Table, key: &Key) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3",
-        params![table.logical_name(), key.pk, key.sk],
-    )
-    .map_err(db_err)?;
+    conn.prepare_cached("DELETE FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3")
+        .map_err(db_err)?
+        .execute(params![table.logical_name(), key.pk, key.sk])
+        .map_err(db_err)?;
     Ok(())
 }
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use airtable::{AirtableError, Forward, RawAnswer};
 use basics::Clock;
 use connections::Connections;
-use metering::UsageCounters;
+use metering::UsageTally;
 use ports::TableStore;
 use serde_json::Value;
 
@@ -139,7 +139,6 @@ pub struct Gateway {
     clients: Arc<ClientPool>,
     cache: ReadCache,
     idempotency: Idempotency,
-    usage: UsageCounters,
 }
 
 impl Gateway {
@@ -154,19 +153,24 @@ impl Gateway {
             connections,
             clients,
             cache: ReadCache::new(Arc::clone(&store), Arc::clone(&clock), settings.cache_ttl),
-            idempotency: Idempotency::new(Arc::clone(&store), Arc::clone(&clock)),
-            usage: UsageCounters::new(store, clock),
+            idempotency: Idempotency::new(store, clock),
         }
     }
 
-    /// Serves one request for a tenant.
-    pub async fn handle(&self, tenant_id: &str, request: Request) -> Result<Answer, GatewayError> {
+    /// Serves one request for a tenant. Airtable calls and cache hits are added to `usage`,
+    /// which the caller records with the request.
+    pub async fn handle(
+        &self,
+        tenant_id: &str,
+        request: Request,
+        usage: &UsageTally,
+    ) -> Result<Answer, GatewayError> {
         let token = self.connections.token(tenant_id).await?;
         let client = self.clients.client(tenant_id, token)?;
         let answer = if request.operation.is_write() {
-            self.write(tenant_id, &client, &request).await?
+            self.write(&client, &request, tenant_id, usage).await?
         } else {
-            self.read(tenant_id, &client, &request).await?
+            self.read(&client, &request, tenant_id, usage).await?
         };
         if answer.status == 401 {
             tracing::warn!(tenant_id, "Airtable refused the tenant's connected token");
@@ -177,9 +181,10 @@ impl Gateway {
 
     async fn read(
         &self,
-        tenant_id: &str,
         client: &TenantClient,
         request: &Request,
+        tenant_id: &str,
+        usage: &UsageTally,
     ) -> Result<Answer, GatewayError> {
         let operation = &request.operation;
         let scope = match &operation.effect {
@@ -187,12 +192,12 @@ impl Gateway {
             Effect::SchemaRead { base } => Scope::Schema { base },
             Effect::BasesRead => Scope::Token,
             _ => {
-                let raw = self.forward(tenant_id, client, request).await?;
+                let raw = self.forward(client, request, usage).await?;
                 return Ok(Answer::from_raw(raw, None));
             }
         };
         if !self.cache.enabled() {
-            let raw = self.forward(tenant_id, client, request).await?;
+            let raw = self.forward(client, request, usage).await?;
             return Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)));
         }
         let generations = match operation.base_id() {
@@ -206,7 +211,7 @@ impl Gateway {
             None => Some(cache::Generations::default()),
         };
         let Some(generations) = generations else {
-            let raw = self.forward(tenant_id, client, request).await?;
+            let raw = self.forward(client, request, usage).await?;
             return Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)));
         };
         let key = self.cache.key(
@@ -219,7 +224,7 @@ impl Gateway {
         if !request.bypass_cache {
             match self.cache.get(&key).await {
                 Ok(Some(hit)) => {
-                    self.count(tenant_id, &[(counters::CACHE_HITS, 1)]).await;
+                    usage.add(counters::CACHE_HITS, 1);
                     return Ok(Answer {
                         status: hit.status,
                         body: hit.body,
@@ -231,7 +236,7 @@ impl Gateway {
                 Err(err) => tracing::warn!(error = %err, "read cache lookup failed"),
             }
         }
-        let raw = self.forward(tenant_id, client, request).await?;
+        let raw = self.forward(client, request, usage).await?;
         if raw.status == 200 {
             let cached = Cached {
                 status: raw.status,
@@ -252,9 +257,10 @@ impl Gateway {
 
     async fn write(
         &self,
-        tenant_id: &str,
         client: &TenantClient,
         request: &Request,
+        tenant_id: &str,
+        usage: &UsageTally,
     ) -> Result<Answer, GatewayError> {
         let fingerprint = idempotency::fingerprint(&request.identity());
         if let Some(key) = &request.idempotency_key {
@@ -278,7 +284,7 @@ impl Gateway {
                 Claim::AnswerNotKept => return Err(GatewayError::IdempotentAnswerNotKept),
             }
         }
-        let result = self.forward(tenant_id, client, request).await;
+        let result = self.forward(client, request, usage).await;
         let outcome = match result {
             Ok(raw) => Ok(raw),
             Err(err) if may_have_written(&err) => {
@@ -311,9 +317,9 @@ impl Gateway {
     /// Airtable.
     async fn forward(
         &self,
-        tenant_id: &str,
         client: &TenantClient,
         request: &Request,
+        usage: &UsageTally,
     ) -> Result<RawAnswer, AirtableError> {
         let operation = &request.operation;
         let forward = Forward {
@@ -331,16 +337,9 @@ impl Gateway {
             Err(_) => false,
         };
         if reached {
-            match operation.base_id() {
-                Some(base) => {
-                    let per_base = counters::airtable_calls_for(base.as_str());
-                    self.count(tenant_id, &[(counters::AIRTABLE_CALLS, 1), (&per_base, 1)])
-                        .await;
-                }
-                None => {
-                    self.count(tenant_id, &[(counters::AIRTABLE_CALLS, 1)])
-                        .await
-                }
+            usage.add(counters::AIRTABLE_CALLS, 1);
+            if let Some(base) = operation.base_id() {
+                usage.add(&counters::airtable_calls_for(base.as_str()), 1);
             }
         }
         result
@@ -390,12 +389,6 @@ impl Gateway {
         let mut names = cache::table_aliases(&cached.body, table)?;
         names.push(table.as_str().to_string());
         Some(names)
-    }
-
-    async fn count(&self, tenant_id: &str, counters: &[(&str, i64)]) {
-        if let Err(err) = self.usage.add(tenant_id, counters).await {
-            tracing::warn!(error = %err, "could not record Airtable usage");
-        }
     }
 }
 

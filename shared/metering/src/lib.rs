@@ -7,7 +7,9 @@
 //!   one-minute window counted in the ephemeral table.
 
 mod rate_limit;
+mod tally;
 mod usage;
 
 pub use rate_limit::{LimitSubject, RateLimited, RequestRateLimit};
+pub use tally::UsageTally;
 pub use usage::{DayUsage, MonthUsage, UsageCounters, route_group_counter};

@@ -94,8 +94,20 @@ impl UsageCounters {
 
     /// Counts one request in a route group.
     pub async fn record_request(&self, tenant_id: &str, group: &str) -> Result<(), StoreError> {
+        self.record_request_with(tenant_id, group, &[]).await
+    }
+
+    /// Counts one request in a route group together with what serving it used (one write).
+    pub async fn record_request_with(
+        &self,
+        tenant_id: &str,
+        group: &str,
+        used: &[(String, i64)],
+    ) -> Result<(), StoreError> {
         let counter = route_group_counter(group);
-        self.add(tenant_id, &[("requests", 1), (&counter, 1)]).await
+        let mut counters: Vec<(&str, i64)> = vec![("requests", 1), (&counter, 1)];
+        counters.extend(used.iter().map(|(name, by)| (name.as_str(), *by)));
+        self.add(tenant_id, &counters).await
     }
 
     /// Month-to-date counters (the current month when `month` is `None`), with each day.

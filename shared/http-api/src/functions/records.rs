@@ -7,14 +7,15 @@
 
 use accounts::Scope;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put};
-use basics::ApiError;
+use basics::{ApiError, ErrorKind};
 use gateway::{
     BaseId, FieldId, IdempotencyKey, Operation, Permission, RecordId, Request, TableRef,
 };
+use metering::UsageTally;
 use serde_json::Value;
 
 use crate::{AppState, Caller, FunctionRoutes};
@@ -57,38 +58,56 @@ pub fn routes() -> FunctionRoutes {
         .delete(RECORD, delete(delete_record))
 }
 
-/// What the route layer hands every handler besides its path.
+/// Everything of a request a handler forwards besides its path: the raw query string, the
+/// headers, the body, and the usage tally the authentication middleware records at the end.
 struct Inbound {
     query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
+    usage: UsageTally,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Inbound {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let query = request.uri().query().map(str::to_string);
+        let headers = request.headers().clone();
+        // Outside the middleware (unit tests) nobody records the tally; a fresh one is dropped.
+        let usage = request
+            .extensions()
+            .get::<UsageTally>()
+            .cloned()
+            .unwrap_or_default();
+        let body = Bytes::from_request(request, state).await.map_err(|_| {
+            ApiError::new(
+                ErrorKind::PayloadTooLarge,
+                "The body is too large or could not be read",
+            )
+            .with_type("REQUEST_TOO_LARGE")
+        })?;
+        Ok(Self {
+            query,
+            headers,
+            body,
+            usage,
+        })
+    }
 }
 
 async fn whoami(
     State(state): State<AppState>,
     caller: Caller,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
-    let inbound = Inbound {
-        query,
-        headers,
-        body: Bytes::new(),
-    };
     serve(&state, &caller, Operation::whoami(), inbound).await
 }
 
 async fn list_bases(
     State(state): State<AppState>,
     caller: Caller,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
-    let inbound = Inbound {
-        query,
-        headers,
-        body: Bytes::new(),
-    };
     serve(&state, &caller, Operation::list_bases(), inbound).await
 }
 
@@ -96,15 +115,9 @@ async fn base_schema(
     State(state): State<AppState>,
     caller: Caller,
     Path(base_id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::base_schema(base(&base_id)?);
-    let inbound = Inbound {
-        query,
-        headers,
-        body: Bytes::new(),
-    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -112,104 +125,50 @@ async fn create_table(
     State(state): State<AppState>,
     caller: Caller,
     Path(base_id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::create_table(base(&base_id)?);
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn update_table(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::update_table(base(&base_id)?, table(&table_ref)?);
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn create_field(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::create_field(base(&base_id)?, table(&table_ref)?);
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn update_field(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref, field_id)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let field = FieldId::parse(&field_id).map_err(not_found)?;
     let operation = Operation::update_field(base(&base_id)?, table(&table_ref)?, field);
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn list_records(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::list_records(base(&base_id)?, table(&table_ref)?);
-    let inbound = Inbound {
-        query,
-        headers,
-        body: Bytes::new(),
-    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -217,44 +176,20 @@ async fn list_records_post(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::list_records_post(base(&base_id)?, table(&table_ref)?);
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn create_records(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::create_records(base(&base_id)?, table(&table_ref)?);
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn update_records(
@@ -262,37 +197,19 @@ async fn update_records(
     caller: Caller,
     method: Method,
     Path((base_id, table_ref)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::update_records(method, base(&base_id)?, table(&table_ref)?);
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn delete_records(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::delete_records(base(&base_id)?, table(&table_ref)?);
-    let inbound = Inbound {
-        query,
-        headers,
-        body: Bytes::new(),
-    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -300,15 +217,9 @@ async fn get_record(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::get_record(base(&base_id)?, table(&table_ref)?, record(&record_id)?);
-    let inbound = Inbound {
-        query,
-        headers,
-        body: Bytes::new(),
-    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -317,9 +228,7 @@ async fn update_record(
     caller: Caller,
     method: Method,
     Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation = Operation::update_record(
         method,
@@ -327,33 +236,17 @@ async fn update_record(
         table(&table_ref)?,
         record(&record_id)?,
     );
-    serve(
-        &state,
-        &caller,
-        operation,
-        Inbound {
-            query,
-            headers,
-            body,
-        },
-    )
-    .await
+    serve(&state, &caller, operation, inbound).await
 }
 
 async fn delete_record(
     State(state): State<AppState>,
     caller: Caller,
     Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    inbound: Inbound,
 ) -> Result<Response, ApiError> {
     let operation =
         Operation::delete_record(base(&base_id)?, table(&table_ref)?, record(&record_id)?);
-    let inbound = Inbound {
-        query,
-        headers,
-        body: Bytes::new(),
-    };
     serve(&state, &caller, operation, inbound).await
 }
 
@@ -402,7 +295,7 @@ async fn serve(
     };
     let answer = state
         .gateway()
-        .handle(&principal.tenant_id, request)
+        .handle(&principal.tenant_id, request, &inbound.usage)
         .await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = Response::new(Body::from(answer.body));

@@ -11,6 +11,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use basics::ApiError;
+use metering::UsageTally;
 
 use crate::{AppState, Caller};
 
@@ -63,37 +64,48 @@ pub async fn authenticate(
         }
     };
     tracing::Span::current().record("tenant_id", principal.tenant_id.as_str());
+    let tenant_id = principal.tenant_id.clone();
     // The limit first: a refused request is counted as throttled, not as use of the group.
-    let admitted = state.tenant_rate_limit().admit(&principal.tenant_id).await;
-    let group_counted = match &admitted {
-        Ok(Ok(())) => group.0,
-        _ => THROTTLED_GROUP,
+    let admitted = state.tenant_rate_limit().admit(&tenant_id).await;
+    let refusal = match admitted {
+        Ok(Ok(())) => None,
+        Ok(Err(limited)) => Some(Ok(limited)),
+        Err(err) => Some(Err(err)),
     };
+    let Some(refusal) = refusal else {
+        // Admitted: the request and what the handler used are counted in one write at the end.
+        let tally = UsageTally::new();
+        request.extensions_mut().insert(tally.clone());
+        request.extensions_mut().insert(Caller(principal));
+        let response = next.run(request).await;
+        record(&state, &tenant_id, group.0, &tally.take()).await;
+        return response;
+    };
+    record(&state, &tenant_id, THROTTLED_GROUP, &[]).await;
+    match refusal {
+        Ok(limited) => ApiError::rate_limited(
+            format!(
+                "This tenant is over its limit of {} requests per minute; retry in {} s",
+                limited.limit, limited.retry_after
+            ),
+            limited.retry_after,
+        )
+        .with_type("TENANT_RATE_LIMITED")
+        .into_response(),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+/// Counts one request (and what it used) for the tenant. Metering must not take the API down
+/// with it: a failure is logged.
+async fn record(state: &AppState, tenant_id: &str, group: &str, used: &[(String, i64)]) {
     if let Err(err) = state
         .usage()
-        .record_request(&principal.tenant_id, group_counted)
+        .record_request_with(tenant_id, group, used)
         .await
     {
-        // Metering must not take the API down with it; the gap is logged.
         tracing::warn!(error = %err, "could not count a request");
     }
-    match admitted {
-        Ok(Ok(())) => {}
-        Ok(Err(limited)) => {
-            return ApiError::rate_limited(
-                format!(
-                    "This tenant is over its limit of {} requests per minute; retry in {} s",
-                    limited.limit, limited.retry_after
-                ),
-                limited.retry_after,
-            )
-            .with_type("TENANT_RATE_LIMITED")
-            .into_response();
-        }
-        Err(err) => return ApiError::from(err).into_response(),
-    }
-    request.extensions_mut().insert(Caller(principal));
-    next.run(request).await
 }
 
 #[cfg(test)]
