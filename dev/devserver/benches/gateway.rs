@@ -606,6 +606,10 @@ struct HitResults {
     tally: Tally,
     wall: Duration,
     upstream_calls: u64,
+    /// The same list at the same concurrency straight to the sandbox: what this machine does
+    /// for a trivial upstream with the clients on the same two cores, for scale.
+    straight: Tally,
+    straight_wall: Duration,
 }
 
 async fn part_hits(
@@ -623,7 +627,7 @@ async fn part_hits(
         matches!(&first, Ok(r) if r.status == 200),
         "part 2: the first (filling) request failed",
     );
-    let run = |count: usize| {
+    let run = |url: Arc<String>, key: Arc<String>, count: usize| {
         let next = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..concurrency)
             .map(|_| {
@@ -657,12 +661,13 @@ async fn part_hits(
             all
         }
     };
-    let _ = run((total / 10).clamp(concurrency, 2_000)).await;
+    let warm_up = (total / 10).clamp(concurrency, 2_000);
+    let _ = run(Arc::clone(&url), Arc::clone(&key), warm_up).await;
 
     platform.sandbox.reset_counters();
     let before = platform.sandbox.counters().total_requests;
     let started = Instant::now();
-    let tally = run(total).await;
+    let tally = run(Arc::clone(&url), Arc::clone(&key), total).await;
     let wall = started.elapsed();
     let upstream_calls = platform
         .sandbox
@@ -686,10 +691,18 @@ async fn part_hits(
         upstream_calls == 0,
         format!("part 2: the sandbox saw {upstream_calls} requests during the hits"),
     );
+    let straight_url = Arc::new(platform.straight_list(&list_query("bench-hits")));
+    let token = Arc::new(DEMO_TOKEN.to_string());
+    let _ = run(Arc::clone(&straight_url), Arc::clone(&token), warm_up).await;
+    let started = Instant::now();
+    let straight = run(straight_url, token, total).await;
+    let straight_wall = started.elapsed();
     HitResults {
         tally,
         wall,
         upstream_calls,
+        straight,
+        straight_wall,
     }
 }
 
@@ -1025,6 +1038,21 @@ async fn run() -> Result<(), String> {
         human(hit_stats.max()),
         format!("{throughput:.0}"),
         hits.upstream_calls.to_string(),
+    ]);
+    let straight_stats = hits.straight.stats();
+    table.row(vec![
+        "for scale: straight to the sandbox".into(),
+        (straight_stats.len() as u64 + hits.straight.errors()).to_string(),
+        hits.straight.errors_text(),
+        "-".into(),
+        human(straight_stats.percentile(50.0)),
+        human(straight_stats.percentile(99.0)),
+        human(straight_stats.max()),
+        format!(
+            "{:.0}",
+            straight_stats.len() as f64 / hits.straight_wall.as_secs_f64().max(1e-9)
+        ),
+        "-".into(),
     ]);
     table.print();
     println!(

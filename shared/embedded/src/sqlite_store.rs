@@ -332,6 +332,29 @@ impl TableStore for SqliteStore {
             .await
     }
 
+    /// One SQLite transaction for all of them: one commit instead of one per item.
+    async fn update_each(
+        &self,
+        table: Table,
+        updates: Vec<(Key, Update)>,
+    ) -> Result<(), StoreError> {
+        for (_, update) in &updates {
+            update.validate()?;
+        }
+        let now = self.now();
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(db_err)?;
+                for (key, update) in &updates {
+                    let current = load(&tx, table, key, now)?;
+                    let next = update.apply(key, current)?;
+                    store(&tx, table, &next)?;
+                }
+                tx.commit().map_err(db_err)
+            })
+            .await
+    }
+
     async fn query(&self, table: Table, query: Query) -> Result<Page, StoreError> {
         let now = self.now();
         self.db

@@ -70,7 +70,7 @@ impl UsageCounters {
         Self { store, clock }
     }
 
-    /// Adds to counters for today and this month (two atomic updates, run together).
+    /// Adds to counters for today and this month (two atomic updates, applied together).
     pub async fn add(&self, tenant_id: &str, counters: &[(&str, i64)]) -> Result<(), StoreError> {
         let now = self.clock.now();
         let mut day =
@@ -83,13 +83,9 @@ impl UsageCounters {
         let pk = tenant_pk(tenant_id);
         let day_key = Key::new(pk.clone(), day_sk(now));
         let month_key = Key::new(pk, month_sk(&month_of(now)));
-        let (day, month) = tokio::join!(
-            self.store.update(Table::Usage, &day_key, day, None),
-            self.store.update(Table::Usage, &month_key, month, None),
-        );
-        day?;
-        month?;
-        Ok(())
+        self.store
+            .update_each(Table::Usage, vec![(day_key, day), (month_key, month)])
+            .await
     }
 
     /// Counts one request in a route group.

@@ -551,6 +551,26 @@ pub trait TableStore: Send + Sync + fmt::Debug {
     /// Applies every operation or none.
     async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), StoreError>;
 
+    /// Applies several unconditional updates to items of one table, each on its own (not as a
+    /// transaction: a failure may leave some applied). For counters kept in more than one item,
+    /// such as usage per day and per month. The default runs them concurrently (DynamoDB: one
+    /// UpdateItem each); a backend that can apply them in one round trip overrides it.
+    async fn update_each(
+        &self,
+        table: Table,
+        updates: Vec<(Key, Update)>,
+    ) -> Result<(), StoreError> {
+        let results = futures::future::join_all(
+            updates
+                .iter()
+                .map(|(key, update)| self.update(table, key, update.clone(), None)),
+        )
+        .await;
+        results
+            .into_iter()
+            .try_for_each(|result| result.map(|_| ()))
+    }
+
     /// A real round trip to the backend, for health checks.
     async fn ping(&self) -> Result<(), StoreError> {
         self.get(Table::Ephemeral, &Key::new("HEALTH", "PING"))

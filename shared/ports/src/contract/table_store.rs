@@ -29,6 +29,7 @@ macro_rules! table_store_contract_tests {
             update_adds_atomically_and_creates_missing_items,
             update_with_version_condition_is_optimistic_locking,
             concurrent_counter_adds_are_not_lost,
+            update_each_applies_every_update,
             query_by_prefix_in_order_both_ways,
             query_by_range_and_comparisons,
             query_pages_with_cursor,
@@ -351,6 +352,61 @@ pub async fn concurrent_counter_adds_are_not_lost(f: &Fixture) {
     }
     let got = f.store.get(Table::Ephemeral, &key).await.expect("get");
     assert_eq!(got.and_then(|i| i.get("n").cloned()), Some(json!(20)));
+}
+
+pub async fn update_each_applies_every_update(f: &Fixture) {
+    let p = pk(f, "each");
+    let (day, month) = (Key::new(&p, "DAY"), Key::new(&p, "MONTH"));
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = Arc::clone(&f.store);
+        let (day, month) = (day.clone(), month.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .update_each(
+                    Table::Usage,
+                    vec![
+                        (
+                            day,
+                            Update::new()
+                                .add("requests", 1)
+                                .set_if_absent("expires_at", 4_102_444_800_i64),
+                        ),
+                        (month, Update::new().add("requests", 1).add("calls", 2)),
+                    ],
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("join").expect("update_each");
+    }
+    let day = f
+        .store
+        .get(Table::Usage, &day)
+        .await
+        .expect("get")
+        .expect("day item");
+    let month = f
+        .store
+        .get(Table::Usage, &month)
+        .await
+        .expect("get")
+        .expect("month item");
+    assert_eq!(day.get("requests"), Some(&json!(10)));
+    assert_eq!(month.get("requests"), Some(&json!(10)));
+    assert_eq!(month.get("calls"), Some(&json!(20)));
+    let refused = f
+        .store
+        .update_each(
+            Table::Usage,
+            vec![(Key::new(&p, "BAD"), Update::new().add("pk", 1))],
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::InvalidItem(_))),
+        "{refused:?}"
+    );
 }
 
 async fn put_many(f: &Fixture, table: Table, p: &str, sks: &[&str]) {
