@@ -643,3 +643,109 @@ async fn a_revoked_airtable_token_is_reported_as_the_connection_not_the_callers_
     assert_eq!(reply.body["error"]["type"], "AIRTABLE_TOKEN_REJECTED");
     assert!(!reply.text.contains(token));
 }
+
+#[tokio::test]
+async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_flight_is_held() {
+    let platform = Platform::start(&[]);
+    let (_, key) = platform.connected_key("unknown@example.com").await;
+    let path = format!("{}/v0/{BASE}/Contacts", platform.url);
+    let body = json!({"records": [{"fields": {"Name": "Maybe Written"}}]});
+    let before = platform.count_records("Contacts").await;
+
+    // Airtable answers 500 to a create: it may or may not have written, so no retry, and the
+    // answer is kept for the key.
+    platform
+        .admin(
+            Method::POST,
+            "/_sandbox/faults",
+            json!({"route": "create_records", "sequence": [500]}),
+        )
+        .await;
+    let first = platform
+        .send(
+            Method::POST,
+            path.clone(),
+            &key,
+            Some(body.clone()),
+            &[("idempotency-key", "maybe-1")],
+        )
+        .await;
+    assert_eq!(
+        first.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        first.text
+    );
+    assert_eq!(first.body["error"]["type"], "UPSTREAM_OUTCOME_UNKNOWN");
+    let upstream = platform.upstream_requests().await;
+    let again = platform
+        .send(
+            Method::POST,
+            path.clone(),
+            &key,
+            Some(body.clone()),
+            &[("idempotency-key", "maybe-1")],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        platform.upstream_requests().await,
+        upstream,
+        "the replay never reached Airtable"
+    );
+
+    // Two requests with one key at once: the second is told the first is in flight.
+    platform
+        .admin(
+            Method::POST,
+            "/_sandbox/faults",
+            json!({"route": "create_records", "sequence": [{"delayMs": 1500}]}),
+        )
+        .await;
+    let slow = platform.send(
+        Method::POST,
+        path.clone(),
+        &key,
+        Some(body.clone()),
+        &[("idempotency-key", "race-1")],
+    );
+    let eager = async {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        platform
+            .send(
+                Method::POST,
+                path.clone(),
+                &key,
+                Some(body.clone()),
+                &[("idempotency-key", "race-1")],
+            )
+            .await
+    };
+    let (slow, eager) = tokio::join!(slow, eager);
+    assert_eq!(slow.status, StatusCode::OK, "{}", slow.text);
+    assert_eq!(eager.status, StatusCode::CONFLICT, "{}", eager.text);
+    assert_eq!(eager.body["error"]["type"], "IDEMPOTENCY_KEY_IN_USE");
+    assert!(eager.header("retry-after").is_some());
+    platform
+        .admin(Method::DELETE, "/_sandbox/faults", json!({}))
+        .await;
+    let done = platform
+        .send(
+            Method::POST,
+            path.clone(),
+            &key,
+            Some(body.clone()),
+            &[("idempotency-key", "race-1")],
+        )
+        .await;
+    assert_eq!(
+        done.text, slow.text,
+        "once the first finished, its answer is replayed"
+    );
+    assert_eq!(
+        platform.count_records("Contacts").await,
+        before + 1,
+        "only the slow create wrote"
+    );
+}

@@ -406,6 +406,9 @@ fn may_have_written(err: &AirtableError) -> bool {
 
 /// The answer to a write whose outcome is unknown. It is recorded for the idempotency key like
 /// any answer, so a retry with the same key gets it again instead of risking a second write.
+///
+/// The status is 500, not 502 or 503: Airtable documents those two as safe to retry, and
+/// clients that follow Airtable's rules (or a generic retry list) would repeat the write.
 fn outcome_unknown() -> RawAnswer {
     let body = serde_json::json!({
         "error": {
@@ -414,7 +417,7 @@ fn outcome_unknown() -> RawAnswer {
         }
     });
     RawAnswer {
-        status: 502,
+        status: 500,
         body: body.to_string().into_bytes(),
     }
 }
