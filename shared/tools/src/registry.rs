@@ -1,0 +1,142 @@
+//! The registry: every tool once, looked up by name, listed by what a caller may use.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use accounts::Principal;
+use airtable::{Airtable, AirtableError};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::output::{DEFAULT_MAX_OUTPUT_BYTES, ToolOutput};
+use crate::spec::ToolSpec;
+use crate::tools;
+
+/// What a tool call runs with: the tenant's Airtable client and the output budget.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub airtable: Airtable,
+    /// The most bytes a tool's structured answer may take.
+    pub max_output_bytes: usize,
+}
+
+impl ToolContext {
+    pub fn new(airtable: Airtable) -> Self {
+        Self {
+            airtable,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// No tool has this name (or the caller may not use it). MCP answers this as a protocol
+    /// error; chat tells the model.
+    #[error("unknown tool {0:?}")]
+    UnknownTool(String),
+    /// The arguments do not match the tool's input schema.
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    /// Airtable refused or failed; the message is Airtable's (never a secret).
+    #[error("Airtable: {0}")]
+    Airtable(#[from] AirtableError),
+    /// The call was well formed but cannot be done (e.g. no such table).
+    #[error("{0}")]
+    Failed(String),
+}
+
+type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
+type Handler = fn(ToolContext, Value) -> ToolFuture;
+
+/// A tool: its definition and what runs it.
+#[derive(Clone)]
+pub struct Tool {
+    pub spec: ToolSpec,
+    run: Handler,
+}
+
+impl std::fmt::Debug for Tool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tool")
+            .field("name", &self.spec.name)
+            .finish()
+    }
+}
+
+impl Tool {
+    pub(crate) fn new(spec: ToolSpec, run: Handler) -> Self {
+        Self { spec, run }
+    }
+}
+
+/// Which tools a caller is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Every tool the principal's scopes allow.
+    All,
+    /// Only read-only tools (chat with writes off).
+    ReadOnly,
+}
+
+#[derive(Debug, Clone)]
+pub struct Registry {
+    tools: Vec<Tool>,
+}
+
+impl Registry {
+    /// The platform's Airtable tools.
+    pub fn standard() -> Self {
+        Self {
+            tools: tools::all(),
+        }
+    }
+
+    /// Every tool's definition.
+    pub fn specs(&self) -> impl Iterator<Item = &ToolSpec> {
+        self.tools.iter().map(|tool| &tool.spec)
+    }
+
+    /// The tools `principal` may use under `offer`, in registry order.
+    pub fn offered<'a>(
+        &'a self,
+        principal: &'a Principal,
+        offer: Offer,
+    ) -> impl Iterator<Item = &'a ToolSpec> + 'a {
+        self.specs().filter(move |spec| {
+            principal.has(spec.scope) && (offer == Offer::All || !spec.is_write())
+        })
+    }
+
+    /// Runs the tool `name` if `principal` may use it under `offer`; otherwise it is unknown to
+    /// the caller (a tool that is not offered does not exist for it).
+    pub async fn call(
+        &self,
+        principal: &Principal,
+        offer: Offer,
+        name: &str,
+        arguments: Value,
+        context: ToolContext,
+    ) -> Result<ToolOutput, ToolError> {
+        let tool = self
+            .tools
+            .iter()
+            .find(|tool| tool.spec.name == name)
+            .filter(|tool| {
+                principal.has(tool.spec.scope) && (offer == Offer::All || !tool.spec.is_write())
+            })
+            .ok_or_else(|| ToolError::UnknownTool(name.chars().take(100).collect()))?;
+        (tool.run)(context, arguments).await
+    }
+}
+
+/// Parses a tool's arguments (absent means `{}`), refusing unknown fields.
+pub(crate) fn arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolError> {
+    let arguments = if arguments.is_null() {
+        Value::Object(Default::default())
+    } else {
+        arguments
+    };
+    serde_json::from_value(arguments).map_err(|err| ToolError::InvalidArguments(err.to_string()))
+}
