@@ -104,17 +104,29 @@ pub struct ToolResult {
 impl ToolResult {
     /// A successful result with both forms: the JSON text of `value` and `value` itself.
     pub fn structured(value: Value) -> ToolResult {
-        ToolResult { text: value.to_string(), structured: Some(value), is_error: false }
+        ToolResult {
+            text: value.to_string(),
+            structured: Some(value),
+            is_error: false,
+        }
     }
 
     /// A successful text-only result.
     pub fn text(text: impl Into<String>) -> ToolResult {
-        ToolResult { text: text.into(), structured: None, is_error: false }
+        ToolResult {
+            text: text.into(),
+            structured: None,
+            is_error: false,
+        }
     }
 
     /// A tool execution error the model can read and act on.
     pub fn error(message: impl Into<String>) -> ToolResult {
-        ToolResult { text: message.into(), structured: None, is_error: true }
+        ToolResult {
+            text: message.into(),
+            structured: None,
+            is_error: true,
+        }
     }
 }
 

@@ -29,7 +29,11 @@ pub struct RpcError {
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> RpcError {
-        RpcError { code, message: message.into(), data: None }
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 
     pub fn with_data(mut self, data: Value) -> RpcError {
@@ -63,10 +67,12 @@ impl RpcError {
 
     /// `UnsupportedProtocolVersionError`, naming every version this server supports.
     pub fn unsupported_protocol_version(requested: &str) -> RpcError {
-        RpcError::new(UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version").with_data(json!({
-            "supported": crate::version::supported_version_strings(),
-            "requested": requested,
-        }))
+        RpcError::new(UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version").with_data(
+            json!({
+                "supported": crate::version::supported_version_strings(),
+                "requested": requested,
+            }),
+        )
     }
 
     fn to_value(&self) -> Value {
@@ -118,7 +124,11 @@ pub fn error_response(id: &ErrorId, error: &RpcError) -> Value {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message<'a> {
     /// Has `method` and `id`.
-    Request { id: &'a Value, method: &'a str, params: Option<&'a Map<String, Value>> },
+    Request {
+        id: &'a Value,
+        method: &'a str,
+        params: Option<&'a Map<String, Value>>,
+    },
     /// Has `method` and no `id`.
     Notification { method: &'a str },
     /// Has `result` or `error` and an `id`, no `method` (a client answering a server request).
@@ -137,7 +147,9 @@ pub fn classify(value: &Value) -> Message<'_> {
     let Some(object) = value.as_object() else {
         return Message::Invalid {
             id: ErrorId::Null,
-            error: RpcError::invalid_request("Invalid Request: a JSON-RPC message must be an object"),
+            error: RpcError::invalid_request(
+                "Invalid Request: a JSON-RPC message must be an object",
+            ),
         };
     };
     let id = object.get("id");
@@ -199,11 +211,20 @@ mod tests {
     #[test]
     fn classifies_requests_notifications_and_responses() {
         let request = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"});
-        assert!(matches!(classify(&request), Message::Request { method: "tools/list", params: None, .. }));
+        assert!(matches!(
+            classify(&request),
+            Message::Request {
+                method: "tools/list",
+                params: None,
+                ..
+            }
+        ));
         let notification = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         assert_eq!(
             classify(&notification),
-            Message::Notification { method: "notifications/initialized" }
+            Message::Notification {
+                method: "notifications/initialized"
+            }
         );
         let response = json!({"jsonrpc": "2.0", "id": "s1", "result": {}});
         assert_eq!(classify(&response), Message::Response);
@@ -220,15 +241,39 @@ mod tests {
             }
         );
         let null_id = json!({"jsonrpc": "2.0", "id": null, "method": "ping"});
-        assert!(matches!(classify(&null_id), Message::Invalid { id: ErrorId::Null, .. }));
+        assert!(matches!(
+            classify(&null_id),
+            Message::Invalid {
+                id: ErrorId::Null,
+                ..
+            }
+        ));
         let array_params = json!({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": [1]});
         assert!(matches!(
             classify(&array_params),
-            Message::Invalid { id: ErrorId::Id(_), error: RpcError { code: INVALID_PARAMS, .. } }
+            Message::Invalid {
+                id: ErrorId::Id(_),
+                error: RpcError {
+                    code: INVALID_PARAMS,
+                    ..
+                }
+            }
         ));
-        assert!(matches!(classify(&json!(42)), Message::Invalid { id: ErrorId::Null, .. }));
+        assert!(matches!(
+            classify(&json!(42)),
+            Message::Invalid {
+                id: ErrorId::Null,
+                ..
+            }
+        ));
         let no_method = json!({"jsonrpc": "2.0", "id": 1});
-        assert!(matches!(classify(&no_method), Message::Invalid { id: ErrorId::Id(_), .. }));
+        assert!(matches!(
+            classify(&no_method),
+            Message::Invalid {
+                id: ErrorId::Id(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -236,8 +281,14 @@ mod tests {
         let error = RpcError::parse_error("eof");
         assert_eq!(error_response(&ErrorId::Null, &error)["id"], Value::Null);
         assert!(error_response(&ErrorId::Absent, &error).get("id").is_none());
-        assert_eq!(error_response(&ErrorId::Id(json!("a")), &error)["id"], json!("a"));
+        assert_eq!(
+            error_response(&ErrorId::Id(json!("a")), &error)["id"],
+            json!("a")
+        );
         let unsupported = RpcError::unsupported_protocol_version("1900-01-01");
-        assert_eq!(unsupported.data.as_ref().map(|data| &data["requested"]), Some(&json!("1900-01-01")));
+        assert_eq!(
+            unsupported.data.as_ref().map(|data| &data["requested"]),
+            Some(&json!("1900-01-01"))
+        );
     }
 }

@@ -23,7 +23,8 @@
 //! # Using it
 //!
 //! ```text
-//! any method: check_origin(origin_header(&headers)?, &allowed)   -> 403 on a foreign Origin
+//! any method: origin_header(&headers).and_then(|o| check_origin(o, &allowed))
+//!             -> Err(ForbiddenOrigin): send its .reply(), a 403
 //! GET, DELETE, others: method_not_allowed()                      -> 405, Allow: POST
 //! POST: authenticate (JWT or API key, the platform's usual 401), build the tenant's
 //!       McpBackend, then handle_post(&headers, &body, &backend, &server_info).await
@@ -122,9 +123,9 @@ pub use methods::{
     CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY, ServerInfo,
 };
 pub use transport::{
-    HttpReply, MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER, check_origin,
-    decode_header_value, forbidden_origin, handle_delete, handle_get, handle_post,
-    method_not_allowed, origin_header,
+    ForbiddenOrigin, HttpReply, MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER,
+    check_origin, decode_header_value, handle_delete, handle_get, handle_post, method_not_allowed,
+    origin_header,
 };
 pub use version::{
     DEFAULT_HEADERLESS_VERSION, LATEST_INITIALIZE_VERSION, ProtocolVersion, SUPPORTED_VERSIONS,

@@ -118,7 +118,10 @@ impl Call<'_> {
                 fields.insert("cacheScope".into(), Value::from("private"));
             }
             let mut meta = Map::new();
-            meta.insert(SERVER_INFO_META_KEY.into(), self.server.implementation(self.version));
+            meta.insert(
+                SERVER_INFO_META_KEY.into(),
+                self.server.implementation(self.version),
+            );
             fields.insert("_meta".into(), Value::Object(meta));
         }
         Ok(result)
@@ -150,7 +153,10 @@ impl Call<'_> {
     /// `server/discover` (2026-07-28). The server's identity travels in the result's `_meta`.
     fn discover(&self) -> Value {
         let mut result = Map::new();
-        result.insert("supportedVersions".into(), json!(supported_version_strings()));
+        result.insert(
+            "supportedVersions".into(),
+            json!(supported_version_strings()),
+        );
         result.insert("capabilities".into(), capabilities());
         if let Some(instructions) = &self.server.instructions {
             result.insert("instructions".into(), Value::from(instructions.clone()));
@@ -178,12 +184,16 @@ impl Call<'_> {
         };
         match self.backend.call_tool(name, arguments).await {
             Ok(result) => Ok(self.tool_result(&result)),
-            Err(CallError::NotFound) => Err(RpcError::invalid_params(format!("Unknown tool: {name}"))),
+            Err(CallError::NotFound) => {
+                Err(RpcError::invalid_params(format!("Unknown tool: {name}")))
+            }
             Err(CallError::InvalidArguments(message)) => {
                 if self.version.argument_errors_are_tool_results() {
                     Ok(self.tool_result(&ToolResult::error(message)))
                 } else {
-                    Err(RpcError::invalid_params(format!("Invalid arguments for tool {name}: {message}")))
+                    Err(RpcError::invalid_params(format!(
+                        "Invalid arguments for tool {name}: {message}"
+                    )))
                 }
             }
             Err(CallError::Internal(message)) => Err(internal(&message)),
@@ -192,7 +202,10 @@ impl Call<'_> {
 
     fn tool_result(&self, result: &ToolResult) -> Value {
         let mut fields = Map::new();
-        fields.insert("content".into(), json!([{ "type": "text", "text": result.text }]));
+        fields.insert(
+            "content".into(),
+            json!([{ "type": "text", "text": result.text }]),
+        );
         if self.version.has_titles_and_structured_content()
             && let Some(structured) = &result.structured
         {
@@ -243,7 +256,9 @@ impl Call<'_> {
         }
         match self.backend.get_prompt(name, arguments).await {
             Ok(prompt) => Ok(prompt_result(&prompt)),
-            Err(CallError::NotFound) => Err(RpcError::invalid_params(format!("Unknown prompt: {name}"))),
+            Err(CallError::NotFound) => {
+                Err(RpcError::invalid_params(format!("Unknown prompt: {name}")))
+            }
             Err(CallError::InvalidArguments(message)) => Err(RpcError::invalid_params(format!(
                 "Invalid arguments for prompt {name}: {message}"
             ))),
@@ -253,7 +268,11 @@ impl Call<'_> {
 
     async fn list_resources(&self, params: Params<'_>) -> Result<Value, RpcError> {
         no_cursor(params)?;
-        let resources = self.backend.list_resources().await.map_err(|message| internal(&message))?;
+        let resources = self
+            .backend
+            .list_resources()
+            .await
+            .map_err(|message| internal(&message))?;
         let resources = self.serialize_list(&resources, &["title"])?;
         Ok(json!({ "resources": resources }))
     }
@@ -268,11 +287,12 @@ impl Call<'_> {
             )
             .with_data(json!({ "uri": uri }))),
             Err(CallError::NotFound) => {
-                Err(RpcError::new(RESOURCE_NOT_FOUND, "Resource not found").with_data(json!({ "uri": uri })))
+                Err(RpcError::new(RESOURCE_NOT_FOUND, "Resource not found")
+                    .with_data(json!({ "uri": uri })))
             }
-            Err(CallError::InvalidArguments(message)) => {
-                Err(RpcError::invalid_params(format!("Invalid resource URI {uri}: {message}")))
-            }
+            Err(CallError::InvalidArguments(message)) => Err(RpcError::invalid_params(format!(
+                "Invalid resource URI {uri}: {message}"
+            ))),
             Err(CallError::Internal(message)) => Err(internal(&message)),
         }
     }
@@ -286,8 +306,9 @@ impl Call<'_> {
         items
             .iter()
             .map(|item| {
-                let mut value = serde_json::to_value(item)
-                    .map_err(|error| internal(&format!("cannot serialize a descriptor: {error}")))?;
+                let mut value = serde_json::to_value(item).map_err(|error| {
+                    internal(&format!("cannot serialize a descriptor: {error}"))
+                })?;
                 if !self.version.has_titles_and_structured_content()
                     && let Value::Object(fields) = &mut value
                 {
@@ -336,7 +357,9 @@ fn string_param<'a>(params: Params<'a>, name: &str) -> Result<&'a str, RpcError>
     params
         .and_then(|params| params.get(name))
         .and_then(Value::as_str)
-        .ok_or_else(|| RpcError::invalid_params(format!("Invalid params: \"{name}\" must be a string")))
+        .ok_or_else(|| {
+            RpcError::invalid_params(format!("Invalid params: \"{name}\" must be a string"))
+        })
 }
 
 /// This server never paginates (it sends no `nextCursor`), so any cursor is one it did not issue:

@@ -10,9 +10,7 @@ use crate::backend::McpBackend;
 use crate::jsonrpc::{
     self, ErrorId, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, Message, RpcError,
 };
-use crate::methods::{
-    CLIENT_CAPABILITIES_META_KEY, Call, PROTOCOL_VERSION_META_KEY, ServerInfo,
-};
+use crate::methods::{CLIENT_CAPABILITIES_META_KEY, Call, PROTOCOL_VERSION_META_KEY, ServerInfo};
 use crate::version::{DEFAULT_HEADERLESS_VERSION, ProtocolVersion};
 
 /// `MCP-Protocol-Version` (2025-06-18 and later).
@@ -37,11 +35,19 @@ impl HttpReply {
     fn json(status: StatusCode, value: &Value) -> HttpReply {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        HttpReply { status, headers, body: value.to_string().into_bytes() }
+        HttpReply {
+            status,
+            headers,
+            body: value.to_string().into_bytes(),
+        }
     }
 
     fn empty(status: StatusCode) -> HttpReply {
-        HttpReply { status, headers: HeaderMap::new(), body: Vec::new() }
+        HttpReply {
+            status,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
     }
 
     fn error(status: StatusCode, id: &ErrorId, error: &RpcError) -> HttpReply {
@@ -67,7 +73,9 @@ impl HttpReply {
 /// are no sessions to end) and to any other method.
 pub fn method_not_allowed() -> HttpReply {
     let mut reply = HttpReply::empty(StatusCode::METHOD_NOT_ALLOWED);
-    reply.headers.insert(ALLOW, HeaderValue::from_static("POST"));
+    reply
+        .headers
+        .insert(ALLOW, HeaderValue::from_static("POST"));
     reply
 }
 
@@ -81,16 +89,14 @@ pub fn handle_delete() -> HttpReply {
     method_not_allowed()
 }
 
-/// The request's `Origin`: `Ok(None)` when absent, `Err(())` when sent more than once or not
-/// visible ASCII (such a request must be refused like a foreign origin).
-#[allow(clippy::result_unit_err)]
-pub fn origin_header(headers: &HeaderMap) -> Result<Option<&str>, ()> {
-    let mut values = headers.get_all(ORIGIN).iter();
-    let Some(first) = values.next() else { return Ok(None) };
-    if values.next().is_some() {
-        return Err(());
+/// The request's `Origin`: `Ok(None)` when absent; [`ForbiddenOrigin`] when it is sent more
+/// than once or is not visible ASCII (refused like a foreign origin).
+pub fn origin_header(headers: &HeaderMap) -> Result<Option<&str>, ForbiddenOrigin> {
+    match single_header(headers, ORIGIN.as_str()) {
+        HeaderRead::Absent => Ok(None),
+        HeaderRead::Value(origin) => Ok(Some(origin)),
+        HeaderRead::Malformed => Err(ForbiddenOrigin),
     }
-    first.to_str().map(Some).map_err(|_| ())
 }
 
 /// Guards against DNS rebinding (every transport revision: "Servers MUST validate the Origin
@@ -98,23 +104,40 @@ pub fn origin_header(headers: &HeaderMap) -> Result<Option<&str>, ()> {
 /// MUST respond with HTTP 403 Forbidden"). A request without `Origin` (not from a browser) passes;
 /// a present one must equal an allowed origin (scheme, host and port, ignoring ASCII case and a
 /// trailing `/`). Run it before authentication, on every method.
-pub fn check_origin(origin: Option<&str>, allowed: &[String]) -> Result<(), HttpReply> {
+pub fn check_origin(origin: Option<&str>, allowed: &[String]) -> Result<(), ForbiddenOrigin> {
     let Some(origin) = origin else { return Ok(()) };
     let origin = normalize_origin(origin);
-    if allowed.iter().any(|allowed| normalize_origin(allowed) == origin) {
+    if allowed
+        .iter()
+        .any(|allowed| normalize_origin(allowed) == origin)
+    {
         return Ok(());
     }
-    Err(forbidden_origin())
+    Err(ForbiddenOrigin)
 }
 
-/// The 403 for a request whose `Origin` header is present but unusable or not allowed.
-pub fn forbidden_origin() -> HttpReply {
-    HttpReply::error(
-        StatusCode::FORBIDDEN,
-        &ErrorId::Absent,
-        &RpcError::invalid_request("Forbidden: Origin not allowed"),
-    )
+/// A request whose `Origin` header is present but unusable or not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForbiddenOrigin;
+
+impl ForbiddenOrigin {
+    /// 403 Forbidden with a JSON-RPC error that has no `id`.
+    pub fn reply(self) -> HttpReply {
+        HttpReply::error(
+            StatusCode::FORBIDDEN,
+            &ErrorId::Absent,
+            &RpcError::invalid_request("Forbidden: Origin not allowed"),
+        )
+    }
 }
+
+impl std::fmt::Display for ForbiddenOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Origin not allowed")
+    }
+}
+
+impl std::error::Error for ForbiddenOrigin {}
 
 fn normalize_origin(origin: &str) -> String {
     origin.trim().trim_end_matches('/').to_ascii_lowercase()
@@ -144,13 +167,19 @@ pub async fn handle_post(
         return HttpReply::error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             &ErrorId::Absent,
-            &RpcError::invalid_request("Unsupported Media Type: Content-Type must be application/json"),
+            &RpcError::invalid_request(
+                "Unsupported Media Type: Content-Type must be application/json",
+            ),
         );
     }
     let value: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
         Err(error) => {
-            return HttpReply::error(StatusCode::BAD_REQUEST, &ErrorId::Null, &RpcError::parse_error(error));
+            return HttpReply::error(
+                StatusCode::BAD_REQUEST,
+                &ErrorId::Null,
+                &RpcError::parse_error(error),
+            );
         }
     };
     let version_header = VersionHeader::read(headers);
@@ -199,7 +228,9 @@ enum HeaderRead<'a> {
 
 fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> HeaderRead<'a> {
     let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else { return HeaderRead::Absent };
+    let Some(first) = values.next() else {
+        return HeaderRead::Absent;
+    };
     if values.next().is_some() {
         return HeaderRead::Malformed;
     }
@@ -218,22 +249,42 @@ enum Route {
 }
 
 /// A dual-era server "selects its behavior from how the client opens" (2026-07-28 versioning,
-/// Backward Compatibility): `initialize` selects the legacy era; a request carrying the
-/// `io.modelcontextprotocol/protocolVersion` `_meta` key, or a 2026-07-28 header, the modern one;
-/// otherwise the `MCP-Protocol-Version` header names a 2025 revision (absent: 2025-03-26).
+/// Backward Compatibility): `initialize` selects the legacy era; "a request carrying modern
+/// per-request `_meta`" (the `io.modelcontextprotocol/protocolVersion` key), or a 2026-07-28
+/// header, the modern one; otherwise the `MCP-Protocol-Version` header names a 2025 revision
+/// (absent: 2025-03-26).
 fn route(
     version_header: &VersionHeader,
     message: &Message<'_>,
     value: &Value,
-) -> Result<Route, HttpReply> {
-    if let Message::Request { method: "initialize", .. } = message {
+) -> Result<Route, (ErrorId, RpcError)> {
+    if let Message::Request {
+        method: "initialize",
+        ..
+    } = message
+    {
         return Ok(Route::Initialize(DEFAULT_HEADERLESS_VERSION));
     }
-    let modern_body = matches!(message, Message::Request { .. })
-        && value
+    let meta_version = match message {
+        Message::Request { .. } => value
             .pointer("/params/_meta")
             .and_then(Value::as_object)
-            .is_some_and(|meta| meta.contains_key(PROTOCOL_VERSION_META_KEY));
+            .and_then(|meta| meta.get(PROTOCOL_VERSION_META_KEY)),
+        _ => None,
+    };
+    if let Some(meta_version) = meta_version {
+        // A 2025 request that also carries the envelope, consistently, is served as that 2025
+        // revision; every other enveloped request is judged by the 2026 rules (which reject a
+        // header that disagrees with `_meta` with -32020, before any version verdict).
+        return Ok(match version_header {
+            VersionHeader::Supported(version)
+                if !version.is_modern() && meta_version.as_str() == Some(version.as_str()) =>
+            {
+                Route::Initialize(*version)
+            }
+            _ => Route::Modern,
+        });
+    }
     let id = match message {
         Message::Request { id, .. } => ErrorId::Id((*id).clone()),
         _ => ErrorId::Null,
@@ -241,21 +292,15 @@ fn route(
     match version_header {
         VersionHeader::Supported(version) if version.is_modern() => Ok(Route::Modern),
         VersionHeader::Supported(version) => Ok(Route::Initialize(*version)),
-        VersionHeader::Absent if modern_body => Ok(Route::Modern),
         VersionHeader::Absent => Ok(Route::Initialize(DEFAULT_HEADERLESS_VERSION)),
-        // The modern ladder tells a self-contradicting client so before judging the version.
-        VersionHeader::Unsupported(_) if modern_body => Ok(Route::Modern),
         // 2025-06-18/2025-11-25: "an invalid or unsupported MCP-Protocol-Version" is a 400;
         // the body says which versions would do, as 2026-07-28's error does.
-        VersionHeader::Unsupported(requested) => Err(HttpReply::error(
-            StatusCode::BAD_REQUEST,
-            &id,
-            &RpcError::unsupported_protocol_version(requested),
-        )),
-        VersionHeader::Malformed => Err(HttpReply::error(
-            StatusCode::BAD_REQUEST,
-            &id,
-            &RpcError::header_mismatch(
+        VersionHeader::Unsupported(requested) => {
+            Err((id, RpcError::unsupported_protocol_version(requested)))
+        }
+        VersionHeader::Malformed => Err((
+            id,
+            RpcError::header_mismatch(
                 "Header mismatch: MCP-Protocol-Version must be sent once, in visible ASCII",
             ),
         )),
@@ -275,7 +320,7 @@ async fn handle_single(
     }
     let route = match route(version_header, &message, value) {
         Ok(route) => route,
-        Err(reply) => return reply,
+        Err((id, error)) => return HttpReply::error(StatusCode::BAD_REQUEST, &id, &error),
     };
     match (route, message) {
         // Notifications (e.g. notifications/initialized, notifications/cancelled) carry nothing
@@ -293,7 +338,11 @@ async fn handle_single(
         ),
         (Route::Initialize(version), Message::Request { id, method, params }) => {
             // 2025 era: JSON-RPC errors of a dispatched request travel in a 200 reply.
-            let call = Call { version, backend, server };
+            let call = Call {
+                version,
+                backend,
+                server,
+            };
             let response = match call.run(method, params).await {
                 Ok(result) => jsonrpc::result_response(id, result),
                 Err(error) => jsonrpc::error_response(&ErrorId::Id(id.clone()), &error),
@@ -303,15 +352,27 @@ async fn handle_single(
         (Route::Modern, Message::Request { id, method, params }) => {
             let error_id = ErrorId::Id(id.clone());
             let outcome = match check_modern_request(version_header, headers, method, params) {
-                Ok(version) => Call { version, backend, server }.run(method, params).await,
+                Ok(version) => {
+                    Call {
+                        version,
+                        backend,
+                        server,
+                    }
+                    .run(method, params)
+                    .await
+                }
                 Err(error) => Err(error),
             };
             match outcome {
-                Ok(result) => HttpReply::json(StatusCode::OK, &jsonrpc::result_response(id, result)),
+                Ok(result) => {
+                    HttpReply::json(StatusCode::OK, &jsonrpc::result_response(id, result))
+                }
                 Err(error) => HttpReply::error(modern_status(error.code), &error_id, &error),
             }
         }
-        (_, Message::Invalid { id, error }) => HttpReply::error(StatusCode::BAD_REQUEST, &id, &error),
+        (_, Message::Invalid { id, error }) => {
+            HttpReply::error(StatusCode::BAD_REQUEST, &id, &error)
+        }
     }
 }
 
@@ -335,7 +396,9 @@ fn check_modern_request(
     method: &str,
     params: Option<&Map<String, Value>>,
 ) -> Result<ProtocolVersion, RpcError> {
-    let meta = params.and_then(|params| params.get("_meta")).and_then(Value::as_object);
+    let meta = params
+        .and_then(|params| params.get("_meta"))
+        .and_then(Value::as_object);
     let Some(meta) = meta else {
         return Err(RpcError::invalid_params(format!(
             "Invalid params: params._meta must carry \"{PROTOCOL_VERSION_META_KEY}\" and \"{CLIENT_CAPABILITIES_META_KEY}\""
@@ -381,7 +444,9 @@ fn check_modern_request(
             )));
         }
         HeaderRead::Absent => {
-            return Err(RpcError::header_mismatch("Header mismatch: the Mcp-Method header is required"));
+            return Err(RpcError::header_mismatch(
+                "Header mismatch: the Mcp-Method header is required",
+            ));
         }
         HeaderRead::Malformed => {
             return Err(RpcError::header_mismatch(
@@ -396,7 +461,9 @@ fn check_modern_request(
     };
     // A missing or non-string name is a malformed request, answered -32602 by the method itself.
     if let Some(field) = name_field
-        && let Some(body_name) = params.and_then(|params| params.get(field)).and_then(Value::as_str)
+        && let Some(body_name) = params
+            .and_then(|params| params.get(field))
+            .and_then(Value::as_str)
     {
         match single_header(headers, MCP_NAME_HEADER) {
             HeaderRead::Value(value) => match decode_header_value(value) {
@@ -439,7 +506,10 @@ fn check_modern_request(
 /// Decodes the `=?base64?…?=` sentinel form of `Mcp-Name` (and `Mcp-Param-*`); other values are
 /// taken as they are. `None` for a sentinel whose payload is not base64 of UTF-8.
 pub fn decode_header_value(value: &str) -> Option<String> {
-    let Some(payload) = value.strip_prefix("=?base64?").and_then(|rest| rest.strip_suffix("?=")) else {
+    let Some(payload) = value
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    else {
         return Some(value.to_owned());
     };
     let bytes = BASE64.decode(payload).ok()?;
@@ -492,17 +562,28 @@ async fn handle_batch(
             &RpcError::invalid_request("Invalid Request: empty batch"),
         );
     }
-    let call = Call { version, backend, server };
+    let call = Call {
+        version,
+        backend,
+        server,
+    };
     let mut responses = Vec::new();
     for item in items {
         match jsonrpc::classify(item) {
             Message::Invalid { id, error } => responses.push(jsonrpc::error_response(&id, &error)),
             Message::Notification { .. } | Message::Response => {}
             // 2025-03-26 lifecycle: "The initialization request MUST NOT be part of a JSON-RPC batch".
-            Message::Request { id, method: "initialize", .. } => {
+            Message::Request {
+                id,
+                method: "initialize",
+                ..
+            } => {
                 responses.push(jsonrpc::error_response(
                     &ErrorId::Id(id.clone()),
-                    &RpcError::new(INVALID_REQUEST, "Invalid Request: initialize must not be batched"),
+                    &RpcError::new(
+                        INVALID_REQUEST,
+                        "Invalid Request: initialize must not be batched",
+                    ),
                 ));
             }
             Message::Request { id, method, params } => {
@@ -531,7 +612,12 @@ fn accepts_json(headers: &HeaderMap) -> bool {
     }
     values.filter_map(|value| value.to_str().ok()).any(|value| {
         value.split(',').any(|range| {
-            let media = range.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let media = range
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             matches!(media.as_str(), "application/json" | "application/*" | "*/*")
         })
     })
@@ -539,11 +625,20 @@ fn accepts_json(headers: &HeaderMap) -> bool {
 
 /// `Content-Type` must be `application/json` (parameters such as `charset` allowed) when sent.
 fn content_type_is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(CONTENT_TYPE) else { return true };
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return true;
+    };
     value
         .to_str()
         .ok()
-        .map(|value| value.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("application/json"))
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
         .unwrap_or(false)
 }
 
@@ -561,13 +656,21 @@ mod tests {
 
     #[test]
     fn origin_absent_or_allowed_passes_and_anything_else_is_403() {
-        let allowed = vec!["https://app.example.com".to_owned(), "http://localhost:8080/".to_owned()];
+        let allowed = vec![
+            "https://app.example.com".to_owned(),
+            "http://localhost:8080/".to_owned(),
+        ];
         assert!(check_origin(None, &allowed).is_ok());
         assert!(check_origin(Some("https://app.example.com"), &allowed).is_ok());
         assert!(check_origin(Some("HTTPS://APP.EXAMPLE.COM/"), &allowed).is_ok());
         assert!(check_origin(Some("http://localhost:8080"), &allowed).is_ok());
-        for bad in ["https://evil.example", "https://app.example.com:8443", "null", ""] {
-            let reply = check_origin(Some(bad), &allowed).expect_err(bad);
+        for bad in [
+            "https://evil.example",
+            "https://app.example.com:8443",
+            "null",
+            "",
+        ] {
+            let reply = check_origin(Some(bad), &allowed).expect_err(bad).reply();
             assert_eq!(reply.status, StatusCode::FORBIDDEN);
             let body = reply.body_json().expect("a JSON-RPC error body");
             assert!(body.get("id").is_none(), "no id: {body}");
@@ -579,20 +682,41 @@ mod tests {
     #[test]
     fn origin_header_reads_one_visible_ascii_value() {
         assert_eq!(origin_header(&HeaderMap::new()), Ok(None));
-        assert_eq!(origin_header(&headers(&[("origin", "https://a.example")])), Ok(Some("https://a.example")));
-        assert_eq!(origin_header(&headers(&[("origin", "https://a.example"), ("origin", "https://b.example")])), Err(()));
+        assert_eq!(
+            origin_header(&headers(&[("origin", "https://a.example")])),
+            Ok(Some("https://a.example"))
+        );
+        assert_eq!(
+            origin_header(&headers(&[
+                ("origin", "https://a.example"),
+                ("origin", "https://b.example")
+            ])),
+            Err(ForbiddenOrigin)
+        );
         let mut non_ascii = HeaderMap::new();
-        non_ascii.insert(ORIGIN, HeaderValue::from_bytes(b"https://\xe9.example").expect("opaque bytes"));
-        assert_eq!(origin_header(&non_ascii), Err(()));
+        non_ascii.insert(
+            ORIGIN,
+            HeaderValue::from_bytes(b"https://\xe9.example").expect("opaque bytes"),
+        );
+        assert_eq!(origin_header(&non_ascii), Err(ForbiddenOrigin));
     }
 
     #[test]
     fn accept_needs_json_when_present() {
         assert!(accepts_json(&HeaderMap::new()));
-        assert!(accepts_json(&headers(&[("accept", "application/json, text/event-stream")])));
-        assert!(accepts_json(&headers(&[("accept", "text/event-stream;q=0.9, Application/JSON;q=1")])));
+        assert!(accepts_json(&headers(&[(
+            "accept",
+            "application/json, text/event-stream"
+        )])));
+        assert!(accepts_json(&headers(&[(
+            "accept",
+            "text/event-stream;q=0.9, Application/JSON;q=1"
+        )])));
         assert!(accepts_json(&headers(&[("accept", "*/*")])));
-        assert!(accepts_json(&headers(&[("accept", "text/event-stream"), ("accept", "application/*")])));
+        assert!(accepts_json(&headers(&[
+            ("accept", "text/event-stream"),
+            ("accept", "application/*")
+        ])));
         assert!(!accepts_json(&headers(&[("accept", "text/event-stream")])));
         assert!(!accepts_json(&headers(&[("accept", "text/html")])));
     }
@@ -600,15 +724,30 @@ mod tests {
     #[test]
     fn content_type_must_be_json_when_present() {
         assert!(content_type_is_json(&HeaderMap::new()));
-        assert!(content_type_is_json(&headers(&[("content-type", "application/json; charset=utf-8")])));
-        assert!(!content_type_is_json(&headers(&[("content-type", "application/x-www-form-urlencoded")])));
-        assert!(!content_type_is_json(&headers(&[("content-type", "text/plain")])));
+        assert!(content_type_is_json(&headers(&[(
+            "content-type",
+            "application/json; charset=utf-8"
+        )])));
+        assert!(!content_type_is_json(&headers(&[(
+            "content-type",
+            "application/x-www-form-urlencoded"
+        )])));
+        assert!(!content_type_is_json(&headers(&[(
+            "content-type",
+            "text/plain"
+        )])));
     }
 
     #[test]
     fn decodes_base64_header_values() {
-        assert_eq!(decode_header_value("get_weather").as_deref(), Some("get_weather"));
-        assert_eq!(decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?=").as_deref(), Some("Hello, 世界"));
+        assert_eq!(
+            decode_header_value("get_weather").as_deref(),
+            Some("get_weather")
+        );
+        assert_eq!(
+            decode_header_value("=?base64?SGVsbG8sIOS4lueVjA==?=").as_deref(),
+            Some("Hello, 世界")
+        );
         assert_eq!(decode_header_value("=?base64?not base64!?="), None);
         assert_eq!(decode_header_value("=?base64?/w==?="), None);
     }
@@ -625,9 +764,21 @@ mod tests {
     #[test]
     fn modern_statuses() {
         assert_eq!(modern_status(METHOD_NOT_FOUND), StatusCode::NOT_FOUND);
-        assert_eq!(modern_status(INTERNAL_ERROR), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(modern_status(jsonrpc::HEADER_MISMATCH), StatusCode::BAD_REQUEST);
-        assert_eq!(modern_status(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION), StatusCode::BAD_REQUEST);
-        assert_eq!(modern_status(jsonrpc::INVALID_PARAMS), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            modern_status(INTERNAL_ERROR),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            modern_status(jsonrpc::HEADER_MISMATCH),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            modern_status(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            modern_status(jsonrpc::INVALID_PARAMS),
+            StatusCode::BAD_REQUEST
+        );
     }
 }

@@ -42,7 +42,9 @@ impl ProtocolVersion {
 
     /// The supported revision with this identifier (exact, case-sensitive match).
     pub fn parse(value: &str) -> Option<ProtocolVersion> {
-        SUPPORTED_VERSIONS.into_iter().find(|version| version.as_str() == value)
+        SUPPORTED_VERSIONS
+            .into_iter()
+            .find(|version| version.as_str() == value)
     }
 
     /// True for the stateless per-request-metadata revisions (2026-07-28 and later).
@@ -69,7 +71,10 @@ impl ProtocolVersion {
 
 /// The identifiers of [`SUPPORTED_VERSIONS`], newest first.
 pub fn supported_version_strings() -> Vec<&'static str> {
-    SUPPORTED_VERSIONS.iter().map(|version| version.as_str()).collect()
+    SUPPORTED_VERSIONS
+        .iter()
+        .map(|version| version.as_str())
+        .collect()
 }
 
 #[cfg(test)]
