@@ -12,4 +12,4 @@ mod usage;
 
 pub use rate_limit::{LimitSubject, RateLimited, RequestRateLimit};
 pub use tally::UsageTally;
-pub use usage::{DayUsage, MonthUsage, UsageCounters, route_group_counter};
+pub use usage::{DayUsage, MonthUsage, UsageCounters, month_of, route_group_counter};

@@ -1,0 +1,415 @@
+//! Chat with your data: a user's message, the tool registry and a chat model, in a loop until
+//! the model answers in words.
+//!
+//! The loop ([`ChatService::turn`]) has the limits a demanding deployment needs:
+//! * at most [`ChatLimits::max_rounds`] model calls per turn, and a time budget under API
+//!   Gateway's 30 s, after which it returns what it has with `status: "incomplete"`;
+//! * tool outputs bounded in bytes (the registry cuts them and says so);
+//! * independent tool calls of one model turn run concurrently, and a failing tool's error goes
+//!   back to the model as its result rather than failing the turn;
+//! * write tools are offered only when the request allows writes and the caller holds
+//!   `records:write`; otherwise they do not exist for the model;
+//! * every model call's tokens and cost are counted in the tenant's usage, and a turn is refused
+//!   with 402 before any provider call when it would pass the tenant's monthly budget.
+
+pub mod budget;
+pub mod sessions;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accounts::{Principal, Scope};
+use basics::{Clock, IdGenerator};
+use llm::{ChatModel, FunctionDeclaration, LlmError, Message, ModelPrice, Usage};
+use metering::UsageTally;
+use ports::{StoreError, TableStore};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tools::{Offer, Registry, ToolContext, ToolError};
+
+pub use budget::{BudgetAlert, BudgetSettings, Budgets};
+pub use sessions::{ChatSession, SessionSummary, Sessions};
+
+/// The limits of one turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatLimits {
+    /// Model calls per turn (each may ask for several tools).
+    pub max_rounds: u32,
+    /// Bytes of one tool result handed to the model.
+    pub max_tool_output_bytes: usize,
+    /// Wall time for the whole turn: API Gateway answers 504 at 30 s.
+    pub turn_budget: Duration,
+    /// Characters of the user's message.
+    pub max_message_chars: usize,
+}
+
+impl Default for ChatLimits {
+    fn default() -> Self {
+        Self {
+            max_rounds: 6,
+            max_tool_output_bytes: 16 * 1024,
+            turn_budget: Duration::from_secs(24),
+            max_message_chars: 8_000,
+        }
+    }
+}
+
+/// A chat request, as `POST /v1/chat` takes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    pub message: String,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub base_id: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub allow_writes: bool,
+}
+
+/// One tool call as the reply reports it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolCallReport {
+    pub name: String,
+    pub arguments: Value,
+    pub ok: bool,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TurnUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+/// The answer to `POST /v1/chat`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatReply {
+    pub session_id: String,
+    pub reply: String,
+    pub tool_calls: Vec<ToolCallReport>,
+    pub usage: TurnUsage,
+    pub model: String,
+    /// `complete`, or `incomplete` when a limit (rounds, time) stopped the loop.
+    pub status: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no chat session {0:?}")]
+    UnknownSession(String),
+    #[error(
+        "This month's model spend (${spent:.4}) plus this request would pass the budget of ${monthly:.2}; raise it with PUT /v1/budget or wait for next month"
+    )]
+    BudgetExceeded { spent: f64, monthly: f64 },
+    #[error(transparent)]
+    Model(#[from] LlmError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Usage counter names.
+pub mod counters {
+    pub const CALLS: &str = "llm.calls";
+    pub const INPUT_TOKENS: &str = "llm.input_tokens";
+    pub const OUTPUT_TOKENS: &str = "llm.output_tokens";
+    pub use crate::budget::COST_COUNTER as COST_MICRO_USD;
+}
+
+/// What a turn runs with besides the request.
+pub struct TurnContext<'a> {
+    pub principal: &'a Principal,
+    pub model: Arc<dyn ChatModel>,
+    pub price: ModelPrice,
+    pub tools: ToolContext,
+    pub usage: &'a UsageTally,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatService {
+    registry: Arc<Registry>,
+    sessions: Sessions,
+    budgets: Budgets,
+    ids: Arc<dyn IdGenerator>,
+    limits: ChatLimits,
+}
+
+fn system_prompt(base_id: Option<&str>, writes: bool) -> String {
+    let mut prompt = String::from(
+        "You answer questions about the user's Airtable data and work on it with the tools you have. \
+         Use the tools to look things up; never invent records, ids or numbers. Find table and field names \
+         with list_tables or describe_table before reading records. Prefer analyze_table for counts, totals \
+         and distributions, and keep reads small (fields, filters, max_records). Answer briefly and cite the \
+         records you used.",
+    );
+    match base_id {
+        Some(base) => prompt.push_str(&format!(
+            " Work in base {base} unless the user names another."
+        )),
+        None => prompt.push_str(" If the user names no base, find it with list_bases."),
+    }
+    if writes {
+        prompt.push_str(" You may change data when the user asks; say exactly what you changed.");
+    } else {
+        prompt.push_str(
+            " You cannot change data in this conversation; if asked to, say that writes are off.",
+        );
+    }
+    prompt
+}
+
+/// A rough token count (four characters a token) for the budget's look-ahead.
+fn estimate_tokens(text_len: usize) -> u64 {
+    (text_len / 4 + 1) as u64
+}
+
+impl ChatService {
+    pub fn new(
+        store: Arc<dyn TableStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        registry: Arc<Registry>,
+        limits: ChatLimits,
+    ) -> Self {
+        Self {
+            registry,
+            sessions: Sessions::new(Arc::clone(&store), Arc::clone(&clock)),
+            budgets: Budgets::new(store, clock),
+            ids,
+            limits,
+        }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// Refuses the next model call when the month's spend plus its estimated input cost would
+    /// pass the budget.
+    async fn check_budget(
+        &self,
+        tenant_id: &str,
+        spent_this_turn: f64,
+        next_input_chars: usize,
+        price: &ModelPrice,
+    ) -> Result<(), ChatError> {
+        let Some(budget) = self.budgets.get(tenant_id).await? else {
+            return Ok(());
+        };
+        let spent = self.budgets.spent_usd(tenant_id).await? + spent_this_turn;
+        let estimate = price.cost(estimate_tokens(next_input_chars), 0);
+        if spent + estimate > budget.monthly_usd {
+            self.budgets
+                .record_alerts(tenant_id, &budget, spent)
+                .await?;
+            return Err(ChatError::BudgetExceeded {
+                spent,
+                monthly: budget.monthly_usd,
+            });
+        }
+        Ok(())
+    }
+
+    /// One chat turn.
+    pub async fn turn(
+        &self,
+        context: TurnContext<'_>,
+        request: ChatRequest,
+    ) -> Result<ChatReply, ChatError> {
+        let started = Instant::now();
+        let principal = context.principal;
+        let tenant_id = principal.tenant_id.as_str();
+        let message = request.message.trim().to_string();
+        if message.is_empty() || message.chars().count() > self.limits.max_message_chars {
+            return Err(ChatError::Invalid(format!(
+                "message must be 1 to {} characters",
+                self.limits.max_message_chars
+            )));
+        }
+        let mut session = match &request.session_id {
+            Some(id) => self
+                .sessions
+                .get(tenant_id, id)
+                .await?
+                .ok_or_else(|| ChatError::UnknownSession(id.chars().take(80).collect()))?,
+            None => {
+                let now = self.sessions.now();
+                ChatSession {
+                    id: self.ids.new_id("chat"),
+                    title: message.chars().take(80).collect(),
+                    model: context.model.model().to_string(),
+                    created_at: now.clone(),
+                    updated_at: now,
+                    messages: Vec::new(),
+                }
+            }
+        };
+        let writes = request.allow_writes && principal.has(Scope::RecordsWrite);
+        let offer = if writes { Offer::All } else { Offer::ReadOnly };
+        let declarations: Vec<FunctionDeclaration> = self
+            .registry
+            .offered(principal, offer)
+            .map(|spec| FunctionDeclaration {
+                name: spec.name.to_string(),
+                description: spec.description.to_string(),
+                parameters: spec.input_schema.clone(),
+            })
+            .collect();
+        let system = system_prompt(request.base_id.as_deref(), writes);
+        let mut tool_context = context.tools.clone();
+        tool_context.max_output_bytes = self.limits.max_tool_output_bytes;
+
+        let mut conversation = session.messages.clone();
+        conversation.push(Message::User { text: message });
+        let first_new = conversation.len() - 1;
+        let mut usage = Usage::default();
+        let mut cost = 0.0f64;
+        let mut reports = Vec::new();
+        let mut reply = None;
+        let schema_chars = serde_json::to_string(&declarations).map_or(0, |s| s.len());
+        for _round in 0..self.limits.max_rounds {
+            if started.elapsed() >= self.limits.turn_budget {
+                break;
+            }
+            let input_chars = serde_json::to_string(&conversation).map_or(0, |s| s.len())
+                + system.len()
+                + schema_chars;
+            self.check_budget(tenant_id, cost, input_chars, &context.price)
+                .await?;
+            let completion = context
+                .model
+                .complete(&system, &conversation, &declarations)
+                .await?;
+            let call_cost = context.price.cost(
+                completion.usage.input_tokens,
+                completion.usage.output_tokens,
+            );
+            usage += completion.usage;
+            cost += call_cost;
+            context.usage.add(counters::CALLS, 1);
+            context
+                .usage
+                .add(counters::INPUT_TOKENS, completion.usage.input_tokens as i64);
+            context.usage.add(
+                counters::OUTPUT_TOKENS,
+                completion.usage.output_tokens as i64,
+            );
+            context
+                .usage
+                .add(counters::COST_MICRO_USD, budget::micro_usd(call_cost));
+            conversation.push(Message::Assistant {
+                text: completion.text.clone(),
+                tool_calls: completion.tool_calls.clone(),
+            });
+            if completion.tool_calls.is_empty() {
+                reply = Some(completion.text.unwrap_or_default());
+                break;
+            }
+            let results = futures::future::join_all(completion.tool_calls.iter().map(|call| {
+                self.registry.call(
+                    principal,
+                    offer,
+                    &call.name,
+                    call.arguments.clone(),
+                    tool_context.clone(),
+                )
+            }))
+            .await;
+            for (call, result) in completion.tool_calls.iter().zip(results) {
+                let (content, report) = match result {
+                    Ok(output) => (
+                        output.structured.clone(),
+                        ToolCallReport {
+                            name: call.name.clone(),
+                            arguments: call.arguments.clone(),
+                            ok: true,
+                            summary: output.summary,
+                        },
+                    ),
+                    Err(err) => {
+                        let message = tool_error_message(&err);
+                        (
+                            json!({"error": message}),
+                            ToolCallReport {
+                                name: call.name.clone(),
+                                arguments: call.arguments.clone(),
+                                ok: false,
+                                summary: message,
+                            },
+                        )
+                    }
+                };
+                reports.push(report);
+                conversation.push(Message::Tool {
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    content,
+                });
+            }
+        }
+        // Spend crossing the alert threshold is recorded as it happens.
+        if let Some(budget) = self.budgets.get(tenant_id).await? {
+            let spent = self.budgets.spent_usd(tenant_id).await? + cost;
+            self.budgets
+                .record_alerts(tenant_id, &budget, spent)
+                .await?;
+        }
+        let status = if reply.is_some() {
+            "complete"
+        } else {
+            "incomplete"
+        };
+        let reply = reply.unwrap_or_else(|| {
+            "I could not finish within this turn's limits; ask me to continue, or narrow the question."
+                .to_string()
+        });
+        if status == "incomplete" {
+            conversation.push(Message::Assistant {
+                text: Some(reply.clone()),
+                tool_calls: vec![],
+            });
+        }
+        tracing::info!(
+            tenant_id,
+            rounds = reports.len(),
+            status,
+            new_messages = conversation.len() - first_new,
+            "chat turn"
+        );
+        session.messages = conversation;
+        session.updated_at = self.sessions.now();
+        session.bound_history();
+        self.sessions.save(tenant_id, &session).await?;
+        Ok(ChatReply {
+            session_id: session.id,
+            reply,
+            tool_calls: reports,
+            usage: TurnUsage {
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                cost_usd: cost,
+            },
+            model: context.model.model().to_string(),
+            status,
+        })
+    }
+}
+
+/// What the model (and the reply) hear of a tool's failure.
+fn tool_error_message(err: &ToolError) -> String {
+    match err {
+        ToolError::UnknownTool(name) => {
+            format!("There is no tool {name:?} available in this conversation")
+        }
+        other => other.to_string(),
+    }
+}
