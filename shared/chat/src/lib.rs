@@ -13,6 +13,7 @@
 //!   with 402 before any provider call when it would pass the tenant's monthly budget.
 
 pub mod budget;
+pub mod catalog;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use serde_json::{Value, json};
 use tools::{Offer, Registry, ToolContext, ToolError};
 
 pub use budget::{BudgetAlert, BudgetSettings, Budgets};
+pub use catalog::{CatalogError, CatalogSettings, ModelCatalog, ModelView};
 pub use sessions::{ChatSession, SessionSummary, Sessions};
 
 /// The limits of one turn.

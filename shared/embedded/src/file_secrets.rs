@@ -1,5 +1,6 @@
 //! Secrets for the local default: the environment first (`SECRET_<NAME>`, the name upper-cased
-//! with every other character as `_`), then a JSON file under the data directory, written with
+//! with every other character as `_`, or for a few secrets their conventional variable, see
+//! [`CONVENTIONAL_VARIABLES`]), then a JSON file under the data directory, written with
 //! owner-only permissions. Writes go to the file.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,13 @@ pub struct FileSecrets {
     /// Serialises read-modify-write cycles on the file within this process.
     lock: Arc<Mutex<()>>,
 }
+
+/// Secrets that also come from the variable everyone already sets for them, so a developer's
+/// usual `GEMINI_API_KEY=…` works locally as it does with every other tool.
+pub const CONVENTIONAL_VARIABLES: [(&str, &str); 2] = [
+    ("llm/gemini-api-key", "GEMINI_API_KEY"),
+    ("llm/openai-api-key", "OPENAI_API_KEY"),
+];
 
 /// The environment variable that overrides a secret: `jwt-signing-key` → `SECRET_JWT_SIGNING_KEY`.
 pub fn env_var_for(name: &str) -> String {
@@ -107,6 +115,14 @@ impl Secrets for FileSecrets {
         if let Some(value) = self.env.raw(&env_var_for(name)) {
             return Ok(Some(SecretString::from(value)));
         }
+        let conventional = CONVENTIONAL_VARIABLES
+            .iter()
+            .find(|(secret, _)| *secret == name)
+            .and_then(|(_, variable)| self.env.raw(variable))
+            .filter(|value| !value.trim().is_empty());
+        if let Some(value) = conventional {
+            return Ok(Some(SecretString::from(value)));
+        }
         let _guard = self.lock.lock().await;
         let path = self.path.clone();
         let secrets = tokio::task::spawn_blocking(move || Self::read(&path))
@@ -171,6 +187,28 @@ mod tests {
         assert_eq!(
             got.map(|s| s.expose_secret().to_string()),
             Some("from-env".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn model_keys_come_from_their_conventional_variables() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secrets = FileSecrets::new(
+            dir.path().join("secrets.json"),
+            Env::from_pairs([("GEMINI_API_KEY", "g-key"), ("OPENAI_API_KEY", "")]),
+        );
+        let gemini = secrets.get("llm/gemini-api-key").await.expect("get");
+        assert_eq!(
+            gemini.map(|s| s.expose_secret().to_string()),
+            Some("g-key".into())
+        );
+        assert!(
+            secrets
+                .get("llm/openai-api-key")
+                .await
+                .expect("get")
+                .is_none(),
+            "empty is unset"
         );
     }
 
