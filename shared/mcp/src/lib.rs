@@ -23,11 +23,12 @@
 //! # Using it
 //!
 //! ```text
-//! any method: origin_header(&headers).and_then(|o| check_origin(o, &allowed))
-//!             -> Err(ForbiddenOrigin): send its .reply(), a 403
-//! GET, DELETE, others: method_not_allowed()                      -> 405, Allow: POST
-//! POST: authenticate (JWT or API key, the platform's usual 401), build the tenant's
-//!       McpBackend, then handle_post(&headers, &body, &backend, &server_info).await
+//! every method:   origin_header(&headers).and_then(|origin| check_origin(origin, &allowed))
+//!                 Err(forbidden) -> send forbidden.reply() (403)
+//! GET, DELETE, …: method_not_allowed() (405, Allow: POST)
+//! POST:           authenticate (JWT or API key; the platform's usual 401), build the tenant's
+//!                 McpBackend, then handle_post(&headers, &body, &backend, &server_info).await
+//! in axum:        (reply.status, reply.headers, reply.body).into_response()
 //! ```
 //!
 //! # Why not rmcp
@@ -108,6 +109,13 @@
 //!   4xx/5xx with an `application/json` JSON-RPC error body it surfaces that error (its `id`
 //!   replaced by the request's), so error bodies here are always JSON-RPC errors;
 //! - it validates 2026-07-28 results strictly: `resultType`, and `ttlMs`/`cacheScope` on lists.
+//!
+//! Checked by hand as well (a throwaway axum server around [`handle_post`], outside this repo):
+//! `mcp` 2.3.0's `Client` in `mode="auto"` (lands on 2026-07-28), `mode="legacy"` (2025-11-25)
+//! and `mode="2026-07-28"`, and `mcp` 1.30.0's `streamablehttp_client` + `ClientSession`
+//! (2025-11-25, `session id None`), each listing and calling tools (structured, `isError`,
+//! invalid arguments, unknown tool), getting a prompt and reading a resource; neither version sent
+//! a GET or a DELETE.
 
 mod backend;
 pub mod jsonrpc;

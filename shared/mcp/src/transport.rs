@@ -59,7 +59,8 @@ impl HttpReply {
         serde_json::from_slice(&self.body).ok()
     }
 
-    /// As an `http::Response` (axum turns one with a `Vec<u8>` body into a response as is).
+    /// As an `http::Response`. In an axum handler, `(reply.status, reply.headers, reply.body)`
+    /// is already an `IntoResponse`.
     pub fn into_response(self) -> http::Response<Vec<u8>> {
         let mut response = http::Response::new(self.body);
         *response.status_mut() = self.status;
@@ -243,7 +244,7 @@ fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> HeaderRead<'a> {
 /// Which protocol era serves a message.
 enum Route {
     /// Initialize-based, at this revision (for `initialize` itself, negotiation decides).
-    Initialize(ProtocolVersion),
+    Legacy(ProtocolVersion),
     /// Stateless 2026-07-28 rules: `_meta`, routing headers, the 2026 HTTP status table.
     Modern,
 }
@@ -263,7 +264,7 @@ fn route(
         ..
     } = message
     {
-        return Ok(Route::Initialize(DEFAULT_HEADERLESS_VERSION));
+        return Ok(Route::Legacy(DEFAULT_HEADERLESS_VERSION));
     }
     let meta_version = match message {
         Message::Request { .. } => value
@@ -280,7 +281,7 @@ fn route(
             VersionHeader::Supported(version)
                 if !version.is_modern() && meta_version.as_str() == Some(version.as_str()) =>
             {
-                Route::Initialize(*version)
+                Route::Legacy(*version)
             }
             _ => Route::Modern,
         });
@@ -291,8 +292,8 @@ fn route(
     };
     match version_header {
         VersionHeader::Supported(version) if version.is_modern() => Ok(Route::Modern),
-        VersionHeader::Supported(version) => Ok(Route::Initialize(*version)),
-        VersionHeader::Absent => Ok(Route::Initialize(DEFAULT_HEADERLESS_VERSION)),
+        VersionHeader::Supported(version) => Ok(Route::Legacy(*version)),
+        VersionHeader::Absent => Ok(Route::Legacy(DEFAULT_HEADERLESS_VERSION)),
         // 2025-06-18/2025-11-25: "an invalid or unsupported MCP-Protocol-Version" is a 400;
         // the body says which versions would do, as 2026-07-28's error does.
         VersionHeader::Unsupported(requested) => {
@@ -327,7 +328,7 @@ async fn handle_single(
         // a stateless server acts on: accepted, 202, no body, in both eras.
         (_, Message::Notification { .. }) => HttpReply::empty(StatusCode::ACCEPTED),
         // 2025 era: a client's response to a server request is accepted like a notification.
-        (Route::Initialize(_), Message::Response) => HttpReply::empty(StatusCode::ACCEPTED),
+        (Route::Legacy(_), Message::Response) => HttpReply::empty(StatusCode::ACCEPTED),
         // 2026-07-28: "The client MUST NOT send JSON-RPC responses".
         (Route::Modern, Message::Response) => HttpReply::error(
             StatusCode::BAD_REQUEST,
@@ -336,7 +337,7 @@ async fn handle_single(
                 "Invalid Request: the body must be a single JSON-RPC request or notification",
             ),
         ),
-        (Route::Initialize(version), Message::Request { id, method, params }) => {
+        (Route::Legacy(version), Message::Request { id, method, params }) => {
             // 2025 era: JSON-RPC errors of a dispatched request travel in a 200 reply.
             let call = Call {
                 version,
