@@ -144,7 +144,7 @@ fn verify_keys_name() -> String {
 const TENANT_TOKEN_NAME: &str = "tenants/ten_example/airtable-token";
 
 /// The functions that call Airtable with a tenant's token, and so may read it.
-const TENANT_TOKEN_READERS: [&str; 1] = ["api-records"];
+const TENANT_TOKEN_READERS: [&str; 3] = ["api-records", "api-chat", "api-mcp"];
 
 /// Resolves the intrinsics a policy resource may use into one concrete string (which may hold
 /// IAM wildcards), with parameters at their defaults. `None` when it cannot be resolved; the

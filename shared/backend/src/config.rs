@@ -46,7 +46,7 @@ pub struct AwsSettings {
     pub secrets_prefix: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BackendConfig {
     /// `BACKEND`: `embedded` or `aws`.
     pub kind: BackendKind,
@@ -130,6 +130,16 @@ impl BackendConfig {
                 defaults.client_auth_requests_per_minute,
             )?,
             gateway: gateway::GatewaySettings::from_env(env)?,
+            models: chat::CatalogSettings::from_env(env)?,
+            mcp_allowed_origins: env
+                .raw("MCP_ALLOWED_ORIGINS")
+                .map(|list| {
+                    list.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         Ok(Self {
             platform,

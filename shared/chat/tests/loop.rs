@@ -80,6 +80,7 @@ fn calls(list: &[(&str, Value)]) -> Completion {
                 id: format!("call_{i}"),
                 name: name.to_string(),
                 arguments: args.clone(),
+                signature: None,
             })
             .collect(),
         usage: Usage {

@@ -25,6 +25,8 @@ pub fn all_functions() -> Vec<FunctionRoutes> {
         functions::auth::routes(),
         functions::connections::routes(),
         functions::records::routes(),
+        functions::chat::routes(),
+        functions::mcp::routes(),
         functions::usage::routes(),
         functions::health::routes(),
     ]

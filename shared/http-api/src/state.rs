@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use accounts::{Accounts, TokenService, TokenSettings};
 use basics::{Clock, IdGenerator};
+use chat::{CatalogSettings, ChatLimits, ChatService, ModelCatalog};
 use connections::Connections;
 use gateway::{ClientPool, Gateway, GatewaySettings};
 use metering::{LimitSubject, RequestRateLimit, UsageCounters};
 use ports::{Queue, Secrets, TableStore};
+use tools::Registry;
 
 /// Settings read from the environment at start (see the README's configuration table).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlatformSettings {
     /// `JWT_ISSUER`, `JWT_AUDIENCE`; lifetimes are fixed (15 minutes, 30 days).
     pub tokens: TokenSettings,
@@ -22,6 +24,10 @@ pub struct PlatformSettings {
     pub client_auth_requests_per_minute: u32,
     /// `RECORDS_CACHE_TTL_SECONDS`, `GATEWAY_LATENCY_BUDGET_MS`, and the Airtable pacing.
     pub gateway: GatewaySettings,
+    /// `CHAT_MODEL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `CHAT_MODEL_PRICES`.
+    pub models: CatalogSettings,
+    /// `MCP_ALLOWED_ORIGINS`: browser origins allowed to call `/mcp` (comma-separated).
+    pub mcp_allowed_origins: Vec<String>,
 }
 
 impl Default for PlatformSettings {
@@ -31,6 +37,8 @@ impl Default for PlatformSettings {
             tenant_requests_per_minute: DEFAULT_TENANT_REQUESTS_PER_MINUTE,
             client_auth_requests_per_minute: DEFAULT_CLIENT_AUTH_REQUESTS_PER_MINUTE,
             gateway: GatewaySettings::default(),
+            models: CatalogSettings::default(),
+            mcp_allowed_origins: Vec::new(),
         }
     }
 }
@@ -60,8 +68,13 @@ pub struct AppState {
     pub tenant_requests_per_minute: u32,
     pub client_auth_requests_per_minute: u32,
     pub gateway_settings: GatewaySettings,
-    /// The `/v0` gateway's Airtable clients, one per tenant, kept for the process.
+    /// The `/v0` gateway's Airtable clients, one per tenant, kept for the process (chat and MCP
+    /// tools use them too).
     pub airtable_clients: Arc<ClientPool>,
+    pub models: CatalogSettings,
+    /// The one tool registry chat and MCP share.
+    pub tools: Arc<Registry>,
+    pub mcp_allowed_origins: Vec<String>,
 }
 
 impl AppState {
@@ -95,6 +108,9 @@ impl AppState {
             client_auth_requests_per_minute: settings.client_auth_requests_per_minute,
             gateway_settings: settings.gateway,
             airtable_clients,
+            models: settings.models.clone(),
+            tools: Arc::new(Registry::standard()),
+            mcp_allowed_origins: settings.mcp_allowed_origins,
         }
     }
 
@@ -138,6 +154,20 @@ impl AppState {
             Arc::clone(&self.airtable_clients),
             &self.gateway_settings,
         )
+    }
+
+    pub fn chat(&self) -> ChatService {
+        ChatService::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.ids),
+            Arc::clone(&self.tools),
+            ChatLimits::default(),
+        )
+    }
+
+    pub fn model_catalog(&self) -> ModelCatalog {
+        ModelCatalog::new(self.models.clone(), Arc::clone(&self.secrets))
     }
 
     pub fn connections(&self) -> Connections {

@@ -22,6 +22,9 @@ pub struct ToolCall {
     /// The arguments object. A model that sent arguments that are not a JSON object gets them
     /// back as `{"_unparsed": "<text>"}`, which the tool then refuses with a clear message.
     pub arguments: Value,
+    /// Gemini's `thoughtSignature` on the call's part, which Gemini 3 requires back unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// One message of a conversation.

@@ -70,7 +70,11 @@ pub fn request_body(system: &str, messages: &[Message], tools: &[FunctionDeclara
                     if !call.id.starts_with(LOCAL_ID_PREFIX) {
                         function_call["id"] = json!(call.id);
                     }
-                    parts.push(json!({"functionCall": function_call}));
+                    let mut part = json!({"functionCall": function_call});
+                    if let Some(signature) = &call.signature {
+                        part["thoughtSignature"] = json!(signature);
+                    }
+                    parts.push(part);
                 }
                 contents.push(json!({"role": "model", "parts": parts}));
             }
@@ -158,6 +162,7 @@ pub fn parse_response(answer: &Value) -> Result<Completion, LlmError> {
                 id,
                 name,
                 arguments,
+                signature: part["thoughtSignature"].as_str().map(str::to_string),
             });
         }
     }
@@ -217,11 +222,13 @@ mod tests {
                         id: "c1".into(),
                         name: "list_records".into(),
                         arguments: json!({"table": "Deals"}),
+                        signature: None,
                     },
                     ToolCall {
                         id: "c2".into(),
                         name: "list_bases".into(),
                         arguments: json!({}),
+                        signature: None,
                     },
                 ],
             },

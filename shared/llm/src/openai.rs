@@ -117,6 +117,7 @@ pub fn parse_response(answer: &Value) -> Result<Completion, LlmError> {
                     call["function"]["arguments"].as_str().unwrap_or("{}"),
                 ),
                 name,
+                signature: None,
             }
         })
         .collect();
@@ -173,6 +174,7 @@ mod tests {
                     id: "call_1".into(),
                     name: "list_bases".into(),
                     arguments: json!({}),
+                    signature: None,
                 }],
             },
             Message::Tool {

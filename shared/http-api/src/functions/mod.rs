@@ -1,7 +1,9 @@
 //! One module per HTTP function, named after the function.
 
 pub mod auth;
+pub mod chat;
 pub mod connections;
 pub mod health;
+pub mod mcp;
 pub mod records;
 pub mod usage;

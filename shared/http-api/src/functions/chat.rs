@@ -1,0 +1,193 @@
+//! `api-chat`: chat with your data (`POST /v1/chat`), its sessions, the models on offer, and the
+//! tenant's budget. The loop itself lives in the `chat` crate; this module parses, authorizes,
+//! builds the turn's model and Airtable client, and renders answers and errors.
+
+use accounts::Scope;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Extension, Json};
+use basics::{ApiError, ErrorKind};
+use chat::{BudgetSettings, CatalogError, ChatError, ChatRequest, TurnContext};
+use llm::LlmError;
+use metering::UsageTally;
+use serde_json::json;
+use tools::ToolContext;
+
+use crate::json::ApiJson;
+use crate::{AppState, Caller, FunctionRoutes};
+
+pub const FUNCTION: &str = "api-chat";
+
+pub fn routes() -> FunctionRoutes {
+    FunctionRoutes::new(FUNCTION)
+        .post("/v1/chat", post(chat_turn))
+        .get("/v1/chat/sessions", get(list_sessions))
+        .get("/v1/chat/sessions/{session_id}", get(show_session))
+        .delete("/v1/chat/sessions/{session_id}", delete(delete_session))
+        .get("/v1/models", get(list_models))
+        .get("/v1/budget", get(show_budget))
+        .put("/v1/budget", put(set_budget))
+}
+
+fn chat_error(err: ChatError) -> ApiError {
+    match err {
+        ChatError::Invalid(message) => ApiError::bad_request(message),
+        ChatError::UnknownSession(_) => {
+            ApiError::not_found(err.to_string()).with_type("SESSION_NOT_FOUND")
+        }
+        ChatError::BudgetExceeded { .. } => {
+            ApiError::new(ErrorKind::PaymentRequired, err.to_string()).with_type("BUDGET_EXCEEDED")
+        }
+        ChatError::Model(LlmError::Refused { status, .. }) => {
+            tracing::warn!(status, error = %err, "the model provider refused a request");
+            ApiError::new(
+                ErrorKind::BadGateway,
+                format!("The model provider refused the request: {err}"),
+            )
+            .with_type("MODEL_REFUSED")
+        }
+        ChatError::Model(other) => ApiError::new(
+            ErrorKind::BadGateway,
+            format!("The model provider is unavailable: {other}"),
+        )
+        .with_type("MODEL_UNAVAILABLE"),
+        ChatError::Store(err) => err.into(),
+    }
+}
+
+fn catalog_error(err: CatalogError) -> ApiError {
+    match err {
+        CatalogError::UnknownModel(_) => {
+            ApiError::bad_request(err.to_string()).with_type("UNKNOWN_MODEL")
+        }
+        CatalogError::NoKey(..) => {
+            ApiError::unavailable(err.to_string()).with_type("MODEL_NOT_CONFIGURED")
+        }
+        CatalogError::Unavailable(detail) => ApiError::internal(detail),
+    }
+}
+
+async fn chat_turn(
+    State(state): State<AppState>,
+    caller: Caller,
+    usage: Option<Extension<UsageTally>>,
+    ApiJson(request): ApiJson<ChatRequest>,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Chat)?;
+    let (model, price) = state
+        .model_catalog()
+        .resolve(request.model.as_deref())
+        .await
+        .map_err(catalog_error)?;
+    let token = state
+        .connections()
+        .token(&principal.tenant_id)
+        .await
+        .map_err(gateway::GatewayError::from)?;
+    let client = state
+        .airtable_clients
+        .client(&principal.tenant_id, token)
+        .map_err(gateway::GatewayError::from)?;
+    let tally = usage.map(|Extension(tally)| tally).unwrap_or_default();
+    let context = TurnContext {
+        principal,
+        model,
+        price,
+        tools: ToolContext::new(client.airtable),
+        usage: &tally,
+    };
+    let reply = state
+        .chat()
+        .turn(context, request)
+        .await
+        .map_err(chat_error)?;
+    Ok(Json(reply).into_response())
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Chat)?;
+    let sessions = state.chat().sessions().list(&principal.tenant_id).await?;
+    Ok(Json(json!({"sessions": sessions})).into_response())
+}
+
+async fn show_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(session_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Chat)?;
+    match state
+        .chat()
+        .sessions()
+        .get(&principal.tenant_id, &session_id)
+        .await?
+    {
+        Some(session) => Ok(Json(session).into_response()),
+        None => Err(chat_error(ChatError::UnknownSession(session_id))),
+    }
+}
+
+async fn delete_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(session_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Chat)?;
+    if state
+        .chat()
+        .sessions()
+        .delete(&principal.tenant_id, &session_id)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(chat_error(ChatError::UnknownSession(session_id)))
+    }
+}
+
+async fn list_models(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(Scope::Chat)?;
+    Ok(Json(json!({"models": state.model_catalog().list()})).into_response())
+}
+
+async fn show_budget(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::UsageRead)?;
+    let budgets = state.chat();
+    let budgets = budgets.budgets();
+    let settings = budgets.get(&principal.tenant_id).await?;
+    let spent = budgets.spent_usd(&principal.tenant_id).await?;
+    let month = metering::month_of(state.clock.now());
+    let alerts = budgets.alerts(&principal.tenant_id, &month).await?;
+    Ok(Json(json!({
+        "monthly_usd": settings.map(|s| s.monthly_usd),
+        "alert_threshold": settings.map(|s| s.alert_threshold),
+        "month": month,
+        "spent_usd": spent,
+        "alerts": alerts,
+    }))
+    .into_response())
+}
+
+async fn set_budget(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(settings): ApiJson<BudgetSettings>,
+) -> Result<Response, ApiError> {
+    let principal = caller.require(Scope::Admin)?;
+    settings.validate().map_err(ApiError::bad_request)?;
+    state
+        .chat()
+        .budgets()
+        .set(&principal.tenant_id, settings)
+        .await?;
+    Ok(Json(json!({
+        "monthly_usd": settings.monthly_usd,
+        "alert_threshold": settings.alert_threshold,
+    }))
+    .into_response())
+}

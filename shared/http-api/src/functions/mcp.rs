@@ -1,0 +1,297 @@
+//! `api-mcp`: the MCP server at `/mcp` for AI clients, over the same tool registry as chat.
+//!
+//! Every request stands alone (stateless Streamable HTTP with JSON answers, which is what a
+//! Lambda function can serve): the protocol work is the `mcp` crate's; this module checks the
+//! `Origin`, authenticates like every route (our access token or API key), and gives the
+//! protocol a backend scoped to the caller's tenant: the tools the caller's scopes allow, two
+//! prompt templates, and each connected base's schema as a resource.
+
+use std::collections::BTreeMap;
+
+use accounts::{Principal, Scope};
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use mcp::{
+    CallError, McpBackend, PromptArgument, PromptDescriptor, PromptMessage, PromptMessages,
+    ResourceContents, ResourceDescriptor, Role, ServerInfo, ToolAnnotations, ToolDescriptor,
+    ToolResult,
+};
+use serde_json::Value;
+use tools::{Offer, Registry, ToolContext, ToolError};
+
+use crate::{AppState, Caller, FunctionRoutes};
+
+pub const FUNCTION: &str = "api-mcp";
+
+pub fn routes() -> FunctionRoutes {
+    FunctionRoutes::new(FUNCTION)
+        .post("/mcp", post(mcp_post))
+        .get("/mcp", get(mcp_other))
+        .delete("/mcp", delete(mcp_other))
+}
+
+fn reply(reply: mcp::HttpReply) -> Response {
+    (reply.status, reply.headers, reply.body).into_response()
+}
+
+/// GET (an SSE stream) and DELETE (a session) do not exist on a stateless server: 405.
+async fn mcp_other(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(forbidden) = origin_allowed(&state, &headers) {
+        return reply(forbidden.reply());
+    }
+    reply(mcp::method_not_allowed())
+}
+
+/// A browser page may only talk to us from an allowed origin (DNS rebinding and cross-site
+/// requests); clients without an `Origin` (every non-browser client) are fine.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), mcp::ForbiddenOrigin> {
+    let origin = mcp::origin_header(headers)?;
+    mcp::check_origin(origin, &state.mcp_allowed_origins)
+}
+
+fn server_info(state: &AppState) -> ServerInfo {
+    let mut info = ServerInfo::new("pyairtable-on-lambda", state.version);
+    info.title = Some("Airtable via PyAirtable on Lambda".into());
+    info.instructions = Some(
+        "Tools to read, search, analyze and (with write scopes) change the user's Airtable bases. \
+         Start with list_bases and list_tables; each base's schema is also a resource."
+            .into(),
+    );
+    info
+}
+
+async fn mcp_post(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(forbidden) = origin_allowed(&state, &headers) {
+        return reply(forbidden.reply());
+    }
+    let backend = PlatformBackend::new(&state, caller.0).await;
+    reply(mcp::handle_post(&headers, &body, &backend, &server_info(&state)).await)
+}
+
+/// The MCP backend for one request: one tenant, one principal.
+struct PlatformBackend {
+    principal: Principal,
+    registry: std::sync::Arc<Registry>,
+    /// The tenant's Airtable client, or why there is none (no connection yet).
+    tools: Result<ToolContext, String>,
+}
+
+impl PlatformBackend {
+    async fn new(state: &AppState, principal: Principal) -> Self {
+        let tools = match state.connections().token(&principal.tenant_id).await {
+            Ok(token) => state
+                .airtable_clients
+                .client(&principal.tenant_id, token)
+                .map(|client| ToolContext::new(client.airtable))
+                .map_err(|e| e.to_string()),
+            Err(connections::ConnectionError::NotConnected) => Err(
+                "This account has no Airtable connection yet; an admin connects one with PUT /v1/connections/airtable"
+                    .to_string(),
+            ),
+            Err(err) => Err(err.to_string()),
+        };
+        Self {
+            principal,
+            registry: std::sync::Arc::clone(&state.tools),
+            tools,
+        }
+    }
+
+    fn context(&self) -> Result<ToolContext, String> {
+        self.tools.clone()
+    }
+}
+
+const ANALYSIS_PROMPT: &str = "analyze_table";
+const SUMMARY_PROMPT: &str = "summarize_records";
+const SCHEMA_URI_PREFIX: &str = "airtable://bases/";
+const SCHEMA_URI_SUFFIX: &str = "/schema";
+
+fn prompt_argument(name: &str, description: &str, required: bool) -> PromptArgument {
+    PromptArgument {
+        name: name.into(),
+        title: None,
+        description: Some(description.into()),
+        required,
+    }
+}
+
+#[async_trait]
+impl McpBackend for PlatformBackend {
+    async fn list_tools(&self) -> Vec<ToolDescriptor> {
+        self.registry
+            .offered(&self.principal, Offer::All)
+            .map(|spec| ToolDescriptor {
+                name: spec.name.to_string(),
+                title: Some(spec.title.to_string()),
+                description: spec.description.to_string(),
+                input_schema: spec.input_schema.clone(),
+                output_schema: Some(spec.output_schema.clone()),
+                annotations: Some(ToolAnnotations {
+                    title: Some(spec.title.to_string()),
+                    read_only_hint: Some(spec.annotations.read_only),
+                    destructive_hint: Some(spec.annotations.destructive),
+                    idempotent_hint: Some(spec.annotations.idempotent),
+                    open_world_hint: Some(false),
+                }),
+            })
+            .collect()
+    }
+
+    async fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolResult, CallError> {
+        if !self
+            .registry
+            .offered(&self.principal, Offer::All)
+            .any(|spec| spec.name == name)
+        {
+            return Err(CallError::NotFound);
+        }
+        let context = match self.context() {
+            Ok(context) => context,
+            Err(message) => return Ok(ToolResult::error(message)),
+        };
+        match self
+            .registry
+            .call(&self.principal, Offer::All, name, arguments, context)
+            .await
+        {
+            Ok(output) => Ok(ToolResult::structured(output.structured)),
+            Err(ToolError::UnknownTool(_)) => Err(CallError::NotFound),
+            Err(ToolError::InvalidArguments(message)) => Err(CallError::InvalidArguments(message)),
+            Err(err) => Ok(ToolResult::error(err.to_string())),
+        }
+    }
+
+    async fn list_prompts(&self) -> Vec<PromptDescriptor> {
+        vec![
+            PromptDescriptor {
+                name: ANALYSIS_PROMPT.into(),
+                title: Some("Analyze a table".into()),
+                description: Some(
+                    "Profile a table's data quality and distributions, and say what stands out."
+                        .into(),
+                ),
+                arguments: vec![
+                    prompt_argument("base_id", "The base id (app…)", true),
+                    prompt_argument("table", "The table's name or id", true),
+                    prompt_argument("focus", "What to look at especially (optional)", false),
+                ],
+            },
+            PromptDescriptor {
+                name: SUMMARY_PROMPT.into(),
+                title: Some("Summarize records".into()),
+                description: Some("Summarize the records of a table, optionally filtered.".into()),
+                arguments: vec![
+                    prompt_argument("base_id", "The base id (app…)", true),
+                    prompt_argument("table", "The table's name or id", true),
+                    prompt_argument(
+                        "filter",
+                        "An Airtable formula to select records (optional)",
+                        false,
+                    ),
+                ],
+            },
+        ]
+    }
+
+    async fn get_prompt(
+        &self,
+        name: &str,
+        arguments: BTreeMap<String, String>,
+    ) -> Result<PromptMessages, CallError> {
+        let required = |key: &str| {
+            arguments
+                .get(key)
+                .filter(|v| !v.trim().is_empty())
+                .cloned()
+                .ok_or_else(|| {
+                    CallError::InvalidArguments(format!("the {key} argument is required"))
+                })
+        };
+        let text = match name {
+            ANALYSIS_PROMPT => {
+                let (base, table) = (required("base_id")?, required("table")?);
+                let focus = arguments
+                    .get("focus")
+                    .map(|f| format!(" Pay particular attention to: {f}."))
+                    .unwrap_or_default();
+                format!(
+                    "Analyze the table {table:?} in base {base}. First call describe_table to learn its fields, then analyze_table for counts, empty rates, distinct values and numeric summaries, and find_duplicates on the fields that should be unique (emails, names). Report what stands out: missing data, outliers, duplicates, and suggestions to clean it up.{focus}"
+                )
+            }
+            SUMMARY_PROMPT => {
+                let (base, table) = (required("base_id")?, required("table")?);
+                let filter = arguments
+                    .get("filter")
+                    .filter(|f| !f.trim().is_empty())
+                    .map(|f| format!(" Only the records matching the formula {f}."))
+                    .unwrap_or_default();
+                format!(
+                    "Summarize the records of the table {table:?} in base {base}.{filter} Use list_records with the fields that matter (describe_table tells you which), and analyze_table for totals. Give a short overview, then the notable records with their ids."
+                )
+            }
+            _ => return Err(CallError::NotFound),
+        };
+        Ok(PromptMessages {
+            description: None,
+            messages: vec![PromptMessage {
+                role: Role::User,
+                text,
+            }],
+        })
+    }
+
+    async fn list_resources(&self) -> Result<Vec<ResourceDescriptor>, String> {
+        if !self.principal.has(Scope::SchemaRead) {
+            return Ok(Vec::new());
+        }
+        let context = self.context()?;
+        let bases = context.airtable.bases().await.map_err(|e| e.to_string())?;
+        Ok(bases
+            .into_iter()
+            .map(|base| ResourceDescriptor {
+                uri: format!("{SCHEMA_URI_PREFIX}{}{SCHEMA_URI_SUFFIX}", base.id),
+                title: Some(format!("{} schema", base.name)),
+                description: Some(format!(
+                    "Tables, fields (with types and options) and views of the base {}",
+                    base.name
+                )),
+                name: base.name,
+                mime_type: Some("application/json".into()),
+            })
+            .collect())
+    }
+
+    async fn read_resource(&self, uri: &str) -> Result<ResourceContents, CallError> {
+        let base_id = uri
+            .strip_prefix(SCHEMA_URI_PREFIX)
+            .and_then(|rest| rest.strip_suffix(SCHEMA_URI_SUFFIX))
+            .filter(|id| gateway::BaseId::parse(id).is_ok())
+            .ok_or(CallError::NotFound)?;
+        if !self.principal.has(Scope::SchemaRead) {
+            return Err(CallError::NotFound);
+        }
+        let context = self.context().map_err(CallError::Internal)?;
+        let schema = match context.airtable.base_schema(base_id, false).await {
+            Ok(schema) => schema,
+            Err(err) if err.is_not_found() || err.status() == Some(403) => {
+                return Err(CallError::NotFound);
+            }
+            Err(err) => return Err(CallError::Internal(err.to_string())),
+        };
+        Ok(ResourceContents {
+            uri: uri.to_string(),
+            mime_type: Some("application/json".into()),
+            text: serde_json::to_string(&schema).unwrap_or_default(),
+        })
+    }
+}
