@@ -63,6 +63,17 @@ fn airtable_of(counters: &BTreeMap<String, i64>) -> Value {
     })
 }
 
+/// Model calls, tokens and cost (from integer micro-dollars).
+fn llm_of(counters: &BTreeMap<String, i64>) -> Value {
+    let counter = |name: &str| counters.get(name).copied().unwrap_or(0);
+    json!({
+        "calls": counter(chat::counters::CALLS),
+        "input_tokens": counter(chat::counters::INPUT_TOKENS),
+        "output_tokens": counter(chat::counters::OUTPUT_TOKENS),
+        "cost_usd": counter(chat::counters::COST_MICRO_USD) as f64 / 1_000_000.0,
+    })
+}
+
 async fn summary(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,6 +93,15 @@ async fn summary(
         .usage()
         .month(&principal.tenant_id, query.month.as_deref())
         .await?;
+    let budgets = state.chat();
+    let budgets = budgets.budgets();
+    let settings = budgets.get(&principal.tenant_id).await?;
+    let alerts = budgets.alerts(&principal.tenant_id, &usage.month).await?;
+    let budget = json!({
+        "monthly_usd": settings.map(|s| s.monthly_usd),
+        "alert_threshold": settings.map(|s| s.alert_threshold),
+        "alerts": alerts,
+    });
     let days: Vec<Value> = usage
         .days
         .iter()
@@ -90,6 +110,7 @@ async fn summary(
                 "date": day.date,
                 "requests": requests_of(&day.counters),
                 "airtable": airtable_of(&day.counters),
+                "llm": llm_of(&day.counters),
             })
         })
         .collect();
@@ -98,6 +119,8 @@ async fn summary(
         "month": usage.month,
         "requests": requests_of(&usage.counters),
         "airtable": airtable_of(&usage.counters),
+        "llm": llm_of(&usage.counters),
+        "budget": budget,
         "days": days,
         "counters": usage.counters,
         "limits": {"requests_per_minute": state.tenant_requests_per_minute},
