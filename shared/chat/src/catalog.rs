@@ -111,6 +111,9 @@ pub struct ModelView {
     pub input_per_million_usd: f64,
     pub output_per_million_usd: f64,
     pub default: bool,
+    /// Whether its provider is set up here (Gemini needs its key; an OpenAI-compatible server
+    /// may need none).
+    pub available: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,17 +137,22 @@ impl ModelCatalog {
         Self { settings, secrets }
     }
 
-    pub fn list(&self) -> Vec<ModelView> {
+    pub async fn list(&self) -> Vec<ModelView> {
+        let gemini_ready = matches!(self.secrets.get(GEMINI_KEY_SECRET).await, Ok(Some(_)));
         self.settings
             .prices
             .0
             .iter()
-            .map(|(id, price)| ModelView {
-                id: id.clone(),
-                provider: provider_of(id),
-                input_per_million_usd: price.input_per_million,
-                output_per_million_usd: price.output_per_million,
-                default: *id == self.settings.default_model,
+            .map(|(id, price)| {
+                let provider = provider_of(id);
+                ModelView {
+                    id: id.clone(),
+                    provider,
+                    input_per_million_usd: price.input_per_million,
+                    output_per_million_usd: price.output_per_million,
+                    default: *id == self.settings.default_model,
+                    available: provider == ProviderKind::OpenaiCompatible || gemini_ready,
+                }
             })
             .collect()
     }

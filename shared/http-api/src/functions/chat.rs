@@ -152,7 +152,7 @@ async fn delete_session(
 
 async fn list_models(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Chat)?;
-    Ok(Json(json!({"models": state.model_catalog().list()})).into_response())
+    Ok(Json(json!({"models": state.model_catalog().list().await})).into_response())
 }
 
 async fn show_budget(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
