@@ -139,6 +139,9 @@ impl ModelCatalog {
 
     pub async fn list(&self) -> Vec<ModelView> {
         let gemini_ready = matches!(self.secrets.get(GEMINI_KEY_SECRET).await, Ok(Some(_)));
+        // OpenAI itself needs a key; a local server (another base URL) may not.
+        let openai_ready = matches!(self.secrets.get(OPENAI_KEY_SECRET).await, Ok(Some(_)))
+            || self.settings.openai_base_url != llm::openai::DEFAULT_BASE_URL;
         self.settings
             .prices
             .0
@@ -151,7 +154,10 @@ impl ModelCatalog {
                     input_per_million_usd: price.input_per_million,
                     output_per_million_usd: price.output_per_million,
                     default: *id == self.settings.default_model,
-                    available: provider == ProviderKind::OpenaiCompatible || gemini_ready,
+                    available: match provider {
+                        ProviderKind::Gemini => gemini_ready,
+                        ProviderKind::OpenaiCompatible => openai_ready,
+                    },
                 }
             })
             .collect()
