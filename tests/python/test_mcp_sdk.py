@@ -722,16 +722,6 @@ def test_a_foreign_origin_is_forbidden(platform, tenant):
     assert _post(platform, _rpc("tools/list"), tenant.full_key, "2025-11-25").status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "server bug: the Origin check runs inside the /mcp handler, after the authenticate "
-        "middleware, so a request with a foreign Origin and no (or a bad) bearer token gets 401, "
-        "not the 403 the spec requires ('If the Origin header is present and invalid, servers MUST "
-        "respond with HTTP 403 Forbidden') and mcp::check_origin's docs ask for ('Run it before "
-        "authentication, on every method')"
-    ),
-)
 @pytest.mark.parametrize("method", ["POST", "GET"])
 def test_a_foreign_origin_is_forbidden_before_authentication(platform, method):
     headers = {**JSON_HEADERS, "Origin": "https://evil.example"}

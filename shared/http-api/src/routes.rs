@@ -44,7 +44,18 @@ pub struct FunctionRoutes {
     public: Router<AppState>,
     client_limited: Router<AppState>,
     protected: Router<AppState>,
+    before_authentication: Option<Guard>,
 }
+
+/// A check that must run before authentication on every route of a function (MCP's `Origin`
+/// check: a foreign origin gets 403 whether or not it carries credentials, and is not metered).
+pub type Guard = fn(
+    AppState,
+    axum::extract::Request,
+    axum::middleware::Next,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = axum::response::Response> + Send>,
+>;
 
 impl FunctionRoutes {
     pub fn new(function: &'static str) -> Self {
@@ -54,7 +65,14 @@ impl FunctionRoutes {
             public: Router::new(),
             client_limited: Router::new(),
             protected: Router::new(),
+            before_authentication: None,
         }
+    }
+
+    /// Runs `guard` on every route of this function before authentication and metering.
+    pub fn guarded_by(mut self, guard: Guard) -> Self {
+        self.before_authentication = Some(guard);
+        self
     }
 
     /// Adds one method on one path. Several methods on a path merge into one axum route; a
@@ -141,6 +159,15 @@ impl FunctionRoutes {
                     (state.clone(), group),
                     authenticate::authenticate,
                 ),
+            ));
+        }
+        // Added last, so it is the outermost layer: it runs before authentication.
+        if let Some(guard) = self.before_authentication {
+            router = router.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                move |axum::extract::State(state): axum::extract::State<AppState>,
+                      request: axum::extract::Request,
+                      next: axum::middleware::Next| guard(state, request, next),
             ));
         }
         router

@@ -32,6 +32,23 @@ pub fn routes() -> FunctionRoutes {
         .post("/mcp", post(mcp_post))
         .get("/mcp", get(mcp_other))
         .delete("/mcp", delete(mcp_other))
+        .guarded_by(|state, request, next| Box::pin(origin_guard(state, request, next)))
+}
+
+/// A browser page may only talk to us from an allowed origin (DNS rebinding and cross-site
+/// requests); clients without an `Origin` (every non-browser client) are fine. Checked before
+/// authentication, as the spec requires ("MUST respond with HTTP 403 Forbidden").
+async fn origin_guard(
+    state: AppState,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let allowed = mcp::origin_header(request.headers())
+        .and_then(|origin| mcp::check_origin(origin, &state.mcp_allowed_origins));
+    match allowed {
+        Ok(()) => next.run(request).await,
+        Err(forbidden) => reply(forbidden.reply()),
+    }
 }
 
 fn reply(reply: mcp::HttpReply) -> Response {
@@ -39,18 +56,8 @@ fn reply(reply: mcp::HttpReply) -> Response {
 }
 
 /// GET (an SSE stream) and DELETE (a session) do not exist on a stateless server: 405.
-async fn mcp_other(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(forbidden) = origin_allowed(&state, &headers) {
-        return reply(forbidden.reply());
-    }
+async fn mcp_other() -> Response {
     reply(mcp::method_not_allowed())
-}
-
-/// A browser page may only talk to us from an allowed origin (DNS rebinding and cross-site
-/// requests); clients without an `Origin` (every non-browser client) are fine.
-fn origin_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), mcp::ForbiddenOrigin> {
-    let origin = mcp::origin_header(headers)?;
-    mcp::check_origin(origin, &state.mcp_allowed_origins)
 }
 
 fn server_info(state: &AppState) -> ServerInfo {
@@ -70,9 +77,6 @@ async fn mcp_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(forbidden) = origin_allowed(&state, &headers) {
-        return reply(forbidden.reply());
-    }
     let backend = PlatformBackend::new(&state, caller.0).await;
     reply(mcp::handle_post(&headers, &body, &backend, &server_info(&state)).await)
 }
