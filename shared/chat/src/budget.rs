@@ -69,12 +69,24 @@ fn alert_key(tenant_id: &str, month: &str, kind: &str) -> Key {
     )
 }
 
-/// Micro-dollars for a cost in dollars, rounded up so spend is never under-counted.
+/// Micro-dollars for a cost in dollars, rounded up so spend is never under-counted. A cost that
+/// is a whole number of micro-dollars but lands a hair above it in floating point (1 200 tokens ×
+/// $0.30 + 60 × $2.50 per million computes as 510.00000000000006 µ$) counts as that whole
+/// number, not one more.
 pub fn micro_usd(cost_usd: f64) -> i64 {
+    /// Far above the rounding error of a per-call cost, far below a micro-dollar.
+    const NOISE_MICRO_USD: f64 = 1e-6;
     if !cost_usd.is_finite() || cost_usd <= 0.0 {
         return 0;
     }
-    (cost_usd * 1_000_000.0).ceil().min(i64::MAX as f64) as i64
+    let micro = cost_usd * 1_000_000.0;
+    let nearest = micro.round();
+    let whole = if (micro - nearest).abs() <= NOISE_MICRO_USD {
+        nearest
+    } else {
+        micro.ceil()
+    };
+    whole.min(i64::MAX as f64) as i64
 }
 
 impl Budgets {
@@ -228,5 +240,19 @@ mod tests {
         assert_eq!(micro_usd(0.000_000_1), 1);
         assert_eq!(micro_usd(0.008), 8_000);
         assert_eq!(micro_usd(-1.0), 0);
+        assert_eq!(micro_usd(0.000_000_5), 1);
+        assert_eq!(micro_usd(0.000_001_000_1), 2);
+    }
+
+    #[test]
+    fn whole_micro_dollars_are_not_rounded_up_by_float_noise() {
+        let price = |input_per_million, output_per_million| llm::ModelPrice {
+            input_per_million,
+            output_per_million,
+        };
+        assert_eq!(micro_usd(price(0.30, 2.50).cost(1_200, 60)), 510);
+        assert_eq!(micro_usd(price(0.40, 1.60).cost(2_100, 90)), 984);
+        assert_eq!(micro_usd(price(0.40, 1.60).cost(2, 7)), 12);
+        assert_eq!(micro_usd(price(0.30, 2.50).cost(2_600, 25)), 843);
     }
 }
