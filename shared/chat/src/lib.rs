@@ -106,13 +106,29 @@ pub enum ChatError {
     #[error("no chat session {0:?}")]
     UnknownSession(String),
     #[error(
-        "This month's model spend (${spent:.4}) plus this request would pass the budget of ${monthly:.2}; raise it with PUT /v1/budget or wait for next month"
+        "This month's model spend (${}) plus this request would pass the budget of ${}; raise it with PUT /v1/budget or wait for next month",
+        dollars(*spent),
+        dollars(*monthly)
     )]
     BudgetExceeded { spent: f64, monthly: f64 },
     #[error(transparent)]
     Model(#[from] LlmError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Dollars with as many decimals as they need (up to six), so a tiny budget does not read $0.00.
+fn dollars(amount: f64) -> String {
+    let text = format!("{amount:.6}");
+    let text = text.trim_end_matches('0');
+    let text = text
+        .strip_suffix('.')
+        .map_or(text.to_string(), |t| format!("{t}.00"));
+    if text.split('.').nth(1).is_some_and(|d| d.len() == 1) {
+        format!("{text}0")
+    } else {
+        text
+    }
 }
 
 /// Usage counter names.
@@ -221,6 +237,18 @@ impl ChatService {
         Ok(())
     }
 
+    /// Refuses a request that cannot be served, before anything is looked up for it.
+    pub fn validate(&self, request: &ChatRequest) -> Result<(), ChatError> {
+        let length = request.message.trim().chars().count();
+        if length == 0 || length > self.limits.max_message_chars {
+            return Err(ChatError::Invalid(format!(
+                "message must be 1 to {} characters",
+                self.limits.max_message_chars
+            )));
+        }
+        Ok(())
+    }
+
     /// One chat turn.
     pub async fn turn(
         &self,
@@ -230,13 +258,8 @@ impl ChatService {
         let started = Instant::now();
         let principal = context.principal;
         let tenant_id = principal.tenant_id.as_str();
+        self.validate(&request)?;
         let message = request.message.trim().to_string();
-        if message.is_empty() || message.chars().count() > self.limits.max_message_chars {
-            return Err(ChatError::Invalid(format!(
-                "message must be 1 to {} characters",
-                self.limits.max_message_chars
-            )));
-        }
         let mut session = match &request.session_id {
             Some(id) => self
                 .sessions
@@ -413,5 +436,18 @@ fn tool_error_message(err: &ToolError) -> String {
             format!("There is no tool {name:?} available in this conversation")
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dollars;
+
+    #[test]
+    fn dollars_show_the_digits_that_matter() {
+        assert_eq!(dollars(25.0), "25.00");
+        assert_eq!(dollars(0.5), "0.50");
+        assert_eq!(dollars(0.000001), "0.000001");
+        assert_eq!(dollars(0.0123), "0.0123");
     }
 }

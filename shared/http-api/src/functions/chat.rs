@@ -76,6 +76,8 @@ async fn chat_turn(
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::Chat)?;
+    let chat = state.chat();
+    chat.validate(&request).map_err(chat_error)?;
     let (model, price) = state
         .model_catalog()
         .resolve(request.model.as_deref())
@@ -98,11 +100,7 @@ async fn chat_turn(
         tools: ToolContext::new(client.airtable),
         usage: &tally,
     };
-    let reply = state
-        .chat()
-        .turn(context, request)
-        .await
-        .map_err(chat_error)?;
+    let reply = chat.turn(context, request).await.map_err(chat_error)?;
     Ok(Json(reply).into_response())
 }
 
