@@ -220,14 +220,28 @@ impl Transport {
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            self.limiter.acquire(subject, remaining).await?;
+            let reservation = self.limiter.acquire(subject, remaining).await?;
             if attempt > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
             }
             let failure = match self.attempt(call).await {
-                Ok((status, body)) => return Ok(Answer::Success { status, body }),
+                Ok((status, body)) => {
+                    if reservation.base_struck
+                        && let Some(base_id) = &call.base_id
+                    {
+                        self.limiter.forgive(base_id).await;
+                    }
+                    return Ok(Answer::Success { status, body });
+                }
                 Err(failure) => failure,
             };
+            // Any answer but a 429 shows the base is not locked out.
+            if reservation.base_struck
+                && matches!(failure.outcome, Outcome::Status(status) if status < 500 && status != 429)
+                && let Some(base_id) = &call.base_id
+            {
+                self.limiter.forgive(base_id).await;
+            }
             if failure.outcome == Outcome::Status(429) {
                 self.stats.upstream_429s.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(base_id = ?call.base_id, "Airtable answered 429");

@@ -60,7 +60,7 @@ pub use models::webhooks::{
     CreatedWebhook, NewWebhook, RefreshedWebhook, Webhook, WebhookList, WebhookPayload,
     WebhookPayloads,
 };
-pub use rate_limit::{RateLimiter, RateLimits};
+pub use rate_limit::{RateLimiter, RateLimits, Reservation};
 pub use records::TableClient;
 pub use retry::{Idempotency, RetryPolicy};
 

@@ -208,6 +208,15 @@ pub struct Subject<'a> {
     pub token_key: &'a str,
 }
 
+/// A reserved slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reservation {
+    /// How long to wait for it.
+    pub wait: Duration,
+    /// Whether the base had 429 strikes on record when it was reserved.
+    pub base_struck: bool,
+}
+
 /// One key's stored state as read.
 struct Slot {
     key: Key,
@@ -293,8 +302,20 @@ impl RateLimiter {
         subject: Subject<'_>,
         budget: Duration,
     ) -> Result<Duration, AirtableError> {
+        self.reserve_slot(subject, budget)
+            .await
+            .map(|reservation| reservation.wait)
+    }
+
+    /// [`RateLimiter::reserve`], also saying whether the base has 429 strikes on record (so a
+    /// success can forgive them, see [`RateLimiter::forgive`]).
+    pub async fn reserve_slot(
+        &self,
+        subject: Subject<'_>,
+        budget: Duration,
+    ) -> Result<Reservation, AirtableError> {
         if self.limits.is_unlimited() {
-            return Ok(Duration::ZERO);
+            return Ok(Reservation::default());
         }
         for _ in 0..MAX_CONFLICT_RETRIES {
             let now_us = self.now_us();
@@ -314,12 +335,13 @@ impl RateLimiter {
             if wait > budget {
                 return Err(AirtableError::RateLimited { retry_after: wait });
             }
+            let base_struck = subject.base_id.is_some() && slots[0].strikes.count > 0;
             let ops = slots
                 .iter()
                 .map(|s| advance(s, slot_us + s.interval_us))
                 .collect();
             match self.store.transact_write(ops).await {
-                Ok(()) => return Ok(wait),
+                Ok(()) => return Ok(Reservation { wait, base_struck }),
                 Err(err) if err.is_condition_failure() => contention_pause().await,
                 Err(err) => return Err(limiter_error(err)),
             }
@@ -334,15 +356,45 @@ impl RateLimiter {
         &self,
         subject: Subject<'_>,
         budget: Duration,
-    ) -> Result<(), AirtableError> {
+    ) -> Result<Reservation, AirtableError> {
         if self.limits.is_unlimited() {
-            return Ok(());
+            return Ok(Reservation::default());
         }
-        let wait = self.reserve(subject, budget).await?;
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        let reservation = self.reserve_slot(subject, budget).await?;
+        if !reservation.wait.is_zero() {
+            tokio::time::sleep(reservation.wait).await;
         }
-        Ok(())
+        Ok(reservation)
+    }
+
+    /// Forgets a base's 429 strikes after Airtable answered one of its requests: the lockout
+    /// (or the transient 429) is over, so the next 429 starts again at the first, short pause
+    /// instead of escalating from strikes of an episode that has ended. Best effort: a
+    /// concurrent change wins, and a failure only means the strikes stay until they age out.
+    pub async fn forgive(&self, base_id: &str) {
+        if self.limits.is_unlimited() {
+            return;
+        }
+        let Ok(slot) = self
+            .read(base_key(base_id), self.limits.base_interval)
+            .await
+        else {
+            return;
+        };
+        if slot.strikes.count == 0 || self.now_us() < slot.strikes.cool_until_us {
+            return;
+        }
+        let update = Update::new()
+            .set(STRIKES, 0)
+            .add(ports::table_store::VERSION, 1);
+        if let Err(err) = self
+            .store
+            .update(Table::Ephemeral, &slot.key, update, Some(condition(&slot)))
+            .await
+            && !err.is_condition_failure()
+        {
+            tracing::debug!(error = %err, base_id, "could not forgive a base's 429 strikes");
+        }
     }
 
     /// Holds a base back after Airtable answered 429: counts the strike and pushes the base's
@@ -710,6 +762,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_success_after_the_pause_forgives_the_strikes() {
+        let clock = ManualClock::starting_now();
+        let limiter = limiter(&clock);
+        assert_eq!(
+            strike_pauses(&limiter, &clock, "appA", 3).await,
+            vec![1, 2, 4]
+        );
+        // The pause is over: a reservation sees the strikes, and a success forgives them.
+        let reservation = limiter
+            .reserve_slot(subject("appA", "tok"), BUDGET)
+            .await
+            .unwrap();
+        assert!(reservation.base_struck);
+        limiter.forgive("appA").await;
+        let reservation = limiter
+            .reserve_slot(subject("appA", "tok"), BUDGET)
+            .await
+            .unwrap();
+        assert!(!reservation.base_struck);
+        assert_eq!(strike_pauses(&limiter, &clock, "appA", 1).await, vec![1]);
+        // Inside a running pause nothing is forgiven: the next 429 still escalates.
+        limiter.cool_down("appA", None).await.unwrap();
+        limiter.forgive("appA").await;
+        advance(&clock, limiter.base_wait("appA").await.unwrap());
+        assert_eq!(strike_pauses(&limiter, &clock, "appA", 1).await, vec![4]);
+    }
+
+    #[tokio::test]
     async fn strikes_are_forgotten_after_a_quiet_minute() {
         let clock = ManualClock::starting_now();
         let limiter = limiter(&clock);
@@ -851,10 +931,12 @@ mod tests {
                     .await,
                 Ok(Duration::ZERO)
             );
-            limiter
-                .acquire(subject("appA", "tok"), Duration::ZERO)
-                .await
-                .unwrap();
+            assert_eq!(
+                limiter
+                    .acquire(subject("appA", "tok"), Duration::ZERO)
+                    .await,
+                Ok(Reservation::default())
+            );
         }
         limiter.cool_down("appA", None).await.unwrap();
         assert_eq!(limiter.base_wait("appA").await, Ok(Duration::ZERO));

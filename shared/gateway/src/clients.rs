@@ -9,10 +9,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use airtable::{Airtable, AirtableError, ClientConfig, RateLimiter, RateLimits};
+use airtable::{Airtable, AirtableError, ClientConfig, RateLimiter, RateLimits, RetryPolicy};
 use basics::Clock;
 use ports::TableStore;
 use secrecy::SecretString;
+
+/// A caller waits for the gateway anyway, so a call is retried as long as its latency budget
+/// allows: more attempts than the client's default five, which a run of transient 503s can use
+/// up in a second or two; the budget, not the count, is what bounds the wait.
+const GATEWAY_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 10,
+    base_backoff: Duration::from_millis(250),
+    max_backoff: Duration::from_secs(8),
+};
 
 /// Past this many tenants in one process the pool starts over, a crude bound on memory that a
 /// single function instance will rarely reach.
@@ -72,7 +81,8 @@ impl ClientPool {
         let config = ClientConfig::new(token)
             .with_base_url(self.airtable_api_url.clone())
             .with_latency_budget(self.latency_budget)
-            .with_timeout(self.latency_budget);
+            .with_timeout(self.latency_budget)
+            .with_retry(GATEWAY_RETRY);
         let limiter = RateLimiter::with_limits(
             Arc::clone(&self.store),
             Arc::clone(&self.clock),
