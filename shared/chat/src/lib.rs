@@ -310,10 +310,21 @@ impl ChatService {
                 + schema_chars;
             self.check_budget(tenant_id, cost, input_chars, &context.price)
                 .await?;
-            let completion = context
-                .model
-                .complete(&system, &conversation, &declarations)
-                .await?;
+            // The model call may not outlive the turn's budget: past it, the turn ends with what
+            // it has instead of meeting API Gateway's 30 s cut-off.
+            let remaining = self.limits.turn_budget.saturating_sub(started.elapsed());
+            let Ok(completion) = tokio::time::timeout(
+                remaining,
+                context
+                    .model
+                    .complete(&system, &conversation, &declarations),
+            )
+            .await
+            else {
+                tracing::warn!(tenant_id, "a model call ran past the turn's time budget");
+                break;
+            };
+            let completion = completion?;
             let call_cost = context.price.cost(
                 completion.usage.input_tokens,
                 completion.usage.output_tokens,
@@ -339,7 +350,8 @@ impl ChatService {
                 reply = Some(completion.text.unwrap_or_default());
                 break;
             }
-            let results = futures::future::join_all(completion.tool_calls.iter().map(|call| {
+            let remaining = self.limits.turn_budget.saturating_sub(started.elapsed());
+            let calls = futures::future::join_all(completion.tool_calls.iter().map(|call| {
                 self.registry.call(
                     principal,
                     offer,
@@ -347,8 +359,19 @@ impl ChatService {
                     call.arguments.clone(),
                     tool_context.clone(),
                 )
-            }))
-            .await;
+            }));
+            let results = match tokio::time::timeout(remaining, calls).await {
+                Ok(results) => results,
+                Err(_) => completion
+                    .tool_calls
+                    .iter()
+                    .map(|_| {
+                        Err(ToolError::Failed(
+                            "The tool did not finish within this turn's time budget".into(),
+                        ))
+                    })
+                    .collect(),
+            };
             for (call, result) in completion.tool_calls.iter().zip(results) {
                 let (content, report) = match result {
                     Ok(output) => (

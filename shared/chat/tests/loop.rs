@@ -507,3 +507,67 @@ async fn crossing_the_alert_threshold_records_one_alert_per_month() {
         "{refused:?}"
     );
 }
+
+/// A model slower than the turn's time budget.
+#[derive(Debug)]
+struct SlowModel;
+
+#[async_trait]
+impl ChatModel for SlowModel {
+    fn model(&self) -> &str {
+        "slow-1"
+    }
+
+    async fn complete(
+        &self,
+        _: &str,
+        _: &[Message],
+        _: &[FunctionDeclaration],
+    ) -> Result<Completion, LlmError> {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Ok(text("too late"))
+    }
+}
+
+#[tokio::test]
+async fn a_model_slower_than_the_turn_budget_ends_the_turn_incomplete_in_time() {
+    let s = setup(ChatLimits {
+        turn_budget: std::time::Duration::from_millis(300),
+        ..ChatLimits::default()
+    })
+    .await;
+    let tally = UsageTally::new();
+    let who = principal(&Scope::ALL[..]);
+    let started = std::time::Instant::now();
+    let reply = s
+        .service
+        .turn(
+            TurnContext {
+                principal: &who,
+                model: Arc::new(SlowModel),
+                price: PRICE,
+                tools: s.tools.clone(),
+                usage: &tally,
+            },
+            request("hi", false),
+        )
+        .await
+        .expect("turn");
+    assert_eq!(reply.status, "incomplete");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let session = s
+        .service
+        .sessions()
+        .get("ten_chat", &reply.session_id)
+        .await
+        .expect("get")
+        .expect("saved");
+    assert!(
+        matches!(session.messages[0], Message::User { .. }),
+        "the question is kept for a retry"
+    );
+}
