@@ -710,6 +710,30 @@ def test_unknown_tool_is_invalid_params_in_the_2025_era(platform, tenant):
     assert body["id"] == 13 and "no_such_tool" in body["error"]["message"]
 
 
+@pytest.mark.parametrize("version", ["2025-06-18", "2025-03-26"])
+def test_bad_tool_arguments_are_invalid_params_before_2025_11_25(platform, tenant, version):
+    # list_records without its required base_id, and with a field the schema does not allow.
+    for arguments in ({"table": "Contacts"}, {"base_id": BASE_ID, "table": "Contacts", "colour": "red"}):
+        resp = _post(
+            platform, _rpc("tools/call", {"name": "list_records", "arguments": arguments}, id=21), tenant.full_key, version
+        )
+        body = _rpc_error(resp, 200, -32602)
+        assert body["id"] == 21
+
+
+def test_bad_tool_arguments_are_a_tool_error_from_2025_11_25(platform, tenant):
+    resp = _post(
+        platform,
+        _rpc("tools/call", {"name": "list_records", "arguments": {"table": "Contacts"}}, id=22),
+        tenant.full_key,
+        "2025-11-25",
+    )
+    assert resp.status_code == 200, resp.text
+    result = resp.json()["result"]
+    assert result["isError"] is True, result
+    assert "base_id" in result["content"][0]["text"], result
+
+
 def test_a_foreign_origin_is_forbidden(platform, tenant):
     evil = {"Origin": "https://evil.example"}
     resp = _post(platform, _rpc("tools/list"), tenant.full_key, "2025-11-25", **evil)
