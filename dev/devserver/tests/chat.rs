@@ -451,6 +451,13 @@ async fn two_tool_calls_answer_from_the_sandbox(
     let micro: i64 = usage.iter().map(|u| micro_usd(price, u.0, u.1)).sum();
     assert_eq!(counters["llm.cost_micro_usd"], micro, "{summary}");
     assert_eq!(summary["llm"]["calls"], 3);
+    // The tools' Airtable calls count too: list_tables reads the base's schema and
+    // list_records its records, one call each, both against the demo base.
+    assert_eq!(summary["airtable"]["calls"], 2, "{summary}");
+    assert_eq!(
+        summary["airtable"]["calls_by_base"]["appSandboxDemoCRM"], 2,
+        "{summary}"
+    );
     assert_close(
         &summary["llm"]["cost_usd"],
         micro as f64 / 1e6,

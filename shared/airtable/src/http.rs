@@ -94,6 +94,15 @@ pub(crate) struct Transport {
     latency_budget: Duration,
     retry: RetryPolicy,
     pub stats: Stats,
+    /// Told of every call that goes out (see [`CallObserver`]).
+    observer: Option<Arc<dyn CallObserver>>,
+}
+
+/// Something that wants to know of each call the client sends to Airtable, e.g. to count a
+/// tenant's Airtable calls per base in its usage. Told once per call (not per retry), when its
+/// first attempt goes out; a call refused by our own rate limit before sending is not a call.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    fn call_sent(&self, base_id: Option<&str>);
 }
 
 /// A failed attempt: the error to report and what the retry decision needs.
@@ -170,7 +179,25 @@ impl Transport {
             latency_budget: config.latency_budget,
             retry: config.retry,
             stats: Stats::default(),
+            observer: None,
         })
+    }
+
+    /// The same transport (sharing its connection pool) reporting calls to `observer`; its
+    /// stats start at zero.
+    pub fn observed(&self, observer: Arc<dyn CallObserver>) -> Self {
+        Self {
+            http: self.http.clone(),
+            root: self.root.clone(),
+            token: self.token.clone(),
+            token_key: self.token_key.clone(),
+            limiter: self.limiter.clone(),
+            clock: Arc::clone(&self.clock),
+            latency_budget: self.latency_budget,
+            retry: self.retry,
+            stats: Stats::default(),
+            observer: Some(observer),
+        }
     }
 
     /// `<root>/v0/<segments…>`, each segment percent-encoded (table names may hold spaces,
@@ -223,6 +250,8 @@ impl Transport {
             let reservation = self.limiter.acquire(subject, remaining).await?;
             if attempt > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            } else if let Some(observer) = &self.observer {
+                observer.call_sent(call.base_id.as_deref());
             }
             let failure = match self.attempt(call).await {
                 Ok((status, body)) => {

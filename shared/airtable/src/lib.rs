@@ -46,7 +46,7 @@ pub use config::{ClientConfig, DEFAULT_BASE_URL};
 pub use error::AirtableError;
 pub use formula::Formula;
 pub use forward::{Forward, RawAnswer};
-pub use http::StatsSnapshot;
+pub use http::{CallObserver, StatsSnapshot};
 pub use models::records::{
     CellFormat, DeletedRecord, Fields, GetParams, ListParams, MAX_PAGE_SIZE, MAX_RECORDS_PER_WRITE,
     Record, RecordPage, RecordUpdate, Sort, SortDirection, UpsertRecord, UpsertResult,
@@ -91,6 +91,14 @@ impl Airtable {
     /// Record operations on one table (by ID or name) of one base.
     pub fn table(&self, base_id: impl Into<String>, table: impl Into<String>) -> TableClient {
         TableClient::new(self.clone(), base_id.into(), table.into())
+    }
+
+    /// A client sharing this one's connections and limits that reports every call it sends to
+    /// `observer` (for per-request usage counting).
+    pub fn observed(&self, observer: Arc<dyn CallObserver>) -> Self {
+        Self {
+            transport: Arc::new(self.transport.observed(observer)),
+        }
     }
 
     /// What this client has sent and received so far.

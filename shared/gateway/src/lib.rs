@@ -132,6 +132,20 @@ pub mod counters {
     }
 }
 
+/// Counts the Airtable calls a client sends into a request's usage: in all, and per base. The
+/// gateway, chat and MCP all count this way.
+#[derive(Debug)]
+pub struct CountAirtableCalls(pub UsageTally);
+
+impl airtable::CallObserver for CountAirtableCalls {
+    fn call_sent(&self, base_id: Option<&str>) {
+        self.0.add(counters::AIRTABLE_CALLS, 1);
+        if let Some(base_id) = base_id {
+            self.0.add(&counters::airtable_calls_for(base_id), 1);
+        }
+    }
+}
+
 /// The gateway for one process. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Gateway {
@@ -330,19 +344,10 @@ impl Gateway {
             base_id: operation.base_id().map(|b| b.as_str().to_string()),
             idempotency: operation.idempotency,
         };
-        let result = client.airtable.forward(&forward).await;
-        let reached = match &result {
-            Ok(_) | Err(AirtableError::Api { .. } | AirtableError::Decode { .. }) => true,
-            Err(AirtableError::Network { sent, .. }) => *sent,
-            Err(_) => false,
-        };
-        if reached {
-            usage.add(counters::AIRTABLE_CALLS, 1);
-            if let Some(base) = operation.base_id() {
-                usage.add(&counters::airtable_calls_for(base.as_str()), 1);
-            }
-        }
-        result
+        let airtable = client
+            .airtable
+            .observed(Arc::new(CountAirtableCalls(usage.clone())));
+        airtable.forward(&forward).await
     }
 
     /// Makes the reads a write affected unreachable. A failure is logged, not returned: the

@@ -97,7 +97,9 @@ async fn chat_turn(
         principal,
         model,
         price,
-        tools: ToolContext::new(client.airtable),
+        tools: ToolContext::new(client.airtable.observed(std::sync::Arc::new(
+            gateway::CountAirtableCalls(tally.clone()),
+        ))),
         usage: &tally,
     };
     let reply = chat.turn(context, request).await.map_err(chat_error)?;

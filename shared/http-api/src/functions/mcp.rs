@@ -74,10 +74,14 @@ fn server_info(state: &AppState) -> ServerInfo {
 async fn mcp_post(
     State(state): State<AppState>,
     caller: Caller,
+    usage: Option<axum::Extension<metering::UsageTally>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let backend = PlatformBackend::new(&state, caller.0).await;
+    let usage = usage
+        .map(|axum::Extension(tally)| tally)
+        .unwrap_or_default();
+    let backend = PlatformBackend::new(&state, caller.0, usage).await;
     reply(mcp::handle_post(&headers, &body, &backend, &server_info(&state)).await)
 }
 
@@ -90,12 +94,17 @@ struct PlatformBackend {
 }
 
 impl PlatformBackend {
-    async fn new(state: &AppState, principal: Principal) -> Self {
+    /// The backend for `principal`; the tools' Airtable calls are counted into `usage`.
+    async fn new(state: &AppState, principal: Principal, usage: metering::UsageTally) -> Self {
         let tools = match state.connections().token(&principal.tenant_id).await {
             Ok(token) => state
                 .airtable_clients
                 .client(&principal.tenant_id, token)
-                .map(|client| ToolContext::new(client.airtable))
+                .map(|client| {
+                    ToolContext::new(client.airtable.observed(std::sync::Arc::new(
+                        gateway::CountAirtableCalls(usage),
+                    )))
+                })
                 .map_err(|e| e.to_string()),
             Err(connections::ConnectionError::NotConnected) => Err(
                 "This account has no Airtable connection yet; an admin connects one with PUT /v1/connections/airtable"
