@@ -42,6 +42,10 @@ pub struct ConnectionRecord {
     /// The masked token, e.g. `pat…f3c9`.
     pub token_hint: String,
     pub connected_at: String,
+    /// The SHA-256 of the token (never the token): how a function instance whose secrets cache
+    /// still holds an earlier token notices a reconnect. Absent on records written before it.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
 }
 
 /// The connection as the API shows it.
@@ -180,6 +184,7 @@ impl Connections {
             airtable_email: whoami.email,
             scopes: whoami.scopes,
             token_hint: mask(&token),
+            token_sha256: Some(basics::digest::sha256_hex(token.expose_secret())),
             connected_at: self
                 .clock
                 .now()
@@ -227,11 +232,51 @@ impl Connections {
     }
 
     /// The tenant's Airtable token, for the functions that call Airtable on its behalf.
+    ///
+    /// The connection record decides whether the tenant is connected, and with which token: the
+    /// token itself comes from the secrets port, whose per-instance cache could otherwise keep
+    /// serving a disconnected or replaced token for minutes. So a disconnect takes effect at
+    /// once everywhere, and a token that no longer matches the record is read again past the
+    /// cache. The price is one store read per call.
     pub async fn token(&self, tenant_id: &str) -> Result<SecretString, ConnectionError> {
-        self.secrets
-            .get(&token_secret_name(tenant_id))
+        let record: ConnectionRecord =
+            match self.store.get(Table::Core, &record_key(tenant_id)).await? {
+                Some(item) => from_item(item)?,
+                None => return Err(ConnectionError::NotConnected),
+            };
+        let name = token_secret_name(tenant_id);
+        let token = self
+            .secrets
+            .get(&name)
             .await?
-            .ok_or(ConnectionError::NotConnected)
+            .ok_or(ConnectionError::NotConnected)?;
+        let matches = |token: &SecretString| {
+            record.token_sha256.as_deref().is_none_or(|expected| {
+                basics::digest::constant_time_eq(
+                    &basics::digest::sha256_hex(token.expose_secret()),
+                    expected,
+                )
+            })
+        };
+        if matches(&token) {
+            return Ok(token);
+        }
+        let fresh = self
+            .secrets
+            .get_fresh(&name)
+            .await?
+            .ok_or(ConnectionError::NotConnected)?;
+        if matches(&fresh) {
+            Ok(fresh)
+        } else {
+            // The record and the secret disagree even uncached: a connect is half-way through
+            // (it writes the secret first, then the record). The newest secret is the one to use.
+            tracing::warn!(
+                tenant_id,
+                "the Airtable token does not match its connection record"
+            );
+            Ok(fresh)
+        }
     }
 
     fn client(&self, token: SecretString) -> Result<Airtable, ConnectionError> {

@@ -130,3 +130,59 @@ async fn refused_or_unverifiable_tokens_store_nothing() {
     assert!((500..600).contains(&status), "{status}");
     assert_eq!(stored_token(&w, "ten_a").await, None);
 }
+
+/// Two function instances, each with its own secrets cache, over one store and one secrets
+/// backend: a reconnect or a disconnect made through one is seen by the other at once, not
+/// when its cache expires.
+#[tokio::test]
+async fn other_instances_see_a_reconnect_and_a_disconnect_at_once() {
+    let sandbox = sandbox().await;
+    let second_token = "patSecondToken01.another-sandbox-token-for-this-test";
+    sandbox.control().add_token(airtable_sandbox::Token {
+        token: second_token.to_string(),
+        name: None,
+        scopes: vec!["data.records:read".into(), "schema.bases:read".into()],
+        bases: vec!["*".into()],
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock: Arc<dyn basics::Clock> = Arc::new(SystemClock);
+    let backend = Arc::new(FileSecrets::new(
+        dir.path().join("secrets.json"),
+        Env::from_pairs([]),
+    ));
+    let store = Arc::new(SqliteStore::new(
+        Database::in_memory().expect("db"),
+        clock.clone(),
+    ));
+    let instance = |_: &str| {
+        let cached = Arc::new(ports::CachedSecrets::new(
+            backend.clone(),
+            std::time::Duration::from_secs(300),
+            clock.clone(),
+        ));
+        Connections::new(store.clone(), cached, clock.clone(), sandbox.url())
+    };
+    let (a, b) = (instance("a"), instance("b"));
+    a.connect("ten_x", SecretString::from(DEMO_TOKEN.to_string()))
+        .await
+        .expect("connect");
+    assert_eq!(
+        b.token("ten_x").await.expect("token").expose_secret(),
+        DEMO_TOKEN
+    );
+    // Reconnected with another token through A: B's cache still holds the first, but B uses
+    // the second at once.
+    a.connect("ten_x", SecretString::from(second_token.to_string()))
+        .await
+        .expect("reconnect");
+    assert_eq!(
+        b.token("ten_x").await.expect("token").expose_secret(),
+        second_token
+    );
+    // Disconnected through A: B refuses at once.
+    a.disconnect("ten_x").await.expect("disconnect");
+    assert!(matches!(
+        b.token("ten_x").await,
+        Err(ConnectionError::NotConnected)
+    ));
+}
