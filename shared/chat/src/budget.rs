@@ -41,6 +41,16 @@ impl BudgetSettings {
     }
 }
 
+/// A tenant's budget, its month's spend and alerts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetView {
+    pub monthly_usd: Option<f64>,
+    pub alert_threshold: Option<f64>,
+    pub month: String,
+    pub spent_usd: f64,
+    pub alerts: Vec<BudgetAlert>,
+}
+
 /// An alert recorded this month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BudgetAlert {
@@ -114,11 +124,34 @@ impl Budgets {
         self.store.put(Table::Core, item, None).await
     }
 
-    /// The month's spend so far, in dollars.
+    /// The month's spend so far, in dollars (one read of the month's usage item).
     pub async fn spent_usd(&self, tenant_id: &str) -> Result<f64, StoreError> {
+        self.spent_in(tenant_id, &metering::month_of(self.clock.now()))
+            .await
+    }
+
+    async fn spent_in(&self, tenant_id: &str, month: &str) -> Result<f64, StoreError> {
         let usage = UsageCounters::new(Arc::clone(&self.store), Arc::clone(&self.clock));
-        let month = usage.month(tenant_id, None).await?;
-        Ok(month.counters.get(COST_COUNTER).copied().unwrap_or(0) as f64 / 1_000_000.0)
+        let totals = usage.month_totals(tenant_id, month).await?;
+        Ok(totals.get(COST_COUNTER).copied().unwrap_or(0) as f64 / 1_000_000.0)
+    }
+
+    /// The budget as `GET /v1/budget` and the usage summary show it, for a month (`2026-12`;
+    /// the current one when `None`).
+    pub async fn view(
+        &self,
+        tenant_id: &str,
+        month: Option<&str>,
+    ) -> Result<BudgetView, StoreError> {
+        let month = month.map_or_else(|| metering::month_of(self.clock.now()), str::to_string);
+        let settings = self.get(tenant_id).await?;
+        Ok(BudgetView {
+            monthly_usd: settings.map(|s| s.monthly_usd),
+            alert_threshold: settings.map(|s| s.alert_threshold),
+            spent_usd: self.spent_in(tenant_id, &month).await?,
+            alerts: self.alerts(tenant_id, &month).await?,
+            month,
+        })
     }
 
     /// Records the alerts a spend has earned this month, each once (a later call finds it).

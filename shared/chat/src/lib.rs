@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tools::{Offer, Registry, ToolContext, ToolError};
 
-pub use budget::{BudgetAlert, BudgetSettings, Budgets};
+pub use budget::{BudgetAlert, BudgetSettings, BudgetView, Budgets};
 pub use catalog::{CatalogError, CatalogSettings, ModelCatalog, ModelView};
 pub use sessions::{ChatSession, SessionSummary, Sessions};
 
@@ -212,23 +212,23 @@ impl ChatService {
     }
 
     /// Refuses the next model call when the month's spend plus its estimated input cost would
-    /// pass the budget.
+    /// pass the budget. `budget` is the tenant's budget and its spend before this turn, read
+    /// once per turn; the turn's own spend is added as it goes.
     async fn check_budget(
         &self,
         tenant_id: &str,
+        budget: Option<&(BudgetSettings, f64)>,
         spent_this_turn: f64,
         next_input_chars: usize,
         price: &ModelPrice,
     ) -> Result<(), ChatError> {
-        let Some(budget) = self.budgets.get(tenant_id).await? else {
+        let Some((budget, spent_before)) = budget else {
             return Ok(());
         };
-        let spent = self.budgets.spent_usd(tenant_id).await? + spent_this_turn;
+        let spent = spent_before + spent_this_turn;
         let estimate = price.cost(estimate_tokens(next_input_chars), 0);
         if spent + estimate > budget.monthly_usd {
-            self.budgets
-                .record_alerts(tenant_id, &budget, spent)
-                .await?;
+            self.budgets.record_alerts(tenant_id, budget, spent).await?;
             return Err(ChatError::BudgetExceeded {
                 spent,
                 monthly: budget.monthly_usd,
@@ -278,6 +278,10 @@ impl ChatService {
                 }
             }
         };
+        let budget = match self.budgets.get(tenant_id).await? {
+            Some(settings) => Some((settings, self.budgets.spent_usd(tenant_id).await?)),
+            None => None,
+        };
         let writes = request.allow_writes && principal.has(Scope::RecordsWrite);
         let offer = if writes { Offer::All } else { Offer::ReadOnly };
         let declarations: Vec<FunctionDeclaration> = self
@@ -308,8 +312,14 @@ impl ChatService {
             let input_chars = serde_json::to_string(&conversation).map_or(0, |s| s.len())
                 + system.len()
                 + schema_chars;
-            self.check_budget(tenant_id, cost, input_chars, &context.price)
-                .await?;
+            self.check_budget(
+                tenant_id,
+                budget.as_ref(),
+                cost,
+                input_chars,
+                &context.price,
+            )
+            .await?;
             // The model call may not outlive the turn's budget: past it, the turn ends with what
             // it has instead of meeting API Gateway's 30 s cut-off.
             let remaining = self.limits.turn_budget.saturating_sub(started.elapsed());
@@ -405,10 +415,9 @@ impl ChatService {
             }
         }
         // Spend crossing the alert threshold is recorded as it happens.
-        if let Some(budget) = self.budgets.get(tenant_id).await? {
-            let spent = self.budgets.spent_usd(tenant_id).await? + cost;
+        if let Some((settings, spent_before)) = &budget {
             self.budgets
-                .record_alerts(tenant_id, &budget, spent)
+                .record_alerts(tenant_id, settings, spent_before + cost)
                 .await?;
         }
         let status = if reply.is_some() {

@@ -10,8 +10,15 @@ use crate::error::{LlmError, error_message};
 /// under API Gateway's 30 s; the orchestrator bounds the whole turn, this bounds one call.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 
+/// The process's one HTTP client for model providers. Building a client loads TLS roots and
+/// costs milliseconds; a chat turn builds its model per request, so they share this one (and its
+/// connection pool). `reqwest::Client` is a cheap handle to shared state.
 pub(crate) fn client() -> Result<reqwest::Client, LlmError> {
-    reqwest::Client::builder()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    let client = reqwest::Client::builder()
         .timeout(CALL_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("pyairtable-on-lambda/", env!("CARGO_PKG_VERSION")))
@@ -19,7 +26,8 @@ pub(crate) fn client() -> Result<reqwest::Client, LlmError> {
         .map_err(|e| LlmError::Unavailable {
             provider: "HTTP client",
             message: e.to_string(),
-        })
+        })?;
+    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 /// Posts `body` and returns the JSON answer of a 2xx, or the provider's error.

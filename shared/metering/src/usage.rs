@@ -106,6 +106,23 @@ impl UsageCounters {
         self.add(tenant_id, &counters).await
     }
 
+    /// A month's counters without its days: one read.
+    pub async fn month_totals(
+        &self,
+        tenant_id: &str,
+        month: &str,
+    ) -> Result<BTreeMap<String, i64>, StoreError> {
+        Ok(self
+            .store
+            .get(
+                Table::Usage,
+                &Key::new(tenant_pk(tenant_id), month_sk(month)),
+            )
+            .await?
+            .map(|item| counters_of(&item))
+            .unwrap_or_default())
+    }
+
     /// Month-to-date counters (the current month when `month` is `None`), with each day.
     pub async fn month(
         &self,
@@ -114,12 +131,7 @@ impl UsageCounters {
     ) -> Result<MonthUsage, StoreError> {
         let month = month.map_or_else(|| month_of(self.clock.now()), str::to_string);
         let pk = tenant_pk(tenant_id);
-        let totals = self
-            .store
-            .get(Table::Usage, &Key::new(pk.clone(), month_sk(&month)))
-            .await?
-            .map(|item| counters_of(&item))
-            .unwrap_or_default();
+        let totals = self.month_totals(tenant_id, &month).await?;
         let mut days = Vec::new();
         let mut cursor = None;
         loop {

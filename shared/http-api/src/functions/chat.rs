@@ -157,20 +157,12 @@ async fn list_models(State(state): State<AppState>, caller: Caller) -> Result<Re
 
 async fn show_budget(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let principal = caller.require(Scope::UsageRead)?;
-    let budgets = state.chat();
-    let budgets = budgets.budgets();
-    let settings = budgets.get(&principal.tenant_id).await?;
-    let spent = budgets.spent_usd(&principal.tenant_id).await?;
-    let month = metering::month_of(state.clock.now());
-    let alerts = budgets.alerts(&principal.tenant_id, &month).await?;
-    Ok(Json(json!({
-        "monthly_usd": settings.map(|s| s.monthly_usd),
-        "alert_threshold": settings.map(|s| s.alert_threshold),
-        "month": month,
-        "spent_usd": spent,
-        "alerts": alerts,
-    }))
-    .into_response())
+    let view = state
+        .chat()
+        .budgets()
+        .view(&principal.tenant_id, None)
+        .await?;
+    Ok(Json(view).into_response())
 }
 
 async fn set_budget(

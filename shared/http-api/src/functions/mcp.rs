@@ -81,46 +81,59 @@ async fn mcp_post(
     let usage = usage
         .map(|axum::Extension(tally)| tally)
         .unwrap_or_default();
-    let backend = PlatformBackend::new(&state, caller.0, usage).await;
+    let backend = PlatformBackend::new(&state, caller.0, usage);
     reply(mcp::handle_post(&headers, &body, &backend, &server_info(&state)).await)
 }
 
 /// The MCP backend for one request: one tenant, one principal.
 struct PlatformBackend {
+    state: AppState,
     principal: Principal,
-    registry: std::sync::Arc<Registry>,
-    /// The tenant's Airtable client, or why there is none (no connection yet).
-    tools: Result<ToolContext, String>,
+    usage: metering::UsageTally,
+    /// The tenant's Airtable client, or why there is none (no connection yet), looked up on
+    /// first use: most requests (initialize, lists, prompts) never need it.
+    tools: tokio::sync::OnceCell<Result<ToolContext, String>>,
 }
 
 impl PlatformBackend {
     /// The backend for `principal`; the tools' Airtable calls are counted into `usage`.
-    async fn new(state: &AppState, principal: Principal, usage: metering::UsageTally) -> Self {
-        let tools = match state.connections().token(&principal.tenant_id).await {
-            Ok(token) => state
-                .airtable_clients
-                .client(&principal.tenant_id, token)
-                .map(|client| {
-                    ToolContext::new(client.airtable.observed(std::sync::Arc::new(
-                        gateway::CountAirtableCalls(usage),
-                    )))
-                })
-                .map_err(|e| e.to_string()),
-            Err(connections::ConnectionError::NotConnected) => Err(
-                "This account has no Airtable connection yet; an admin connects one with PUT /v1/connections/airtable"
-                    .to_string(),
-            ),
-            Err(err) => Err(err.to_string()),
-        };
+    fn new(state: &AppState, principal: Principal, usage: metering::UsageTally) -> Self {
         Self {
+            state: state.clone(),
             principal,
-            registry: std::sync::Arc::clone(&state.tools),
-            tools,
+            usage,
+            tools: tokio::sync::OnceCell::new(),
         }
     }
 
-    fn context(&self) -> Result<ToolContext, String> {
-        self.tools.clone()
+    fn registry(&self) -> &Registry {
+        &self.state.tools
+    }
+
+    async fn context(&self) -> Result<ToolContext, String> {
+        self.tools
+            .get_or_init(|| async {
+                let tenant_id = &self.principal.tenant_id;
+                match self.state.connections().token(tenant_id).await {
+                    Ok(token) => self
+                        .state
+                        .airtable_clients
+                        .client(tenant_id, token)
+                        .map(|client| {
+                            ToolContext::new(client.airtable.observed(std::sync::Arc::new(
+                                gateway::CountAirtableCalls(self.usage.clone()),
+                            )))
+                        })
+                        .map_err(|e| e.to_string()),
+                    Err(connections::ConnectionError::NotConnected) => Err(
+                        "This account has no Airtable connection yet; an admin connects one with PUT /v1/connections/airtable"
+                            .to_string(),
+                    ),
+                    Err(err) => Err(err.to_string()),
+                }
+            })
+            .await
+            .clone()
     }
 }
 
@@ -141,7 +154,7 @@ fn prompt_argument(name: &str, description: &str, required: bool) -> PromptArgum
 #[async_trait]
 impl McpBackend for PlatformBackend {
     async fn list_tools(&self) -> Vec<ToolDescriptor> {
-        self.registry
+        self.registry()
             .offered(&self.principal, Offer::All)
             .map(|spec| ToolDescriptor {
                 name: spec.name.to_string(),
@@ -162,18 +175,18 @@ impl McpBackend for PlatformBackend {
 
     async fn call_tool(&self, name: &str, arguments: Value) -> Result<ToolResult, CallError> {
         if !self
-            .registry
+            .registry()
             .offered(&self.principal, Offer::All)
             .any(|spec| spec.name == name)
         {
             return Err(CallError::NotFound);
         }
-        let context = match self.context() {
+        let context = match self.context().await {
             Ok(context) => context,
             Err(message) => return Ok(ToolResult::error(message)),
         };
         match self
-            .registry
+            .registry()
             .call(&self.principal, Offer::All, name, arguments, context)
             .await
         {
@@ -267,7 +280,7 @@ impl McpBackend for PlatformBackend {
         if !self.principal.has(Scope::SchemaRead) {
             return Ok(Vec::new());
         }
-        let context = self.context()?;
+        let context = self.context().await?;
         let bases = context.airtable.bases().await.map_err(|e| e.to_string())?;
         Ok(bases
             .into_iter()
@@ -293,7 +306,7 @@ impl McpBackend for PlatformBackend {
         if !self.principal.has(Scope::SchemaRead) {
             return Err(CallError::NotFound);
         }
-        let context = self.context().map_err(CallError::Internal)?;
+        let context = self.context().await.map_err(CallError::Internal)?;
         let schema = match context.airtable.base_schema(base_id, false).await {
             Ok(schema) => schema,
             Err(err) if err.is_not_found() || err.status() == Some(403) => {

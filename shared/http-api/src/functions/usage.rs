@@ -93,15 +93,11 @@ async fn summary(
         .usage()
         .month(&principal.tenant_id, query.month.as_deref())
         .await?;
-    let budgets = state.chat();
-    let budgets = budgets.budgets();
-    let settings = budgets.get(&principal.tenant_id).await?;
-    let alerts = budgets.alerts(&principal.tenant_id, &usage.month).await?;
-    let budget = json!({
-        "monthly_usd": settings.map(|s| s.monthly_usd),
-        "alert_threshold": settings.map(|s| s.alert_threshold),
-        "alerts": alerts,
-    });
+    let budget = state
+        .chat()
+        .budgets()
+        .view(&principal.tenant_id, Some(&usage.month))
+        .await?;
     let days: Vec<Value> = usage
         .days
         .iter()
