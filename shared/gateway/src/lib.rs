@@ -200,8 +200,7 @@ impl Gateway {
         tenant_id: &str,
         usage: &UsageTally,
     ) -> Result<Answer, GatewayError> {
-        let operation = &request.operation;
-        let scope = match &operation.effect {
+        let scope = match &request.operation.effect {
             Effect::RecordsRead { base, table } => Scope::Records { base, table },
             Effect::SchemaRead { base } => Scope::Schema { base },
             Effect::BasesRead => Scope::Token,
@@ -210,33 +209,9 @@ impl Gateway {
                 return Ok(Answer::from_raw(raw, None));
             }
         };
-        if !self.cache.enabled() {
-            let raw = self.forward(client, request, usage).await?;
-            return Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)));
-        }
-        let generations = match operation.base_id() {
-            Some(base) => match self.cache.generations(tenant_id, base).await {
-                Ok(generations) => Some(generations),
-                Err(err) => {
-                    tracing::warn!(error = %err, "read cache unavailable; reading from Airtable");
-                    None
-                }
-            },
-            None => Some(cache::Generations::default()),
-        };
-        let Some(generations) = generations else {
-            let raw = self.forward(client, request, usage).await?;
-            return Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)));
-        };
-        let key = self.cache.key(
-            tenant_id,
-            &client.token_key,
-            scope,
-            &generations,
-            &request.identity(),
-        );
-        if !request.bypass_cache {
-            match self.cache.get(&key).await {
+        let key = self.cache_key(client, request, tenant_id, scope).await;
+        if let Some(key) = key.as_ref().filter(|_| !request.bypass_cache) {
+            match self.cache.get(key).await {
                 Ok(Some(hit)) => {
                     usage.add(counters::CACHE_HITS, 1);
                     return Ok(Answer {
@@ -251,22 +226,53 @@ impl Gateway {
             }
         }
         let raw = self.forward(client, request, usage).await?;
-        if raw.status == 200 {
-            let cached = Cached {
-                status: raw.status,
-                body: raw.body,
-            };
-            if let Err(err) = self.cache.put(&key, &cached).await {
-                tracing::warn!(error = %err, "could not keep an answer in the read cache");
-            }
-            return Ok(Answer {
-                status: cached.status,
-                body: cached.body,
-                cache: Some(CacheStatus::Miss),
-                replayed: false,
-            });
+        let Some(key) = key.filter(|_| raw.status == 200) else {
+            return Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)));
+        };
+        let cached = Cached {
+            status: raw.status,
+            body: raw.body,
+        };
+        if let Err(err) = self.cache.put(&key, &cached).await {
+            tracing::warn!(error = %err, "could not keep an answer in the read cache");
         }
-        Ok(Answer::from_raw(raw, Some(CacheStatus::Miss)))
+        Ok(Answer {
+            status: cached.status,
+            body: cached.body,
+            cache: Some(CacheStatus::Miss),
+            replayed: false,
+        })
+    }
+
+    /// The cache key of a cacheable read, or `None` when the cache is off or its generations
+    /// cannot be read (the read then goes to Airtable uncached).
+    async fn cache_key(
+        &self,
+        client: &TenantClient,
+        request: &Request,
+        tenant_id: &str,
+        scope: Scope<'_>,
+    ) -> Option<cache::CacheKey> {
+        if !self.cache.enabled() {
+            return None;
+        }
+        let generations = match request.operation.base_id() {
+            Some(base) => match self.cache.generations(tenant_id, base).await {
+                Ok(generations) => generations,
+                Err(err) => {
+                    tracing::warn!(error = %err, "read cache unavailable; reading from Airtable");
+                    return None;
+                }
+            },
+            None => cache::Generations::default(),
+        };
+        Some(self.cache.key(
+            tenant_id,
+            &client.token_key,
+            scope,
+            &generations,
+            &request.identity(),
+        ))
     }
 
     async fn write(
