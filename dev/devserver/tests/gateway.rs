@@ -515,7 +515,12 @@ async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_tw
         .admin(
             Method::POST,
             "/_sandbox/faults",
-            json!({"route": "*", "rate": 0.3, "rateStatuses": [429, 503]}),
+            // A 429 and a 503 on the first create for certain, then a third of every request at
+            // random (a random plan alone could, by chance, inject nothing).
+            json!([
+                {"route": "*", "rate": 0.3, "rateStatuses": [429, 503]},
+                {"route": "create_records", "sequence": [429, 503]}
+            ]),
         )
         .await;
     let mut created = Vec::new();
@@ -568,7 +573,7 @@ async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_tw
         .as_u64()
         .or_else(|| counters["injected_faults"].as_u64())
         .unwrap_or(0);
-    assert!(injected > 0, "faults were injected: {counters}");
+    assert!(injected >= 2, "faults were injected: {counters}");
     assert_eq!(created.len(), 30);
     assert_eq!(
         platform.count_records("Contacts").await,
