@@ -59,6 +59,28 @@ impl ErrorKind {
         }
     }
 
+    /// The kind a bare status code stands for, so that a response some framework layer produced
+    /// (a body-size or path rejection) can be told in the platform's terms. Statuses the
+    /// platform never chooses on purpose fall back to the nearest class.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => ErrorKind::Unauthenticated,
+            402 => ErrorKind::PaymentRequired,
+            403 => ErrorKind::Forbidden,
+            404 => ErrorKind::NotFound,
+            405 => ErrorKind::MethodNotAllowed,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::PayloadTooLarge,
+            422 => ErrorKind::Unprocessable,
+            429 => ErrorKind::RateLimited,
+            502 => ErrorKind::BadGateway,
+            503 => ErrorKind::Unavailable,
+            504 => ErrorKind::GatewayTimeout,
+            500..=599 => ErrorKind::Internal,
+            _ => ErrorKind::BadRequest,
+        }
+    }
+
     /// The default `type` string for this kind.
     pub fn default_type(self) -> &'static str {
         match self {

@@ -1,12 +1,18 @@
 //! A JSON body extractor whose rejections use the platform's error shape (400 for bad JSON or
 //! fields, 415 handled as 400, 413 for oversized bodies).
+//!
+//! Every body the API documents is a JSON object, and only an object is accepted: serde maps a
+//! sequence onto a struct positionally, so without this check `["Mallory"]` would be read as
+//! `{"name": "Mallory"}` (and `[]` as a struct whose fields are all optional).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use basics::{ApiError, ErrorKind};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-/// Like `axum::Json`, but bad input becomes `{"error":{"type":"INVALID_REQUEST",...}}`.
+/// Like `axum::Json`, but only a JSON object is accepted, and bad input becomes
+/// `{"error":{"type":"INVALID_REQUEST",...}}`.
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -17,10 +23,35 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(rejection_to_error(rejection)),
-        }
+        let value = match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(rejection_to_error(rejection)),
+        };
+        parse_object(value).map(ApiJson)
+    }
+}
+
+/// A body that must be a JSON object, as `T`.
+pub fn parse_object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "The body must be a JSON object, not {}",
+            json_kind(&value)
+        )));
+    }
+    serde_json::from_value(value)
+        .map_err(|err| ApiError::bad_request(format!("The body has a bad field: {err}")))
+}
+
+/// `an array`, `a string`, …: what a JSON value is, for messages.
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -99,6 +130,12 @@ mod tests {
             (Some("application/json"), "{not json"),
             (Some("application/json"), r#"{"email": 5}"#),
             (None, r#"{"email":"a@b.c"}"#),
+            // Sequences are not objects, though serde would map them onto the struct.
+            (Some("application/json"), r#"["a@b.c"]"#),
+            (Some("application/json"), "[]"),
+            (Some("application/json"), r#""a@b.c""#),
+            (Some("application/json"), "null"),
+            (Some("application/json"), "5"),
         ] {
             let err = extract(content_type, body)
                 .await

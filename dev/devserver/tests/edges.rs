@@ -1,0 +1,306 @@
+//! The API's edges over HTTP, as a hostile or careless client meets them: every body documented
+//! as an object refuses anything else and changes nothing, and every refusal the HTTP layer
+//! itself produces (body too large, unknown route, wrong method, undecodable path or query,
+//! unreadable headers) arrives in the documented shape: JSON-RPC on `/mcp`, the platform's
+//! `{"error":{"type","message"}}` everywhere else.
+
+mod common;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use common::{Server, devserver, free_port, start_with};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Platform {
+    _server: Server,
+    _data: tempfile::TempDir,
+    base: String,
+    http: reqwest::Client,
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: String,
+    text: String,
+    body: Value,
+}
+
+impl Platform {
+    fn start() -> Self {
+        let mut command = devserver();
+        command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "0");
+        command.env("TENANT_REQUESTS_PER_MINUTE", "0");
+        let data = tempfile::tempdir().expect("tempdir");
+        let (port, sandbox_port) = (free_port(), free_port());
+        let (server, _) = start_with(command, data.path(), port, sandbox_port);
+        Self {
+            _server: server,
+            _data: data,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the dev server answers");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            content_type,
+            text,
+            body,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str, bearer: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// Registers a user and answers its access token.
+    async fn owner(&self, email: &str) -> String {
+        let reply = self
+            .send(
+                self.request(Method::POST, "/v1/auth/register", None)
+                    .json(&json!({"email": email, "password": PASSWORD, "name": "Ada"})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_string()
+    }
+}
+
+/// The platform's error shape, with a JSON content type.
+fn assert_platform_error(reply: &Reply, status: StatusCode, context: &str) {
+    assert_eq!(reply.status, status, "{context}: {}", reply.text);
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{context}: content-type {:?}: {}",
+        reply.content_type,
+        reply.text
+    );
+    assert!(
+        reply.body["error"]["type"].is_string() && reply.body["error"]["message"].is_string(),
+        "{context}: not the error shape: {}",
+        reply.text
+    );
+}
+
+/// A JSON-RPC 2.0 error response.
+fn assert_json_rpc_error(reply: &Reply, status: StatusCode, context: &str) {
+    assert_eq!(reply.status, status, "{context}: {}", reply.text);
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{context}: content-type {:?}",
+        reply.content_type
+    );
+    assert_eq!(reply.body["jsonrpc"], "2.0", "{context}: {}", reply.text);
+    assert!(
+        reply.body["error"]["code"].is_i64() && reply.body["error"]["message"].is_string(),
+        "{context}: not a JSON-RPC error: {}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn bodies_documented_as_objects_refuse_everything_else_and_change_nothing() {
+    let platform = Platform::start();
+    let token = platform.owner("ada@example.com").await;
+
+    // PATCH /v1/auth/me with ["Mallory"] once renamed the user.
+    let reply = platform
+        .send(
+            platform
+                .request(Method::PATCH, "/v1/auth/me", Some(&token))
+                .json(&json!(["Mallory"])),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::BAD_REQUEST, "PATCH /v1/auth/me [..]");
+    let me = platform
+        .send(platform.request(Method::GET, "/v1/auth/me", Some(&token)))
+        .await;
+    assert_eq!(me.body["user"]["name"], "Ada", "{}", me.text);
+
+    // Every route of the table that takes a body, with every kind of non-object.
+    let with_body = http_api::routes::route_table()
+        .into_iter()
+        .filter(|spec| matches!(spec.method.as_str(), "POST" | "PUT" | "PATCH"))
+        .filter(|spec| spec.path.starts_with("/v1/"))
+        // Logout takes no body (and would end this test's session).
+        .filter(|spec| spec.path != "/v1/auth/logout");
+    let mut checked = 0;
+    for spec in with_body {
+        let path = spec.path.replace('{', "x").replace('}', "");
+        let method = Method::from_bytes(spec.method.as_bytes()).expect("method");
+        for body in [
+            json!(["Mallory"]),
+            json!([]),
+            json!("text"),
+            json!(7),
+            Value::Null,
+        ] {
+            let reply = platform
+                .send(
+                    platform
+                        .request(method.clone(), &path, Some(&token))
+                        .json(&body),
+                )
+                .await;
+            let context = format!("{} {path} with {body}", spec.method);
+            assert!(
+                matches!(
+                    reply.status,
+                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+                ),
+                "{context}: {} {}",
+                reply.status,
+                reply.text
+            );
+            assert_platform_error(&reply, reply.status, &context);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} cases: the route table shrank?");
+
+    // The sign-in bodies too: an array is not a login.
+    let reply = platform
+        .send(
+            platform
+                .request(Method::POST, "/v1/auth/login", None)
+                .json(&json!(["ada@example.com", PASSWORD])),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::BAD_REQUEST, "login with an array");
+    let keys = platform
+        .send(platform.request(Method::GET, "/v1/api-keys", Some(&token)))
+        .await;
+    assert_eq!(keys.body["api_keys"], json!([]), "{}", keys.text);
+}
+
+#[tokio::test]
+async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
+    let platform = Platform::start();
+    let token = platform.owner("grace@example.com").await;
+
+    // A body over the limit: JSON-RPC on /mcp, the error shape elsewhere.
+    let huge = vec![b' '; 10 * 1024 * 1024];
+    let reply = platform
+        .send(
+            platform
+                .request(Method::POST, "/mcp", Some(&token))
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(huge.clone()),
+        )
+        .await;
+    assert_json_rpc_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "POST /mcp 10 MB");
+    let reply = platform
+        .send(
+            platform
+                .request(Method::POST, "/v1/chat", Some(&token))
+                .header("content-type", "application/json")
+                .body(huge.clone()),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "POST /v1/chat 10 MB");
+    let reply = platform
+        .send(
+            platform
+                .request(Method::POST, "/v0/appSandboxDemoCRM/Contacts", Some(&token))
+                .header("content-type", "application/json")
+                .body(huge),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "POST /v0 10 MB");
+
+    // Methods a route does not have, and routes that do not exist.
+    for (method, path) in [
+        (Method::PUT, "/mcp"),
+        (Method::GET, "/mcp"),
+        (Method::DELETE, "/mcp"),
+    ] {
+        let reply = platform
+            .send(platform.request(method.clone(), path, Some(&token)))
+            .await;
+        assert_json_rpc_error(&reply, StatusCode::METHOD_NOT_ALLOWED, &format!("{method} {path}"));
+    }
+    let reply = platform
+        .send(platform.request(Method::POST, "/mcp", None))
+        .await;
+    assert_json_rpc_error(&reply, StatusCode::UNAUTHORIZED, "POST /mcp without credentials");
+    for (method, path, status) in [
+        (Method::PUT, "/v1/health", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::DELETE, "/v1/auth/me", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::GET, "/v1/nothing-here", StatusCode::NOT_FOUND),
+        (Method::GET, "/", StatusCode::NOT_FOUND),
+    ] {
+        let reply = platform
+            .send(platform.request(method.clone(), path, Some(&token)))
+            .await;
+        assert_platform_error(&reply, status, &format!("{method} {path}"));
+    }
+
+    // Paths and queries that do not decode.
+    for (method, path) in [
+        (Method::DELETE, "/v1/api-keys/%FF%FE"),
+        (Method::GET, "/v1/chat/sessions/%C3%28"),
+        (Method::GET, "/v0/appSandboxDemoCRM/%FF"),
+        (Method::GET, "/v1/usage/summary?month=%FF"),
+        (Method::GET, "/v1/usage/summary?month=2026-13"),
+    ] {
+        let reply = platform
+            .send(platform.request(method.clone(), path, Some(&token)))
+            .await;
+        assert!(
+            reply.status.is_client_error(),
+            "{method} {path}: {} {}",
+            reply.status,
+            reply.text
+        );
+        assert_platform_error(&reply, reply.status, &format!("{method} {path}"));
+    }
+
+    // Headers: not JSON, an unreadable Authorization, a scheme we do not take.
+    let reply = platform
+        .send(
+            platform
+                .request(Method::PATCH, "/v1/auth/me", Some(&token))
+                .header("content-type", "text/plain")
+                .body(r#"{"name":"Mallory"}"#),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::BAD_REQUEST, "text/plain body");
+    let raw = reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").expect("obs-text");
+    let reply = platform
+        .send(
+            platform
+                .request(Method::GET, "/v1/auth/me", None)
+                .header("authorization", raw),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::UNAUTHORIZED, "obs-text Authorization");
+    let reply = platform
+        .send(
+            platform
+                .request(Method::GET, "/v1/auth/me", None)
+                .header("authorization", "Basic YTpi"),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::UNAUTHORIZED, "Basic credentials");
+}
