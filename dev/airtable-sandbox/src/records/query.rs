@@ -160,6 +160,10 @@ pub fn from_body(body: &Value, query: &[(String, String)]) -> ApiResult<ListPara
                     })
                     .collect::<ApiResult<_>>()?;
             }
+            // airtable.js (`select({method: 'post'})`, or any list whose URL would pass 15 000
+            // characters) sends its whole option object as the body, `method` included, and
+            // Airtable lists as asked.
+            "method" => {}
             _ => return Err(ApiError::invalid_request()),
         }
     }
@@ -188,6 +192,18 @@ mod tests {
         assert!(p.return_fields_by_field_id);
         assert_eq!(p.page_size, Some(5));
         assert_eq!(p.filter_by_formula.as_deref(), Some("{Name}='a b'"));
+    }
+
+    #[test]
+    fn airtable_js_body_with_its_method_option() {
+        let p = from_body(
+            &json!({"method": "post", "pageSize": 40, "fields": ["Name"], "offset": "itr1"}),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(p.page_size, Some(40));
+        assert_eq!(p.offset.as_deref(), Some("itr1"));
+        assert!(from_body(&json!({"pageSize": 1, "bogus": 1}), &[]).is_err());
     }
 
     #[test]
