@@ -1,7 +1,7 @@
 """pyairtable against the `/v0` gateway of the dev server, compared with the sandbox itself.
 
-Starts the dev server (``DEVSERVER_BIN``, default ``target/debug/devserver``) once, on free ports,
-with its in-process Airtable sandbox and a temporary ``DATA_DIR``. A tenant registers, connects
+Runs against one dev server for the module (``conftest.py``'s ``platform``: ``DEVSERVER_BIN`` on
+free ports, with its in-process Airtable sandbox and a temporary ``DATA_DIR``). A tenant registers, connects
 the sandbox's demo Airtable token and creates an API key; pyairtable then talks to the gateway
 with ``Api(<api key>, endpoint_url=<dev server>)`` ("through the gateway") and to the sandbox with
 ``Api(<demo token>, endpoint_url=<sandbox>)`` ("straight"), and the two must agree.
@@ -16,106 +16,26 @@ a pause of the whole base, up to Airtable's 30 s lockout).
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import threading
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
 import requests
+from platform_support import (
+    BASE_ID,
+    SANDBOX_TOKEN,
+    TIMEOUT,
+    Platform,
+    Tenant,
+    api_key as _api_key,
+    bearer as _bearer,
+    new_tenant as _new_tenant,
+    sandbox_admin as _sandbox,
+)
 from pyairtable import Api
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE_ID = "appSandboxDemoCRM"
-SANDBOX_TOKEN = "patSandboxDemo001.demo-token-for-local-development-only"
-BANNER = "PyAirtable platform on http://"
-PASSWORD = "correct horse battery staple"
-GATEWAY_SCOPES = ["records:read", "records:write", "schema:read"]
-# (connect, read) timeouts: the gateway may hold a call while it waits for an Airtable slot.
-TIMEOUT = (5, 60)
-
-
-# --- the dev server ---------------------------------------------------------------------------
-
-
-def _free_port(taken: set[int] = frozenset()) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in taken:
-            return port
-
-
-@dataclass
-class Platform:
-    url: str
-    sandbox_url: str
-    lines: list[str] = field(default_factory=list)
-
-    def output(self) -> str:
-        return "".join(self.lines)
-
-
-@pytest.fixture(scope="session")
-def platform(tmp_path_factory):
-    binary = Path(os.environ.get("DEVSERVER_BIN", ROOT / "target" / "debug" / "devserver"))
-    if not binary.exists():
-        pytest.fail(f"dev server binary not found at {binary}; run `cargo build -p devserver`")
-    port = _free_port()
-    sandbox_port = _free_port({port})
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("BACKEND", "AIRTABLE_API_URL", "AWS_ENDPOINT_URL", "CLIENT_AUTH_REQUESTS_PER_MINUTE")
-    }
-    env.update(
-        PORT=str(port),
-        SANDBOX_PORT=str(sandbox_port),
-        DATA_DIR=str(tmp_path_factory.mktemp("devserver-data")),
-        TENANT_REQUESTS_PER_MINUTE="0",
-        RUST_LOG=os.environ.get("RUST_LOG", "warn"),
-    )
-    proc = subprocess.Popen(
-        [str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
-    server = Platform(url=f"http://127.0.0.1:{port}", sandbox_url=f"http://127.0.0.1:{sandbox_port}")
-    ready = threading.Event()
-
-    def drain():
-        # Keeps reading until the process exits, so a chatty server never blocks on a full pipe.
-        for line in proc.stdout:
-            server.lines.append(line)
-            if BANNER in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        if not ready.wait(60) or proc.poll() is not None or BANNER not in server.output():
-            pytest.fail(f"the dev server did not start (exit code {proc.poll()}); it printed:\n{server.output()}")
-        # The banner is printed once both the platform and its sandbox listen. Straight calls in
-        # this file must never make the sandbox refuse the gateway (see the module docstring).
-        _sandbox(server, "POST", "/_sandbox/rate-limits", {"enabled": False})
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _sandbox(platform: Platform, method: str, path: str, body: dict | list | None = None) -> dict:
-    """Calls one of the sandbox's admin endpoints (`/_sandbox/...`)."""
-    resp = requests.request(method, platform.sandbox_url + path, json=body, timeout=TIMEOUT)
-    assert resp.ok, f"{method} {path}: {resp.status_code} {resp.text}"
-    return resp.json()
+# The dev server (the `platform` fixture) comes from conftest.py, one per module.
 
 
 def _counters(platform: Platform) -> dict:
@@ -123,48 +43,6 @@ def _counters(platform: Platform) -> dict:
 
 
 # --- tenants, keys, clients -------------------------------------------------------------------
-
-
-def _bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@dataclass
-class Tenant:
-    email: str
-    access_token: str
-    key: str
-
-
-def _api_key(platform: Platform, access_token: str, scopes: list[str], name: str = "py") -> str:
-    resp = requests.post(
-        platform.url + "/v1/api-keys",
-        json={"name": name, "scopes": scopes},
-        headers=_bearer(access_token),
-        timeout=TIMEOUT,
-    )
-    assert resp.status_code == 201, resp.text
-    key = resp.json()["key"]
-    assert key.startswith("pak_"), key
-    return key
-
-
-def _new_tenant(platform: Platform, label: str, *, connect: bool) -> Tenant:
-    email = f"{label}-{uuid.uuid4().hex[:10]}@example.com"
-    resp = requests.post(
-        platform.url + "/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=TIMEOUT
-    )
-    assert resp.status_code == 201, resp.text
-    access_token = resp.json()["access_token"]
-    if connect:
-        resp = requests.put(
-            platform.url + "/v1/connections/airtable",
-            json={"token": SANDBOX_TOKEN},
-            headers=_bearer(access_token),
-            timeout=TIMEOUT,
-        )
-        assert resp.status_code in (200, 201), resp.text
-    return Tenant(email, access_token, _api_key(platform, access_token, GATEWAY_SCOPES))
 
 
 @pytest.fixture(scope="module")
