@@ -8,8 +8,10 @@ pub mod fallback;
 pub mod functions;
 pub mod json;
 pub mod middleware;
+pub mod openapi;
 pub mod principal;
 pub mod routes;
+pub mod scope_check;
 pub mod state;
 
 #[cfg(test)]
@@ -17,6 +19,7 @@ mod testing;
 
 pub use principal::Caller;
 pub use routes::{Access, FunctionRoutes, RouteSpec};
+pub use scope_check::Needs;
 pub use state::{AppState, PlatformSettings};
 
 /// Every HTTP function of the platform, in the order of DESIGN.md's function table.

@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use accounts::{Principal, Scope};
+use accounts::Principal;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use basics::ApiError;
@@ -11,20 +11,6 @@ use basics::ApiError;
 /// middleware can extract it; elsewhere the extraction answers 401.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
-
-impl Caller {
-    /// The principal if it holds `scope`, else 403 naming the missing scope.
-    pub fn require(&self, scope: Scope) -> Result<&Principal, ApiError> {
-        if self.0.has(scope) {
-            Ok(&self.0)
-        } else {
-            Err(
-                ApiError::forbidden(format!("This credential lacks the {scope} scope"))
-                    .with_type("INSUFFICIENT_SCOPE"),
-            )
-        }
-    }
-}
 
 impl Deref for Caller {
     type Target = Principal;

@@ -1,18 +1,25 @@
 //! The route table: each function declares its routes once, and the same declaration builds its
 //! router and lists its routes (which a test compares with `infra/template.yaml`).
 //!
-//! Routes are authenticated unless declared public: `get`, `post`, … put the route behind the
-//! authentication middleware ([`crate::middleware::authenticate`]), and only `public_get` and
-//! `public_post_per_client_limit` leave it open. Forgetting to protect a route is therefore impossible; opening
-//! one takes a word that stands out in review.
+//! A route is declared as a documented handler (`routes!(handler)`, from its `#[utoipa::path]`
+//! annotation, which names the method and path) plus who may call it, so the router, the route
+//! table and the OpenAPI document ([`crate::openapi`]) cannot disagree.
+//!
+//! Routes are authenticated unless declared public: `route(needs, …)` puts the route behind the
+//! authentication middleware ([`crate::middleware::authenticate`]) and then a check of the
+//! scopes it needs ([`crate::scope_check`]), before any extractor reads the request; only
+//! `public` and `public_per_client_limit` leave it open. Forgetting to protect a route is
+//! therefore impossible; opening one takes a word that stands out in review.
 
 use axum::Router;
-use axum::routing::MethodRouter;
-use http::Method;
+use utoipa::openapi::path::{Operation, PathItem, Paths};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::AppState;
 use crate::middleware::authenticate::{self, RouteGroup};
 use crate::middleware::client_limit;
+use crate::scope_check::{self, Needs};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,17 +34,20 @@ pub enum Access {
 }
 
 /// One HTTP route as API Gateway and axum both see it, e.g. `GET /v1/health`. Path parameters
-/// use `{name}`, the syntax both share.
+/// use `{name}`, the syntax both share (and OpenAPI's).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RouteSpec {
     /// The Lambda function (binary) serving the route, e.g. `api-health`.
     pub function: &'static str,
     pub method: String,
-    pub path: &'static str,
+    pub path: String,
     pub access: Access,
+    /// What an authenticated route needs beyond authentication; empty for public routes.
+    pub needs: Needs,
 }
 
-/// A function's routes: its route table and its routers, built together.
+/// A function's routes: its route table, its routers and its part of the OpenAPI document,
+/// built together from one declaration per route.
 pub struct FunctionRoutes {
     pub function: &'static str,
     specs: Vec<RouteSpec>,
@@ -45,6 +55,10 @@ pub struct FunctionRoutes {
     client_limited: Router<AppState>,
     protected: Router<AppState>,
     before_authentication: Option<Guard>,
+    /// The documented operations, with each one's security requirement filled in.
+    paths: Paths,
+    /// The schemas the operations refer to.
+    schemas: Vec<(String, RefOr<Schema>)>,
 }
 
 /// A check that must run before authentication on every route of a function (MCP's `Origin`
@@ -57,6 +71,10 @@ pub type Guard = fn(
     Box<dyn std::future::Future<Output = axum::response::Response> + Send>,
 >;
 
+/// A documented handler: `utoipa_axum::routes!(handler)` builds it from the handler's
+/// `#[utoipa::path]` annotation, which names its method and path.
+pub type Documented = UtoipaMethodRouter<AppState>;
+
 impl FunctionRoutes {
     pub fn new(function: &'static str) -> Self {
         Self {
@@ -66,6 +84,8 @@ impl FunctionRoutes {
             client_limited: Router::new(),
             protected: Router::new(),
             before_authentication: None,
+            paths: Paths::new(),
+            schemas: Vec::new(),
         }
     }
 
@@ -75,66 +95,71 @@ impl FunctionRoutes {
         self
     }
 
-    /// Adds one method on one path. Several methods on a path merge into one axum route; a
-    /// path is either public or authenticated for all its methods.
-    pub fn route(
-        mut self,
-        access: Access,
-        method: Method,
-        path: &'static str,
-        handler: MethodRouter<AppState>,
-    ) -> Self {
-        self.specs.push(RouteSpec {
-            function: self.function,
-            method: method.as_str().to_string(),
-            path,
-            access,
-        });
-        match access {
-            Access::Public => self.public = self.public.route(path, handler),
-            Access::PublicPerClientLimit => {
-                self.client_limited = self.client_limited.route(path, handler);
+    /// Adds one documented handler (one method on one path, as its annotation says). Several
+    /// methods on a path merge into one axum route; a path is either public or authenticated
+    /// for all its methods.
+    fn add(mut self, access: Access, needs: Needs, documented: Documented) -> Self {
+        let (schemas, mut paths, mut handler) = documented;
+        for (path, item) in paths.paths.iter_mut() {
+            for (method, operation) in operations_mut(item) {
+                crate::openapi::complete(path, operation, access, &needs);
+                self.specs.push(RouteSpec {
+                    function: self.function,
+                    method: method.to_string(),
+                    path: path.clone(),
+                    access,
+                    needs: needs.clone(),
+                });
             }
-            Access::Authenticated => self.protected = self.protected.route(path, handler),
         }
+        if access == Access::Authenticated {
+            // On the handler itself, so it runs inside authentication (added to the whole
+            // router later, hence outside) and before the handler's extractors.
+            handler = handler.route_layer(axum::middleware::from_fn_with_state(
+                needs,
+                scope_check::require_scope,
+            ));
+        }
+        for path in paths.paths.keys() {
+            let router = match access {
+                Access::Public => &mut self.public,
+                Access::PublicPerClientLimit => &mut self.client_limited,
+                Access::Authenticated => &mut self.protected,
+            };
+            *router = std::mem::take(router).route(path, handler.clone());
+        }
+        self.paths.paths.extend(paths.paths);
+        self.schemas.extend(schemas);
         self
     }
 
-    pub fn get(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Access::Authenticated, Method::GET, path, handler)
+    /// An authenticated route that `needs` one of some scopes (an [`accounts::Scope`], or
+    /// [`Needs::any_of`], or [`Needs::AUTHENTICATION`] for any authenticated caller).
+    pub fn route(self, needs: impl Into<Needs>, documented: Documented) -> Self {
+        self.add(Access::Authenticated, needs.into(), documented)
     }
 
-    pub fn post(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Access::Authenticated, Method::POST, path, handler)
+    /// A route open to anyone.
+    pub fn public(self, documented: Documented) -> Self {
+        self.add(Access::Public, Needs::AUTHENTICATION, documented)
     }
 
-    pub fn put(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Access::Authenticated, Method::PUT, path, handler)
-    }
-
-    pub fn patch(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Access::Authenticated, Method::PATCH, path, handler)
-    }
-
-    pub fn delete(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Access::Authenticated, Method::DELETE, path, handler)
-    }
-
-    pub fn public_get(self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
-        self.route(Access::Public, Method::GET, path, handler)
-    }
-
-    /// A public POST limited per client address (see [`Access::PublicPerClientLimit`]).
-    pub fn public_post_per_client_limit(
-        self,
-        path: &'static str,
-        handler: MethodRouter<AppState>,
-    ) -> Self {
-        self.route(Access::PublicPerClientLimit, Method::POST, path, handler)
+    /// A public route limited per client address (see [`Access::PublicPerClientLimit`]).
+    pub fn public_per_client_limit(self, documented: Documented) -> Self {
+        self.add(
+            Access::PublicPerClientLimit,
+            Needs::AUTHENTICATION,
+            documented,
+        )
     }
 
     pub fn specs(&self) -> &[RouteSpec] {
         &self.specs
+    }
+
+    /// The function's documented operations and the schemas they use.
+    pub fn documentation(&self) -> (&Paths, &[(String, RefOr<Schema>)]) {
+        (&self.paths, &self.schemas)
     }
 
     /// The function's router: public routes as they are, the others behind authentication,
@@ -172,6 +197,23 @@ impl FunctionRoutes {
         }
         router
     }
+}
+
+/// Every operation of a path item, with its method as HTTP spells it.
+fn operations_mut(item: &mut PathItem) -> Vec<(&'static str, &mut Operation)> {
+    [
+        ("GET", &mut item.get),
+        ("PUT", &mut item.put),
+        ("POST", &mut item.post),
+        ("DELETE", &mut item.delete),
+        ("OPTIONS", &mut item.options),
+        ("HEAD", &mut item.head),
+        ("PATCH", &mut item.patch),
+        ("TRACE", &mut item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_mut().map(|operation| (method, operation)))
+    .collect()
 }
 
 /// The whole platform's route table.

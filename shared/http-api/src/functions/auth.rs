@@ -5,29 +5,29 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
 use basics::ApiError;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa_axum::routes;
 
 use crate::json::ApiJson;
-use crate::{AppState, Caller, FunctionRoutes};
+use crate::{AppState, Caller, FunctionRoutes, Needs};
 
 pub const FUNCTION: &str = "api-auth";
 
 pub fn routes() -> FunctionRoutes {
     FunctionRoutes::new(FUNCTION)
-        .public_post_per_client_limit("/v1/auth/register", post(register))
-        .public_post_per_client_limit("/v1/auth/login", post(login))
-        .public_post_per_client_limit("/v1/auth/refresh", post(refresh))
-        .post("/v1/auth/logout", post(logout))
-        .get("/v1/auth/me", get(me))
-        .patch("/v1/auth/me", patch(update_me))
-        .post("/v1/auth/password", post(change_password))
-        .post("/v1/api-keys", post(create_key))
-        .get("/v1/api-keys", get(list_keys))
-        .delete("/v1/api-keys/{key_id}", delete(revoke_key))
+        .public_per_client_limit(routes!(register))
+        .public_per_client_limit(routes!(login))
+        .public_per_client_limit(routes!(refresh))
+        .route(Needs::AUTHENTICATION, routes!(logout))
+        .route(Needs::AUTHENTICATION, routes!(me))
+        .route(Needs::AUTHENTICATION, routes!(update_me))
+        .route(Needs::AUTHENTICATION, routes!(change_password))
+        .route(Scope::Admin, routes!(create_key))
+        .route(Scope::Admin, routes!(list_keys))
+        .route(Scope::Admin, routes!(revoke_key))
 }
 
 /// Request bodies that carry passwords or tokens have no `Debug`, so they cannot be logged.
@@ -40,6 +40,7 @@ struct RegisterBody {
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/auth/register")]
 async fn register(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RegisterBody>,
@@ -58,6 +59,7 @@ struct LoginBody {
     password: String,
 }
 
+#[utoipa::path(post, path = "/v1/auth/login")]
 async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginBody>,
@@ -72,6 +74,7 @@ struct RefreshBody {
     refresh_token: String,
 }
 
+#[utoipa::path(post, path = "/v1/auth/refresh")]
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshBody>,
@@ -80,6 +83,7 @@ async fn refresh(
     Ok(Json(tokens).into_response())
 }
 
+#[utoipa::path(post, path = "/v1/auth/logout")]
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     state.accounts().logout(&caller).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -87,6 +91,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Respons
 
 /// Who is calling. For an API key: the tenant, the key and its scopes, but not the profile of
 /// the user who created it.
+#[utoipa::path(get, path = "/v1/auth/me")]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let (user, tenant) = state.accounts().me(&caller).await?;
     let body = match &caller.credential {
@@ -118,6 +123,7 @@ struct UpdateMeBody {
     current_password: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/v1/auth/me")]
 async fn update_me(
     State(state): State<AppState>,
     caller: Caller,
@@ -139,6 +145,7 @@ struct PasswordBody {
     new_password: String,
 }
 
+#[utoipa::path(post, path = "/v1/auth/password")]
 async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,12 +167,13 @@ struct CreateKeyBody {
     expires_at: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/api-keys")]
 async fn create_key(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateKeyBody>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Admin)?;
+    let principal = &caller.0;
     let created = state
         .accounts()
         .create_api_key(
@@ -180,18 +188,20 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/api-keys")]
 async fn list_keys(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Admin)?;
+    let principal = &caller.0;
     let keys = state.accounts().list_api_keys(principal).await?;
     Ok(Json(json!({ "api_keys": keys })).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/api-keys/{key_id}")]
 async fn revoke_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(key_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Admin)?;
+    let principal = &caller.0;
     state.accounts().revoke_api_key(principal, &key_id).await?;
     Ok(Json(json!({ "id": key_id, "deleted": true })).into_response())
 }

@@ -6,7 +6,6 @@ use accounts::Scope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use axum::{Extension, Json};
 use basics::{ApiError, ErrorKind};
 use chat::{BudgetSettings, CatalogError, ChatError, ChatRequest, TurnContext};
@@ -14,6 +13,7 @@ use llm::LlmError;
 use metering::UsageTally;
 use serde_json::json;
 use tools::ToolContext;
+use utoipa_axum::routes;
 
 use crate::json::ApiJson;
 use crate::{AppState, Caller, FunctionRoutes};
@@ -22,13 +22,13 @@ pub const FUNCTION: &str = "api-chat";
 
 pub fn routes() -> FunctionRoutes {
     FunctionRoutes::new(FUNCTION)
-        .post("/v1/chat", post(chat_turn))
-        .get("/v1/chat/sessions", get(list_sessions))
-        .get("/v1/chat/sessions/{session_id}", get(show_session))
-        .delete("/v1/chat/sessions/{session_id}", delete(delete_session))
-        .get("/v1/models", get(list_models))
-        .get("/v1/budget", get(show_budget))
-        .put("/v1/budget", put(set_budget))
+        .route(Scope::Chat, routes!(chat_turn))
+        .route(Scope::Chat, routes!(list_sessions))
+        .route(Scope::Chat, routes!(show_session))
+        .route(Scope::Chat, routes!(delete_session))
+        .route(Scope::Chat, routes!(list_models))
+        .route(Scope::UsageRead, routes!(show_budget))
+        .route(Scope::Admin, routes!(set_budget))
 }
 
 fn chat_error(err: ChatError) -> ApiError {
@@ -69,13 +69,14 @@ fn catalog_error(err: CatalogError) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/v1/chat")]
 async fn chat_turn(
     State(state): State<AppState>,
     caller: Caller,
     usage: Option<Extension<UsageTally>>,
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Chat)?;
+    let principal = &caller.0;
     let chat = state.chat();
     chat.validate(&request).map_err(chat_error)?;
     let (model, price) = state
@@ -106,21 +107,23 @@ async fn chat_turn(
     Ok(Json(reply).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/chat/sessions")]
 async fn list_sessions(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Chat)?;
+    let principal = &caller.0;
     let sessions = state.chat().sessions().list(&principal.tenant_id).await?;
     Ok(Json(json!({"sessions": sessions})).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/chat/sessions/{session_id}")]
 async fn show_session(
     State(state): State<AppState>,
     caller: Caller,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Chat)?;
+    let principal = &caller.0;
     match state
         .chat()
         .sessions()
@@ -132,12 +135,13 @@ async fn show_session(
     }
 }
 
+#[utoipa::path(delete, path = "/v1/chat/sessions/{session_id}")]
 async fn delete_session(
     State(state): State<AppState>,
     caller: Caller,
     Path(session_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Chat)?;
+    let principal = &caller.0;
     if state
         .chat()
         .sessions()
@@ -150,13 +154,14 @@ async fn delete_session(
     }
 }
 
-async fn list_models(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    caller.require(Scope::Chat)?;
+#[utoipa::path(get, path = "/v1/models")]
+async fn list_models(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(json!({"models": state.model_catalog().list().await})).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/budget")]
 async fn show_budget(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::UsageRead)?;
+    let principal = &caller.0;
     let view = state
         .chat()
         .budgets()
@@ -165,12 +170,13 @@ async fn show_budget(State(state): State<AppState>, caller: Caller) -> Result<Re
     Ok(Json(view).into_response())
 }
 
+#[utoipa::path(put, path = "/v1/budget")]
 async fn set_budget(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(settings): ApiJson<BudgetSettings>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Admin)?;
+    let principal = &caller.0;
     settings.validate().map_err(ApiError::bad_request)?;
     state
         .chat()

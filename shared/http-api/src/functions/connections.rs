@@ -7,10 +7,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, put};
 use basics::ApiError;
 use secrecy::SecretString;
 use serde::Deserialize;
+use utoipa_axum::routes;
 
 use crate::json::ApiJson;
 use crate::{AppState, Caller, FunctionRoutes};
@@ -19,9 +19,9 @@ pub const FUNCTION: &str = "api-connections";
 
 pub fn routes() -> FunctionRoutes {
     FunctionRoutes::new(FUNCTION)
-        .put("/v1/connections/airtable", put(connect))
-        .get("/v1/connections/airtable", get(show))
-        .delete("/v1/connections/airtable", delete(disconnect))
+        .route(Scope::Admin, routes!(connect))
+        .route(Scope::Admin, routes!(show))
+        .route(Scope::Admin, routes!(disconnect))
 }
 
 /// The body of a connect request. `Debug` is written by hand so the token cannot be logged.
@@ -37,12 +37,13 @@ impl std::fmt::Debug for ConnectBody {
     }
 }
 
+#[utoipa::path(put, path = "/v1/connections/airtable")]
 async fn connect(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<ConnectBody>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Admin)?;
+    let principal = &caller.0;
     let view = state
         .connections()
         .connect(&principal.tenant_id, SecretString::from(body.token))
@@ -50,15 +51,17 @@ async fn connect(
     Ok(Json(view).into_response())
 }
 
+#[utoipa::path(get, path = "/v1/connections/airtable")]
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     // The Airtable account's email and the token's scopes are the tenant admin's business.
-    let principal = caller.require(Scope::Admin)?;
+    let principal = &caller.0;
     let view = state.connections().get(&principal.tenant_id).await?;
     Ok(Json(view).into_response())
 }
 
+#[utoipa::path(delete, path = "/v1/connections/airtable")]
 async fn disconnect(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::Admin)?;
+    let principal = &caller.0;
     state.connections().disconnect(&principal.tenant_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

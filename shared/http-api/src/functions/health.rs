@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use ports::QueueName;
 use serde_json::{Map, Value, json};
+use utoipa_axum::routes;
 
 use crate::{AppState, FunctionRoutes};
 
@@ -18,7 +18,7 @@ pub const FUNCTION: &str = "api-health";
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn routes() -> FunctionRoutes {
-    FunctionRoutes::new(FUNCTION).public_get("/v1/health", get(health))
+    FunctionRoutes::new(FUNCTION).public(routes!(health))
 }
 
 /// The outcome of one check.
@@ -44,6 +44,7 @@ where
     }
 }
 
+#[utoipa::path(get, path = "/v1/health")]
 async fn health(State(state): State<AppState>) -> Response {
     let (store, queue) = tokio::join!(
         timed(state.store.ping()),

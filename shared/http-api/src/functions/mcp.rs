@@ -14,7 +14,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use mcp::{
     CallError, McpBackend, PromptArgument, PromptDescriptor, PromptMessage, PromptMessages,
     ResourceContents, ResourceDescriptor, Role, ServerInfo, ToolAnnotations, ToolDescriptor,
@@ -22,16 +21,17 @@ use mcp::{
 };
 use serde_json::Value;
 use tools::{Offer, Registry, ToolContext, ToolError};
+use utoipa_axum::routes;
 
-use crate::{AppState, Caller, FunctionRoutes};
+use crate::{AppState, Caller, FunctionRoutes, Needs};
 
 pub const FUNCTION: &str = "api-mcp";
 
 pub fn routes() -> FunctionRoutes {
     FunctionRoutes::new(FUNCTION)
-        .post("/mcp", post(mcp_post))
-        .get("/mcp", get(mcp_other))
-        .delete("/mcp", delete(mcp_other))
+        .route(Needs::AUTHENTICATION, routes!(mcp_post))
+        .route(Needs::AUTHENTICATION, routes!(mcp_get))
+        .route(Needs::AUTHENTICATION, routes!(mcp_delete))
         .guarded_by(|state, request, next| Box::pin(origin_guard(state, request, next)))
 }
 
@@ -55,8 +55,15 @@ fn reply(reply: mcp::HttpReply) -> Response {
     (reply.status, reply.headers, reply.body).into_response()
 }
 
-/// GET (an SSE stream) and DELETE (a session) do not exist on a stateless server: 405.
-async fn mcp_other() -> Response {
+/// GET (an SSE stream) does not exist on a stateless server: 405.
+#[utoipa::path(get, path = "/mcp")]
+async fn mcp_get() -> Response {
+    reply(mcp::method_not_allowed())
+}
+
+/// DELETE (ending a session) does not exist on a stateless server: 405.
+#[utoipa::path(delete, path = "/mcp")]
+async fn mcp_delete() -> Response {
     reply(mcp::method_not_allowed())
 }
 
@@ -71,6 +78,7 @@ fn server_info(state: &AppState) -> ServerInfo {
     info
 }
 
+#[utoipa::path(post, path = "/mcp")]
 async fn mcp_post(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,15 +10,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
 use basics::{ApiError, ErrorKind};
-use gateway::{
-    BaseId, FieldId, IdempotencyKey, Operation, Permission, RecordId, Request, TableRef,
-};
+use gateway::{BaseId, FieldId, IdempotencyKey, Operation, RecordId, Request, TableRef};
 use metering::UsageTally;
 use serde_json::Value;
+use utoipa_axum::routes;
 
-use crate::{AppState, Caller, FunctionRoutes};
+use crate::{AppState, Caller, FunctionRoutes, Needs};
 
 pub const FUNCTION: &str = "api-records";
 
@@ -38,24 +36,25 @@ const LIST_RECORDS: &str = "/v0/{base_id}/{table}/listRecords";
 const RECORD: &str = "/v0/{base_id}/{table}/{record_id}";
 
 pub fn routes() -> FunctionRoutes {
+    let identity = Needs::any_of([Scope::RecordsRead, Scope::SchemaRead]);
     FunctionRoutes::new(FUNCTION)
-        .get("/v0/meta/whoami", get(whoami))
-        .get("/v0/meta/bases", get(list_bases))
-        .get(TABLES, get(base_schema))
-        .post(TABLES, post(create_table))
-        .patch(TABLE, patch(update_table))
-        .post(FIELDS, post(create_field))
-        .patch(FIELD, patch(update_field))
-        .get(RECORDS, get(list_records))
-        .post(RECORDS, post(create_records))
-        .patch(RECORDS, patch(update_records))
-        .put(RECORDS, put(update_records))
-        .delete(RECORDS, delete(delete_records))
-        .post(LIST_RECORDS, post(list_records_post))
-        .get(RECORD, get(get_record))
-        .patch(RECORD, patch(update_record))
-        .put(RECORD, put(update_record))
-        .delete(RECORD, delete(delete_record))
+        .route(identity, routes!(whoami))
+        .route(Scope::SchemaRead, routes!(list_bases))
+        .route(Scope::SchemaRead, routes!(base_schema))
+        .route(Scope::SchemaWrite, routes!(create_table))
+        .route(Scope::SchemaWrite, routes!(update_table))
+        .route(Scope::SchemaWrite, routes!(create_field))
+        .route(Scope::SchemaWrite, routes!(update_field))
+        .route(Scope::RecordsRead, routes!(list_records))
+        .route(Scope::RecordsWrite, routes!(create_records))
+        .route(Scope::RecordsWrite, routes!(update_records))
+        .route(Scope::RecordsWrite, routes!(replace_records))
+        .route(Scope::RecordsWrite, routes!(delete_records))
+        .route(Scope::RecordsRead, routes!(list_records_post))
+        .route(Scope::RecordsRead, routes!(get_record))
+        .route(Scope::RecordsWrite, routes!(update_record))
+        .route(Scope::RecordsWrite, routes!(replace_record))
+        .route(Scope::RecordsWrite, routes!(delete_record))
 }
 
 /// Everything of a request a handler forwards besides its path: the raw query string, the
@@ -95,6 +94,7 @@ impl<S: Send + Sync> FromRequest<S> for Inbound {
     }
 }
 
+#[utoipa::path(get, path = "/v0/meta/whoami")]
 async fn whoami(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,6 +103,7 @@ async fn whoami(
     serve(&state, &caller, Operation::whoami(), inbound).await
 }
 
+#[utoipa::path(get, path = "/v0/meta/bases")]
 async fn list_bases(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,6 +112,7 @@ async fn list_bases(
     serve(&state, &caller, Operation::list_bases(), inbound).await
 }
 
+#[utoipa::path(get, path = TABLES)]
 async fn base_schema(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,6 +123,7 @@ async fn base_schema(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(post, path = TABLES)]
 async fn create_table(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,6 +134,7 @@ async fn create_table(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(patch, path = TABLE)]
 async fn update_table(
     State(state): State<AppState>,
     caller: Caller,
@@ -141,6 +145,7 @@ async fn update_table(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(post, path = FIELDS)]
 async fn create_field(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,6 +156,7 @@ async fn create_field(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(patch, path = FIELD)]
 async fn update_field(
     State(state): State<AppState>,
     caller: Caller,
@@ -162,6 +168,7 @@ async fn update_field(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(get, path = RECORDS)]
 async fn list_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -172,6 +179,7 @@ async fn list_records(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(post, path = LIST_RECORDS)]
 async fn list_records_post(
     State(state): State<AppState>,
     caller: Caller,
@@ -182,6 +190,7 @@ async fn list_records_post(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(post, path = RECORDS)]
 async fn create_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -192,17 +201,30 @@ async fn create_records(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(patch, path = RECORDS)]
 async fn update_records(
     State(state): State<AppState>,
     caller: Caller,
-    method: Method,
     Path((base_id, table_ref)): Path<(String, String)>,
     inbound: Inbound,
 ) -> Result<Response, ApiError> {
-    let operation = Operation::update_records(method, base(&base_id)?, table(&table_ref)?);
+    let operation = Operation::update_records(Method::PATCH, base(&base_id)?, table(&table_ref)?);
     serve(&state, &caller, operation, inbound).await
 }
 
+/// `PUT`: like `PATCH`, but fields left out are cleared.
+#[utoipa::path(put, path = RECORDS)]
+async fn replace_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref)): Path<(String, String)>,
+    inbound: Inbound,
+) -> Result<Response, ApiError> {
+    let operation = Operation::update_records(Method::PUT, base(&base_id)?, table(&table_ref)?);
+    serve(&state, &caller, operation, inbound).await
+}
+
+#[utoipa::path(delete, path = RECORDS)]
 async fn delete_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -213,6 +235,7 @@ async fn delete_records(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(get, path = RECORD)]
 async fn get_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -223,22 +246,32 @@ async fn get_record(
     serve(&state, &caller, operation, inbound).await
 }
 
+#[utoipa::path(patch, path = RECORD)]
 async fn update_record(
     State(state): State<AppState>,
     caller: Caller,
-    method: Method,
     Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
     inbound: Inbound,
 ) -> Result<Response, ApiError> {
-    let operation = Operation::update_record(
-        method,
-        base(&base_id)?,
-        table(&table_ref)?,
-        record(&record_id)?,
-    );
+    let (base, table, record) = (base(&base_id)?, table(&table_ref)?, record(&record_id)?);
+    let operation = Operation::update_record(Method::PATCH, base, table, record);
     serve(&state, &caller, operation, inbound).await
 }
 
+/// `PUT`: like `PATCH`, but fields left out are cleared.
+#[utoipa::path(put, path = RECORD)]
+async fn replace_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((base_id, table_ref, record_id)): Path<(String, String, String)>,
+    inbound: Inbound,
+) -> Result<Response, ApiError> {
+    let (base, table, record) = (base(&base_id)?, table(&table_ref)?, record(&record_id)?);
+    let operation = Operation::update_record(Method::PUT, base, table, record);
+    serve(&state, &caller, operation, inbound).await
+}
+
+#[utoipa::path(delete, path = RECORD)]
 async fn delete_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -266,21 +299,14 @@ fn record(raw: &str) -> Result<RecordId, ApiError> {
     RecordId::parse(raw).map_err(not_found)
 }
 
-/// Checks the scope, parses the body and headers, and serves the operation.
+/// Parses the body and headers, and serves the operation. The route layer has already checked
+/// the caller's scope (see `routes`; a test holds it to each operation's permission).
 async fn serve(
     state: &AppState,
     caller: &Caller,
     operation: Operation,
     inbound: Inbound,
 ) -> Result<Response, ApiError> {
-    let principal = match operation.permission {
-        Permission::Identity if caller.has(Scope::RecordsRead) => &caller.0,
-        Permission::Identity => caller.require(Scope::SchemaRead)?,
-        Permission::RecordsRead => caller.require(Scope::RecordsRead)?,
-        Permission::RecordsWrite => caller.require(Scope::RecordsWrite)?,
-        Permission::SchemaRead => caller.require(Scope::SchemaRead)?,
-        Permission::SchemaWrite => caller.require(Scope::SchemaWrite)?,
-    };
     let idempotency_key = if operation.is_write() {
         idempotency_key(&inbound.headers)?
     } else {
@@ -295,7 +321,7 @@ async fn serve(
     };
     let answer = state
         .gateway()
-        .handle(&principal.tenant_id, request, &inbound.usage)
+        .handle(&caller.tenant_id, request, &inbound.usage)
         .await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = Response::new(Body::from(answer.body));
@@ -358,7 +384,103 @@ fn json_body(bytes: &Bytes) -> Result<Option<Value>, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    use gateway::Permission;
+
     use super::*;
+
+    /// The scopes the gateway's permission model asks for.
+    fn needs_of(permission: Permission) -> Needs {
+        match permission {
+            Permission::Identity => Needs::any_of([Scope::RecordsRead, Scope::SchemaRead]),
+            Permission::RecordsRead => Scope::RecordsRead.into(),
+            Permission::RecordsWrite => Scope::RecordsWrite.into(),
+            Permission::SchemaRead => Scope::SchemaRead.into(),
+            Permission::SchemaWrite => Scope::SchemaWrite.into(),
+        }
+    }
+
+    /// The handlers no longer check scopes (the route layer does, before the body is read), so
+    /// each route must declare exactly the permission of the operation it builds.
+    #[test]
+    fn each_route_needs_its_operations_permission() {
+        let base = || BaseId::parse("appAAAAAAAAAAAAAA").expect("base");
+        let table = || TableRef::parse("Contacts").expect("table");
+        let record = || RecordId::parse("recAAAAAAAAAAAAAA").expect("record");
+        let field = || FieldId::parse("fldAAAAAAAAAAAAAA").expect("field");
+        let cases = [
+            ("GET", "/v0/meta/whoami", Operation::whoami()),
+            ("GET", "/v0/meta/bases", Operation::list_bases()),
+            ("GET", TABLES, Operation::base_schema(base())),
+            ("POST", TABLES, Operation::create_table(base())),
+            ("PATCH", TABLE, Operation::update_table(base(), table())),
+            ("POST", FIELDS, Operation::create_field(base(), table())),
+            (
+                "PATCH",
+                FIELD,
+                Operation::update_field(base(), table(), field()),
+            ),
+            ("GET", RECORDS, Operation::list_records(base(), table())),
+            ("POST", RECORDS, Operation::create_records(base(), table())),
+            (
+                "PATCH",
+                RECORDS,
+                Operation::update_records(Method::PATCH, base(), table()),
+            ),
+            (
+                "PUT",
+                RECORDS,
+                Operation::update_records(Method::PUT, base(), table()),
+            ),
+            (
+                "DELETE",
+                RECORDS,
+                Operation::delete_records(base(), table()),
+            ),
+            (
+                "POST",
+                LIST_RECORDS,
+                Operation::list_records_post(base(), table()),
+            ),
+            (
+                "GET",
+                RECORD,
+                Operation::get_record(base(), table(), record()),
+            ),
+            (
+                "PATCH",
+                RECORD,
+                Operation::update_record(Method::PATCH, base(), table(), record()),
+            ),
+            (
+                "PUT",
+                RECORD,
+                Operation::update_record(Method::PUT, base(), table(), record()),
+            ),
+            (
+                "DELETE",
+                RECORD,
+                Operation::delete_record(base(), table(), record()),
+            ),
+        ];
+        let routes = routes();
+        assert_eq!(
+            routes.specs().len(),
+            cases.len(),
+            "a route has no case here"
+        );
+        for (method, path, operation) in cases {
+            let spec = routes
+                .specs()
+                .iter()
+                .find(|spec| spec.method == method && spec.path == path)
+                .unwrap_or_else(|| panic!("no route {method} {path}"));
+            assert_eq!(
+                spec.needs,
+                needs_of(operation.permission),
+                "{method} {path}"
+            );
+        }
+    }
 
     #[test]
     fn fresh_reads_are_asked_for_with_cache_control() {

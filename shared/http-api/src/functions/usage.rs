@@ -6,17 +6,17 @@ use accounts::Scope;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use basics::ApiError;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::routes;
 
 use crate::{AppState, Caller, FunctionRoutes};
 
 pub const FUNCTION: &str = "api-usage";
 
 pub fn routes() -> FunctionRoutes {
-    FunctionRoutes::new(FUNCTION).get("/v1/usage/summary", get(summary))
+    FunctionRoutes::new(FUNCTION).route(Scope::UsageRead, routes!(summary))
 }
 
 /// Unknown query parameters are ignored (cache-busters and the like), unlike unknown body fields.
@@ -74,12 +74,13 @@ fn llm_of(counters: &BTreeMap<String, i64>) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/v1/usage/summary")]
 async fn summary(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<SummaryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let principal = caller.require(Scope::UsageRead)?;
+    let principal = &caller.0;
     let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
     if let Some(month) = query.month.as_deref()
         && !valid_month(month)

@@ -1,0 +1,576 @@
+//! Schemas of bodies whose Rust types live in other crates (the domain crates stay free of
+//! documentation concerns), and of the answers handlers build as JSON. Each mirrors its type
+//! field for field; the contract fuzzer (schemathesis, in `./scripts/test`) checks real answers
+//! against them. Never constructed: they exist for their `ToSchema` impls.
+#![allow(dead_code)]
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+// ------------------------------------------------------------------------------- errors
+
+/// Our error shape, on every `/v1` route: `{"error":{"type","message"}}`. Each response says
+/// which `type` values it can carry.
+#[derive(Serialize, ToSchema)]
+pub struct Error {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, e.g. `INSUFFICIENT_SCOPE`; see each response for the values.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For people; never contains a secret.
+    pub message: String,
+}
+
+/// Airtable's error shapes, on `/v0`: Airtable's own refusals pass through as Airtable sent
+/// them (`{"error":{"type","message"}}` or `{"error":"NOT_FOUND"}`), and the gateway's own use
+/// the first shape with Airtable-style types.
+#[derive(Serialize, ToSchema)]
+pub struct AirtableError {
+    pub error: AirtableErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AirtableErrorDetail {
+    Typed {
+        #[serde(rename = "type")]
+        kind: String,
+        message: Option<String>,
+    },
+    Bare(String),
+}
+
+/// A JSON-RPC 2.0 error response, as `/mcp` answers protocol errors.
+#[derive(Serialize, ToSchema)]
+pub struct JsonRpcError {
+    #[schema(pattern = "^2\\.0$")]
+    pub jsonrpc: String,
+    /// The request's id, or null when it could not be read.
+    pub id: Option<JsonRpcId>,
+    pub error: JsonRpcErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JsonRpcErrorDetail {
+    /// -32700 parse error, -32600 invalid request, -32601 method not found, -32602 invalid
+    /// params, -32603 internal error, -32002 resource not found.
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum JsonRpcId {
+    Number(i64),
+    Text(String),
+}
+
+// ------------------------------------------------------------------------------- /mcp
+
+/// One JSON-RPC 2.0 message (request, notification or response).
+#[derive(Serialize, ToSchema)]
+pub struct JsonRpcMessage {
+    #[schema(pattern = "^2\\.0$")]
+    pub jsonrpc: String,
+    pub id: Option<JsonRpcId>,
+    /// e.g. `initialize`, `tools/list`, `tools/call`, `resources/read`, `prompts/get`.
+    pub method: Option<String>,
+    pub params: Option<Value>,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+}
+
+/// A JSON-RPC message, or (protocol revisions up to 2025-03-26) a batch of them.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum McpRequest {
+    One(JsonRpcMessage),
+    Batch(Vec<JsonRpcMessage>),
+}
+
+/// The answer to a request: a JSON-RPC response, or a batch of them.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum McpResponse {
+    One(JsonRpcMessage),
+    Batch(Vec<JsonRpcMessage>),
+}
+
+// ------------------------------------------------------------------------------- accounts
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+#[derive(Serialize, ToSchema)]
+pub enum Scope {
+    #[serde(rename = "records:read")]
+    RecordsRead,
+    #[serde(rename = "records:write")]
+    RecordsWrite,
+    #[serde(rename = "schema:read")]
+    SchemaRead,
+    #[serde(rename = "schema:write")]
+    SchemaWrite,
+    #[serde(rename = "chat")]
+    Chat,
+    #[serde(rename = "workflows")]
+    Workflows,
+    #[serde(rename = "sagas")]
+    Sagas,
+    #[serde(rename = "usage:read")]
+    UsageRead,
+    #[serde(rename = "admin")]
+    Admin,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub tenant_id: String,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// A fresh access token (15 minutes) and the single-use refresh token that renews it.
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    #[schema(pattern = "^Bearer$")]
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    #[schema(pattern = "^prt_")]
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+}
+
+/// The answer to register and login: the user, the tenant and a token pair.
+#[derive(Serialize, ToSchema)]
+pub struct SignedIn {
+    pub user: User,
+    pub tenant: Tenant,
+    pub access_token: String,
+    #[schema(pattern = "^Bearer$")]
+    pub token_type: String,
+    pub expires_in: i64,
+    #[schema(pattern = "^prt_")]
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
+}
+
+/// Who is calling: a signed-in user (`credential: session`) or an API key (`api_key`).
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// Absent for an API key.
+    pub user: Option<User>,
+    pub tenant: Tenant,
+    /// Present for an API key.
+    pub api_key: Option<MeApiKey>,
+    pub scopes: Vec<Scope>,
+    #[schema(pattern = "^(session|api_key)$")]
+    pub credential: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeApiKey {
+    pub id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOnly {
+    pub user: User,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    /// The key's first characters, to recognise it by.
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+/// A key just created: shown once, stored only as a hash.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    #[schema(pattern = "^pak_")]
+    pub key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyList {
+    pub api_keys: Vec<ApiKey>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    pub id: String,
+    pub deleted: bool,
+}
+
+// ------------------------------------------------------------------------------- connections
+
+/// The Airtable connection, with the token masked (`pat…f3c9`).
+#[derive(Serialize, ToSchema)]
+pub struct Connection {
+    #[schema(pattern = "^airtable$")]
+    pub provider: String,
+    pub airtable_user_id: String,
+    pub airtable_email: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub token: String,
+    pub connected_at: String,
+}
+
+// ------------------------------------------------------------------------------- chat
+
+/// A chat turn.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    /// 1 to 8000 characters (after trimming).
+    #[schema(min_length = 1, max_length = 8000, pattern = "\\S")]
+    pub message: String,
+    /// Continues this session; a new one is started when absent.
+    pub session_id: Option<String>,
+    /// The base the question is about, when there is one.
+    pub base_id: Option<String>,
+    /// A model from `GET /v1/models`; the default when absent.
+    pub model: Option<String>,
+    /// Lets the model change records (needs `records:write` too).
+    #[serde(default)]
+    pub allow_writes: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ToolCallReport {
+    pub name: String,
+    pub arguments: Value,
+    pub ok: bool,
+    pub summary: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TurnUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChatReply {
+    pub session_id: String,
+    pub reply: String,
+    pub tool_calls: Vec<ToolCallReport>,
+    pub usage: TurnUsage,
+    pub model: String,
+    #[schema(pattern = "^(complete|incomplete)$")]
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionSummary {
+    pub id: String,
+    pub title: String,
+    pub model: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub message_count: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionSummary>,
+}
+
+/// A session with its (bounded) history: user, assistant and tool messages.
+#[derive(Serialize, ToSchema)]
+pub struct ChatSession {
+    pub id: String,
+    pub title: String,
+    pub model: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub messages: Vec<ChatMessage>,
+}
+
+/// One message: `role` is `user`, `assistant` or `tool`.
+#[derive(Serialize, ToSchema)]
+pub struct ChatMessage {
+    #[schema(pattern = "^(user|assistant|tool)$")]
+    pub role: String,
+    pub text: Option<String>,
+    pub tool_calls: Option<Vec<Value>>,
+    pub call_id: Option<String>,
+    pub name: Option<String>,
+    pub content: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Gemini,
+    OpenaiCompatible,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Model {
+    pub id: String,
+    pub provider: ProviderKind,
+    pub input_per_million_usd: f64,
+    pub output_per_million_usd: f64,
+    pub default: bool,
+    /// Whether its provider is set up here.
+    pub available: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    pub models: Vec<Model>,
+}
+
+/// The budget to set. Unknown fields are ignored.
+#[derive(Serialize, ToSchema)]
+pub struct BudgetSettings {
+    /// US dollars per calendar month (UTC), 0 to 1e9.
+    #[schema(minimum = 0.0, maximum = 1_000_000_000.0)]
+    pub monthly_usd: f64,
+    /// The share of the budget (0 < t ≤ 1) at which an alert is recorded.
+    #[schema(exclusive_minimum = 0.0, maximum = 1.0)]
+    pub alert_threshold: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BudgetAlert {
+    pub month: String,
+    /// `threshold` or `exhausted`.
+    pub kind: String,
+    pub at: String,
+    pub spent_usd: f64,
+    pub monthly_usd: f64,
+}
+
+/// The budget (null until set), this month's spend and alerts.
+#[derive(Serialize, ToSchema)]
+pub struct Budget {
+    pub monthly_usd: Option<f64>,
+    pub alert_threshold: Option<f64>,
+    pub month: String,
+    pub spent_usd: f64,
+    pub alerts: Vec<BudgetAlert>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BudgetSet {
+    pub monthly_usd: f64,
+    pub alert_threshold: f64,
+}
+
+// ------------------------------------------------------------------------------- usage
+
+#[derive(Serialize, ToSchema)]
+pub struct RequestCounts {
+    pub total: i64,
+    /// Per route group (`auth`, `records`, `chat`, …, and `throttled`).
+    pub by_group: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AirtableCounts {
+    pub calls: i64,
+    pub calls_by_base: std::collections::BTreeMap<String, i64>,
+    pub cache_hits: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LlmCounts {
+    pub calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_usd: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageDay {
+    pub date: String,
+    pub requests: RequestCounts,
+    pub airtable: AirtableCounts,
+    pub llm: LlmCounts,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageLimits {
+    pub requests_per_minute: i64,
+}
+
+/// Month-to-date usage.
+#[derive(Serialize, ToSchema)]
+pub struct UsageSummary {
+    pub tenant_id: String,
+    pub month: String,
+    pub requests: RequestCounts,
+    pub airtable: AirtableCounts,
+    pub llm: LlmCounts,
+    pub budget: Budget,
+    pub days: Vec<UsageDay>,
+    /// Every raw counter of the month.
+    pub counters: std::collections::BTreeMap<String, i64>,
+    pub limits: UsageLimits,
+}
+
+// ------------------------------------------------------------------------------- health
+
+/// `ok` (200) or `unavailable` (503, with `errors` naming the failed checks).
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(pattern = "^(ok|unavailable)$")]
+    pub status: String,
+    pub version: String,
+    /// `ok` or `error` per check (`store`, `queue`).
+    pub checks: std::collections::BTreeMap<String, String>,
+    pub latency_ms: std::collections::BTreeMap<String, f64>,
+    pub errors: Option<std::collections::BTreeMap<String, String>>,
+}
+
+// ------------------------------------------------------------------------------- /v0 (Airtable's)
+// Airtable's answers pass through the gateway as Airtable sent them; these say what clients
+// can rely on and leave room for what Airtable adds.
+
+#[derive(Serialize, ToSchema)]
+pub struct Record {
+    pub id: String,
+    #[serde(rename = "createdTime")]
+    pub created_time: String,
+    /// Cell values by field name (or id, with `returnFieldsByFieldId`); empty cells are absent.
+    pub fields: std::collections::BTreeMap<String, Value>,
+    #[serde(rename = "commentCount")]
+    pub comment_count: Option<i64>,
+}
+
+/// A page of records; `offset` asks for the next one.
+#[derive(Serialize, ToSchema)]
+pub struct RecordPage {
+    pub records: Vec<Record>,
+    pub offset: Option<String>,
+}
+
+/// Records written; an upsert (`performUpsert`) also says which were created and updated.
+#[derive(Serialize, ToSchema)]
+pub struct RecordsWritten {
+    pub records: Vec<Record>,
+    #[serde(rename = "createdRecords")]
+    pub created_records: Option<Vec<String>>,
+    #[serde(rename = "updatedRecords")]
+    pub updated_records: Option<Vec<String>>,
+}
+
+/// A create answers with the records for `{"records":[…]}`, or the one record for
+/// `{"fields":{…}}`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CreatedRecords {
+    Many(RecordsWritten),
+    One(Record),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedRecord {
+    pub id: String,
+    pub deleted: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedRecords {
+    pub records: Vec<DeletedRecord>,
+}
+
+/// The connected Airtable account.
+#[derive(Serialize, ToSchema)]
+pub struct Whoami {
+    pub id: String,
+    pub email: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BaseSummary {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "permissionLevel")]
+    pub permission_level: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BaseList {
+    pub bases: Vec<BaseSummary>,
+    pub offset: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldSchema {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: Option<String>,
+    pub options: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ViewSchema {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TableSchema {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "primaryFieldId")]
+    pub primary_field_id: String,
+    pub description: Option<String>,
+    pub fields: Vec<FieldSchema>,
+    pub views: Option<Vec<ViewSchema>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BaseSchema {
+    pub tables: Vec<TableSchema>,
+}
+
+/// An Airtable request body (see Airtable's Web API for each operation's fields); it must be a
+/// JSON object. The gateway forwards it as it came.
+#[derive(Serialize, ToSchema)]
+pub struct AirtableBody(pub std::collections::BTreeMap<String, Value>);
