@@ -18,8 +18,10 @@ mod secrets_manager;
 mod sqs;
 mod step_functions;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 mod moto;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::sdk_config;
 pub use dynamo::DynamoStore;

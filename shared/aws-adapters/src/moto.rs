@@ -11,9 +11,11 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 
+#[cfg(test)]
 const ENDPOINT_VAR: &str = "MOTO_ENDPOINT";
 
 /// moto's base URL, without a trailing slash.
+#[cfg(test)]
 pub fn endpoint() -> String {
     match std::env::var(ENDPOINT_VAR) {
         Ok(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_string(),
@@ -25,17 +27,24 @@ pub fn endpoint() -> String {
 }
 
 /// An SDK configuration that talks to moto as region us-east-1 with test credentials.
+#[cfg(test)]
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_for(&endpoint()).await
+}
+
+/// The same, for moto at `endpoint`.
+pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .load()
         .await
 }
 
 /// A name prefix unique to one case, short enough for SQS's 80-character queue names
 /// (`<prefix>events-dlq.fifo`).
+#[cfg(test)]
 pub fn unique_name(case: &str) -> String {
     let short: String = case.chars().take(40).collect();
     format!("{}-", ports::contract::unique_prefix(&short))
@@ -43,6 +52,7 @@ pub fn unique_name(case: &str) -> String {
 
 /// Switches on moto's Step Functions interpreter (off by default: executions would stay
 /// RUNNING forever). A tiny blocking HTTP/1.1 POST: it runs once per case and needs no client.
+#[cfg(test)]
 pub fn enable_step_functions_execution() {
     use std::io::{Read, Write};
 

@@ -145,6 +145,10 @@ pub enum Condition {
     AttributeEquals { name: String, value: Value },
     /// The item exists and its `version` attribute equals this number.
     VersionEquals(i64),
+    /// The item exists and its numeric attribute `name` is less than `limit`: a counter that
+    /// may only move while it is below a cap (an absent attribute does not hold, as in DynamoDB,
+    /// where comparing a missing attribute is false).
+    NumberBelow { name: String, limit: i64 },
     /// Every condition holds.
     All(Vec<Condition>),
 }
@@ -154,6 +158,13 @@ impl Condition {
         Condition::AttributeEquals {
             name: name.into(),
             value: value.into(),
+        }
+    }
+
+    pub fn number_below(name: impl Into<String>, limit: i64) -> Self {
+        Condition::NumberBelow {
+            name: name.into(),
+            limit,
         }
     }
 
@@ -170,6 +181,10 @@ impl Condition {
                 .and_then(|item| item.get(VERSION))
                 .and_then(Value::as_f64)
                 .is_some_and(|v| v == *expected as f64),
+            Condition::NumberBelow { name, limit } => current
+                .and_then(|item| item.get(name))
+                .and_then(Value::as_f64)
+                .is_some_and(|v| v < *limit as f64),
             Condition::All(conditions) => conditions.iter().all(|c| c.holds_for(current)),
         }
     }
@@ -614,6 +629,11 @@ mod tests {
         assert!(!Condition::VersionEquals(3).holds_for(None));
         assert!(Condition::equals("state", "open").holds_for(Some(&current)));
         assert!(!Condition::equals("state", "shut").holds_for(Some(&current)));
+        assert!(Condition::number_below("version", 4).holds_for(Some(&current)));
+        assert!(!Condition::number_below("version", 3).holds_for(Some(&current)));
+        assert!(!Condition::number_below("absent", 3).holds_for(Some(&current)));
+        assert!(!Condition::number_below("state", 3).holds_for(Some(&current)));
+        assert!(!Condition::number_below("version", 4).holds_for(None));
     }
 
     #[test]

@@ -113,6 +113,17 @@ impl Expressions {
                 let v = self.value(AttributeValue::N(version.to_string()));
                 Some(format!("({exists} AND {n} = {v})"))
             }
+            Condition::NumberBelow { name, limit } => {
+                // DynamoDB compares a missing attribute or one of another type as false; the
+                // explicit type test says so for emulators too (moto fails on string < number).
+                let exists = self.exists(now);
+                let n = self.name(name);
+                let number = self.value(AttributeValue::S("N".to_string()));
+                let v = self.value(AttributeValue::N(limit.to_string()));
+                Some(format!(
+                    "({exists} AND attribute_type({n}, {number}) AND {n} < {v})"
+                ))
+            }
             Condition::All(conditions) => {
                 let parts: Vec<String> = conditions
                     .iter()

@@ -36,6 +36,21 @@ use super::expressions::Expressions;
 /// How often an update (or transaction) is retried after removing an expired item in its way.
 const EXPIRED_RETRIES: usize = 3;
 
+/// How often a transaction is retried after DynamoDB cancelled it for a conflict with another
+/// transaction on the same items.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// The pause before the `n`th retry after a conflict: between half and all of 20 ms doubling
+/// up to 640 ms, the share random so that the racers spread out (at most about 2.5 s in all).
+fn conflict_backoff(n: u32) -> std::time::Duration {
+    let base = 10u64 << n.min(6);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()))
+        % (base / 2 + 1);
+    std::time::Duration::from_millis(base / 2 + jitter)
+}
+
 /// How many DynamoDB pages one limited query reads at most to fill its page: the TTL filter
 /// runs after `Limit`, so a page can come back short.
 const MAX_ROUNDS_PER_PAGE: usize = 5;
@@ -265,6 +280,9 @@ impl DynamoStore {
                 return Err(Attempt::Canceled(failed));
             }
             let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+            if codes.contains(&"TransactionConflict") {
+                return Err(Attempt::Conflict);
+            }
             return Err(Attempt::Failed(StoreError::Unavailable(format!(
                 "DynamoDB TransactWriteItems was cancelled: {codes:?}"
             ))));
@@ -283,6 +301,9 @@ impl DynamoStore {
 /// The outcome of one transaction attempt.
 enum Attempt {
     Canceled(Vec<usize>),
+    /// Another transaction held one of the items (DynamoDB refuses rather than waits): nothing
+    /// was written, and trying again shortly is what AWS advises.
+    Conflict,
     Failed(StoreError),
 }
 
@@ -451,10 +472,24 @@ impl TableStore for DynamoStore {
 
     async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
-        for _ in 0..EXPIRED_RETRIES {
+        let mut conflicts = 0;
+        let mut expired_rounds = 0;
+        while expired_rounds < EXPIRED_RETRIES {
             match self.try_transaction(&ops).await {
                 Ok(()) => return Ok(()),
                 Err(Attempt::Failed(err)) => return Err(err),
+                Err(Attempt::Conflict) => {
+                    // Concurrent transactions on one item (a counter that caps a burst of
+                    // creations) take turns instead of failing the request.
+                    conflicts += 1;
+                    if conflicts > CONFLICT_RETRIES {
+                        return Err(StoreError::Unavailable(
+                            "TransactWriteItems: the items stayed busy with other transactions"
+                                .to_string(),
+                        ));
+                    }
+                    tokio::time::sleep(conflict_backoff(conflicts)).await;
+                }
                 Err(Attempt::Canceled(failed)) => {
                     // An update's "absent or live" guard fails on an expired item: remove the
                     // dead items in the way and try again; otherwise the conditions really failed.
@@ -467,6 +502,7 @@ impl TableStore for DynamoStore {
                     if !removed {
                         return Err(StoreError::TransactionCanceled { failed });
                     }
+                    expired_rounds += 1;
                 }
             }
         }

@@ -29,6 +29,10 @@ macro_rules! table_store_contract_tests {
             update_adds_atomically_and_creates_missing_items,
             update_with_version_condition_is_optimistic_locking,
             concurrent_counter_adds_are_not_lost,
+            concurrent_adds_each_see_their_own_count,
+            number_below_caps_a_counter,
+            a_capped_counter_holds_under_concurrency,
+            capped_transactions_hold_under_concurrency,
             update_each_applies_every_update,
             query_by_prefix_in_order_both_ways,
             query_by_range_and_comparisons,
@@ -352,6 +356,191 @@ pub async fn concurrent_counter_adds_are_not_lost(f: &Fixture) {
     }
     let got = f.store.get(Table::Ephemeral, &key).await.expect("get");
     assert_eq!(got.and_then(|i| i.get("n").cloned()), Some(json!(20)));
+}
+
+/// Each of many concurrent adds gets back the count its own add produced, so a limit that
+/// admits "the first N" by the returned count admits exactly N.
+pub async fn concurrent_adds_each_see_their_own_count(f: &Fixture) {
+    let key = Key::new(pk(f, "seen"), "C");
+    let expires_at = f.clock.epoch_seconds() + 3600;
+    let updates = (0..30).map(|_| {
+        let store = Arc::clone(&f.store);
+        let key = key.clone();
+        async move {
+            store
+                .update(
+                    Table::Ephemeral,
+                    &key,
+                    Update::new()
+                        .add("n", 1)
+                        .set_if_absent("expires_at", expires_at),
+                    None,
+                )
+                .await
+        }
+    });
+    let mut seen: Vec<i64> = futures::future::join_all(updates)
+        .await
+        .into_iter()
+        .map(|r| {
+            r.expect("update")
+                .get("n")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=30).collect::<Vec<_>>(),
+        "every add sees a distinct count"
+    );
+}
+
+pub async fn number_below_caps_a_counter(f: &Fixture) {
+    let key = Key::new(pk(f, "cap"), "C");
+    let capped = || Some(Condition::number_below("n", 2));
+    let add = || Update::new().add("n", 1);
+    assert_eq!(
+        f.store.update(Table::Core, &key, add(), capped()).await,
+        Err(StoreError::ConditionFailed),
+        "a missing item (or attribute) is not below anything"
+    );
+    f.store
+        .put(
+            Table::Core,
+            item(json!({"pk": key.pk, "sk": key.sk, "n": 0, "s": "x"})),
+            None,
+        )
+        .await
+        .expect("put");
+    for expected in [1, 2] {
+        let next = f
+            .store
+            .update(Table::Core, &key, add(), capped())
+            .await
+            .expect("below the cap");
+        assert_eq!(next.get("n"), Some(&json!(expected)));
+    }
+    assert_eq!(
+        f.store.update(Table::Core, &key, add(), capped()).await,
+        Err(StoreError::ConditionFailed),
+        "at the cap"
+    );
+    assert_eq!(
+        f.store
+            .update(
+                Table::Core,
+                &key,
+                add(),
+                Some(Condition::number_below("s", 9))
+            )
+            .await,
+        Err(StoreError::ConditionFailed),
+        "a string is not a number below anything"
+    );
+    f.store
+        .update(Table::Core, &key, Update::new().add("n", -1), None)
+        .await
+        .expect("release one");
+    f.store
+        .update(Table::Core, &key, add(), capped())
+        .await
+        .expect("below the cap again");
+}
+
+/// Many concurrent increments of a counter capped at 10: exactly 10 go through.
+pub async fn a_capped_counter_holds_under_concurrency(f: &Fixture) {
+    let key = Key::new(pk(f, "capc"), "C");
+    f.store
+        .put(
+            Table::Core,
+            item(json!({"pk": key.pk, "sk": key.sk, "n": 0})),
+            None,
+        )
+        .await
+        .expect("put");
+    let updates = (0..30).map(|_| {
+        let store = Arc::clone(&f.store);
+        let key = key.clone();
+        async move {
+            store
+                .update(
+                    Table::Core,
+                    &key,
+                    Update::new().add("n", 1),
+                    Some(Condition::number_below("n", 10)),
+                )
+                .await
+        }
+    });
+    let results = futures::future::join_all(updates).await;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || r == &Err(StoreError::ConditionFailed)),
+        "{results:?}"
+    );
+    assert_eq!(admitted, 10);
+    let got = f.store.get(Table::Core, &key).await.expect("get");
+    assert_eq!(got.and_then(|i| i.get("n").cloned()), Some(json!(10)));
+}
+
+/// The shape of a cap on items (a tenant's API keys): each new item is written in one
+/// transaction with an increment of a counter capped at 5. Under a burst exactly 5 items exist.
+pub async fn capped_transactions_hold_under_concurrency(f: &Fixture) {
+    let p = pk(f, "capt");
+    let counter = Key::new(&p, "COUNT");
+    f.store
+        .put(
+            Table::Core,
+            item(json!({"pk": p, "sk": "COUNT", "n": 0})),
+            None,
+        )
+        .await
+        .expect("put");
+    let writes = (0..20).map(|i| {
+        let store = Arc::clone(&f.store);
+        let (p, counter) = (p.clone(), counter.clone());
+        async move {
+            store
+                .transact_write(vec![
+                    TransactOp::Update {
+                        table: Table::Core,
+                        key: counter,
+                        update: Update::new().add("n", 1),
+                        condition: Some(Condition::number_below("n", 5)),
+                    },
+                    TransactOp::Put {
+                        table: Table::Core,
+                        item: item(json!({"pk": p, "sk": format!("ITEM#{i:02}")})),
+                        condition: Some(Condition::NotExists),
+                    },
+                ])
+                .await
+        }
+    });
+    let results = futures::future::join_all(writes).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        5,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok() || r.as_ref().is_err_and(StoreError::is_condition_failure)),
+        "{results:?}"
+    );
+    let items = f
+        .store
+        .query(Table::Core, Query::partition(&p).begins_with("ITEM#"))
+        .await
+        .expect("query");
+    assert_eq!(items.items.len(), 5);
+    let got = f.store.get(Table::Core, &counter).await.expect("get");
+    assert_eq!(got.and_then(|i| i.get("n").cloned()), Some(json!(5)));
 }
 
 pub async fn update_each_applies_every_update(f: &Fixture) {
