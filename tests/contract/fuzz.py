@@ -1,0 +1,218 @@
+"""Fuzzes the running platform against its own OpenAPI document with schemathesis.
+
+Starts the dev server (``DEVSERVER_BIN``, default ``target/debug/devserver``) on free ports with a
+temporary ``DATA_DIR`` and its in-process Airtable sandbox (rate limits off on both sides, so the
+fuzzer's bursts are never paced or locked out), registers a tenant, connects the sandbox's demo
+Airtable token, and runs ``schemathesis run`` over every operation of ``/v1/openapi.json`` twice:
+
+1. with an API key that holds every scope (the gateway, chat, MCP, usage, connections, keys);
+2. with a signed-in user's access token, for the routes only a user may call (profile, keys),
+   leaving out logout and the password change, which would end the session under the fuzzer.
+
+Each run checks every response against the document (status codes, content types, bodies,
+headers) and that nothing answers 5xx; it is bounded by ``FUZZ_MAX_EXAMPLES`` examples per
+operation and phase, and by a wall-clock timeout. The exit code is schemathesis's.
+
+Run it alone with ``.venv/fuzz/bin/python tests/contract/fuzz.py`` after ``cargo build -p devserver``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_TOKEN = "patSandboxDemo001.demo-token-for-local-development-only"
+BANNER = "demo Airtable token"
+ALL_SCOPES = [
+    "records:read",
+    "records:write",
+    "schema:read",
+    "schema:write",
+    "chat",
+    "workflows",
+    "sagas",
+    "usage:read",
+    "admin",
+]
+# Routes a fuzzer must not call with the session it runs under: they end it.
+SESSION_ENDERS = r"^/v1/auth/(logout|password)$"
+MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "15")
+TIMEOUT_SECONDS = int(os.environ.get("FUZZ_TIMEOUT_SECONDS", "600"))
+
+
+def free_port(taken: set[int] = frozenset()) -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            return port
+
+
+def call(method: str, url: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return response.status, json.loads(text) if text else {}
+    except urllib.error.HTTPError as err:
+        text = err.read()
+        return err.code, json.loads(text) if text else {}
+
+
+def expect(status: int, got: tuple[int, dict], what: str) -> dict:
+    if got[0] != status:
+        sys.exit(f"fuzz setup: {what} answered {got[0]}: {got[1]}")
+    return got[1]
+
+
+def start_platform(data_dir: str) -> tuple[subprocess.Popen, str, str, list[str]]:
+    binary = Path(os.environ.get("DEVSERVER_BIN", ROOT / "target" / "debug" / "devserver"))
+    if not binary.exists():
+        sys.exit(f"dev server binary not found at {binary}; run `cargo build -p devserver`")
+    port = free_port()
+    sandbox_port = free_port({port})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("BACKEND", "AIRTABLE_API_URL", "AWS_ENDPOINT_URL")
+    }
+    env.update(
+        PORT=str(port),
+        SANDBOX_PORT=str(sandbox_port),
+        DATA_DIR=data_dir,
+        TENANT_REQUESTS_PER_MINUTE="0",
+        CLIENT_AUTH_REQUESTS_PER_MINUTE="0",
+        AIRTABLE_BASE_REQUESTS_PER_SECOND="0",
+        AIRTABLE_TOKEN_REQUESTS_PER_SECOND="0",
+        GATEWAY_LATENCY_BUDGET_MS="5000",
+        RUST_LOG=env.get("RUST_LOG", "warn"),
+        LOG_FORMAT="pretty",
+    )
+    process = subprocess.Popen(
+        [str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if BANNER in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        sys.exit("dev server did not start:\n" + "".join(lines))
+    return process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}", lines
+
+
+def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
+    binary = Path(sys.executable).parent / "schemathesis"
+    command = [
+        str(binary),
+        "run",
+        spec_url,
+        "--url",
+        base_url,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "all",
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--workers",
+        "2",
+        "--request-timeout",
+        "30",
+        "--seed",
+        os.environ.get("FUZZ_SEED", "20261202"),
+        "--generation-database",
+        "none",
+        "--no-color",
+        *extra,
+    ]
+    print("$", " ".join(c if "Bearer" not in c else "--header 'Authorization: Bearer …'" for c in command), flush=True)
+    try:
+        return subprocess.run(command, timeout=TIMEOUT_SECONDS).returncode
+    except subprocess.TimeoutExpired:
+        print(f"schemathesis did not finish within {TIMEOUT_SECONDS} s", flush=True)
+        return 1
+
+
+def main() -> int:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fuzz-data-") as data_dir:
+        process, url, sandbox_url, lines = start_platform(data_dir)
+        try:
+            expect(200, call("POST", f"{sandbox_url}/_sandbox/rate-limits", {"enabled": False}), "sandbox limits off")
+            signed_in = expect(
+                201,
+                call(
+                    "POST",
+                    f"{url}/v1/auth/register",
+                    {"email": "fuzz@example.com", "password": "correct horse battery staple", "name": "Fuzz"},
+                ),
+                "register",
+            )
+            access = signed_in["access_token"]
+            expect(200, call("PUT", f"{url}/v1/connections/airtable", {"token": SANDBOX_TOKEN}, access), "connect")
+            key = expect(
+                201,
+                call("POST", f"{url}/v1/api-keys", {"name": "fuzzer", "scopes": ALL_SCOPES}, access),
+                "create key",
+            )["key"]
+            spec_url = f"{url}/v1/openapi.json"
+            status, document = call("GET", spec_url)
+            if status != 200:
+                sys.exit(f"GET /v1/openapi.json answered {status}")
+            operations = sum(
+                1
+                for item in document.get("paths", {}).values()
+                for method in item
+                if method in ("get", "put", "post", "patch", "delete")
+            )
+            print(f"fuzzing {operations} operations of {spec_url}", flush=True)
+
+            code = schemathesis(spec_url, url, key, "--exclude-path-regex", SESSION_ENDERS)
+            code |= schemathesis(
+                spec_url,
+                url,
+                access,
+                "--include-path-regex",
+                r"^/v1/(auth/me|api-keys)",
+            )
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        server_errors = [line for line in lines if " ERROR " in line or "panicked" in line]
+        if server_errors:
+            print("the dev server logged errors while fuzzed:", flush=True)
+            print("".join(server_errors[:50]), flush=True)
+            code |= 1
+        print(f"contract fuzzing took {time.monotonic() - started:.0f} s", flush=True)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
