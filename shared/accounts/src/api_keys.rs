@@ -2,7 +2,7 @@
 //! revoked by deleting, which takes effect on the next request.
 
 use chrono::{DateTime, Datelike, Utc};
-use ports::{Condition, Query, Table, from_item, to_item};
+use ports::{Condition, Query, StoreError, Table, TransactOp, Update, from_item, to_item};
 use secrecy::SecretString;
 use serde::Serialize;
 
@@ -17,6 +17,9 @@ use crate::service::{Accounts, MAX_NAME_CHARS};
 /// A tenant holds at most this many keys: listing stays one page, and a leaked admin token
 /// cannot mint keys without bound.
 pub const MAX_KEYS_PER_TENANT: usize = 100;
+
+/// The attribute of the tenant's key counter ([`layout::api_key_count`]).
+const KEY_COUNT: &str = "count";
 
 /// What listings show of a key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,11 +110,6 @@ impl Accounts {
                 Some(when.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             }
         };
-        if self.list_api_keys(principal).await?.len() >= MAX_KEYS_PER_TENANT {
-            return Err(AccountError::Invalid(format!(
-                "A tenant can hold at most {MAX_KEYS_PER_TENANT} keys; delete unused ones first"
-            )));
-        }
         let (key, parsed) =
             OpaqueToken::issue(TokenKind::ApiKey, &principal.tenant_id, self.ids.as_ref());
         let record = ApiKeyRecord {
@@ -125,13 +123,20 @@ impl Accounts {
             last_used_at: None,
             key_expires_at: expires_at,
         };
-        self.store
-            .put(
-                Table::Core,
-                to_item(&layout::api_key(&principal.tenant_id, &parsed.id), &record)?,
-                Some(Condition::NotExists),
-            )
-            .await?;
+        let put = TransactOp::Put {
+            table: Table::Core,
+            item: to_item(&layout::api_key(&principal.tenant_id, &parsed.id), &record)?,
+            condition: Some(Condition::NotExists),
+        };
+        match self.counted_key_write(&principal.tenant_id, put, 1).await {
+            Ok(()) => {}
+            Err(err) if err.is_condition_failure() => {
+                return Err(AccountError::Invalid(format!(
+                    "A tenant can hold at most {MAX_KEYS_PER_TENANT} keys; delete unused ones first"
+                )));
+            }
+            Err(err) => return Err(err.into()),
+        }
         tracing::info!(
             tenant_id = principal.tenant_id,
             key_id = record.key_id,
@@ -148,28 +153,92 @@ impl Accounts {
         &self,
         principal: &Principal,
     ) -> Result<Vec<ApiKeyView>, AccountError> {
-        let mut views = Vec::new();
+        let mut views: Vec<ApiKeyView> = self
+            .api_key_records(&principal.tenant_id)
+            .await?
+            .iter()
+            .map(ApiKeyView::of)
+            .collect();
+        views.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(views)
+    }
+
+    async fn api_key_records(&self, tenant_id: &str) -> Result<Vec<ApiKeyRecord>, AccountError> {
+        let mut records = Vec::new();
         let mut cursor = None;
         loop {
             let page = self
                 .store
                 .query(
                     Table::Core,
-                    Query::partition(layout::tenant_pk(&principal.tenant_id))
+                    Query::partition(layout::tenant_pk(tenant_id))
                         .begins_with(layout::API_KEY_PREFIX)
                         .after(cursor),
                 )
                 .await?;
             for item in page.items {
-                views.push(ApiKeyView::of(&from_item::<ApiKeyRecord>(item)?));
+                records.push(from_item::<ApiKeyRecord>(item)?);
             }
             match page.next {
                 Some(next) => cursor = Some(next),
-                None => break,
+                None => return Ok(records),
             }
         }
-        views.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(views)
+    }
+
+    /// Writes a key's creation (`by = 1`) or deletion (`by = -1`) in one transaction with the
+    /// tenant's key counter, so the cap holds however many requests race: a creation goes
+    /// through only while the counter is below [`MAX_KEYS_PER_TENANT`], and a counter cannot
+    /// drift from the keys because both change together or not at all. A condition failure
+    /// means the cap was reached (creation) or the key is gone (deletion).
+    async fn counted_key_write(
+        &self,
+        tenant_id: &str,
+        op: TransactOp,
+        by: i64,
+    ) -> Result<(), StoreError> {
+        self.ensure_key_counter(tenant_id).await?;
+        let condition = if by > 0 {
+            Condition::number_below(KEY_COUNT, MAX_KEYS_PER_TENANT as i64)
+        } else {
+            Condition::Exists
+        };
+        self.store
+            .transact_write(vec![
+                op,
+                TransactOp::Update {
+                    table: Table::Core,
+                    key: layout::api_key_count(tenant_id),
+                    update: Update::new().add(KEY_COUNT, by),
+                    condition: Some(condition),
+                },
+            ])
+            .await
+    }
+
+    /// Creates the tenant's key counter from its keys when it does not exist yet (a new tenant,
+    /// or one whose keys predate the counter). The count is exact: every creation and deletion
+    /// needs the counter, so none can happen between the listing and the conditional put, and
+    /// of concurrent initialisations only the first put lands.
+    async fn ensure_key_counter(&self, tenant_id: &str) -> Result<(), StoreError> {
+        let key = layout::api_key_count(tenant_id);
+        if self.store.get(Table::Core, &key).await?.is_some() {
+            return Ok(());
+        }
+        let existing = match self.api_key_records(tenant_id).await {
+            Ok(records) => records.len(),
+            Err(AccountError::Store(err)) => return Err(err),
+            Err(err) => return Err(StoreError::InvalidItem(err.to_string())),
+        };
+        let item = to_item(&key, &serde_json::json!({ KEY_COUNT: existing }))?;
+        match self
+            .store
+            .put(Table::Core, item, Some(Condition::NotExists))
+            .await
+        {
+            Err(err) if !err.is_condition_failure() => Err(err),
+            _ => Ok(()),
+        }
     }
 
     /// Deletes one of the tenant's keys; another tenant's key id is simply not found.
@@ -186,13 +255,13 @@ impl Accounts {
         if !well_formed {
             return Err(not_found());
         }
+        let delete = TransactOp::Delete {
+            table: Table::Core,
+            key: layout::api_key(&principal.tenant_id, key_id),
+            condition: Some(Condition::Exists),
+        };
         let result = self
-            .store
-            .delete(
-                Table::Core,
-                &layout::api_key(&principal.tenant_id, key_id),
-                Some(Condition::Exists),
-            )
+            .counted_key_write(&principal.tenant_id, delete, -1)
             .await;
         match result {
             Ok(_) => {

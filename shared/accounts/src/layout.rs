@@ -45,6 +45,12 @@ pub fn api_key(tenant_id: &str, key_id: &str) -> Key {
     Key::new(tenant_pk(tenant_id), format!("{API_KEY_PREFIX}{key_id}"))
 }
 
+/// How many keys the tenant holds: the counter that makes [`crate::api_keys::MAX_KEYS_PER_TENANT`]
+/// hold under concurrency (it moves in the same transaction as each key's creation or deletion).
+pub fn api_key_count(tenant_id: &str) -> Key {
+    Key::new(tenant_pk(tenant_id), "COUNT#APIKEYS")
+}
+
 /// Login failures per email (by hash: the ephemeral table needs no addresses in its keys).
 pub fn login_failures(email: &str) -> Key {
     Key::new(

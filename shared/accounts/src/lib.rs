@@ -21,7 +21,7 @@ pub mod records;
 pub mod scopes;
 pub mod service;
 
-pub use api_keys::{ApiKeyView, CreatedApiKey, NewApiKey};
+pub use api_keys::{ApiKeyView, CreatedApiKey, MAX_KEYS_PER_TENANT, NewApiKey};
 pub use error::AccountError;
 pub use jwt::{TokenService, TokenSettings};
 pub use principal::{Credential, Principal};
