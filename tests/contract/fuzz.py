@@ -2,8 +2,10 @@
 
 Starts the dev server (``DEVSERVER_BIN``, default ``target/debug/devserver``) on free ports with a
 temporary ``DATA_DIR`` and its in-process Airtable sandbox (rate limits off on both sides, so the
-fuzzer's bursts are never paced or locked out), registers a tenant, connects the sandbox's demo
-Airtable token, and runs ``schemathesis run`` over every operation of ``/v1/openapi.json`` twice:
+fuzzer's bursts are never paced or locked out), and the scripted fake Gemini (``FAKE_LLM_BIN``,
+beside the dev server) answering every chat turn, so that chat is fuzzed through a configured
+model rather than refused with 503 ``MODEL_NOT_CONFIGURED``. It registers a tenant, connects the
+sandbox's demo Airtable token, and runs ``schemathesis run`` over every operation of ``/v1/openapi.json`` twice:
 
 1. with an API key that holds every scope (the gateway, chat, MCP, usage, connections, keys);
 2. with a signed-in user's access token, for the routes only a user may call (profile, keys),
@@ -81,7 +83,41 @@ def expect(status: int, got: tuple[int, dict], what: str) -> dict:
     return got[1]
 
 
-def start_platform(data_dir: str) -> tuple[subprocess.Popen, str, str, list[str]]:
+def start(command: list[str], env: dict[str, str], ready_text: str, what: str) -> tuple[subprocess.Popen, list[str]]:
+    """Starts a process and waits until it prints ``ready_text``; its output is kept."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if ready_text in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        sys.exit(f"{what} did not start:\n" + "".join(lines))
+    return process, lines
+
+
+def start_fake_llm(script_dir: str) -> tuple[subprocess.Popen, str]:
+    default = Path(os.environ.get("DEVSERVER_BIN", ROOT / "target" / "debug" / "devserver")).parent / "fake-llm"
+    binary = Path(os.environ.get("FAKE_LLM_BIN", default))
+    if not binary.exists():
+        sys.exit(f"fake-llm binary not found at {binary}; run `cargo build -p fake-llm`")
+    script = Path(script_dir) / "fake-llm-script.json"
+    script.write_text(json.dumps({"rules": [{"when": "always", "text": "A scripted answer."}]}))
+    port = free_port()
+    process, _ = start(
+        [str(binary), "--port", str(port), "--script", str(script)], dict(os.environ), "fake LLM listening", "fake-llm"
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def start_platform(data_dir: str, gemini_url: str) -> tuple[subprocess.Popen, str, str, list[str]]:
     binary = Path(os.environ.get("DEVSERVER_BIN", ROOT / "target" / "debug" / "devserver"))
     if not binary.exists():
         sys.exit(f"dev server binary not found at {binary}; run `cargo build -p devserver`")
@@ -103,24 +139,11 @@ def start_platform(data_dir: str) -> tuple[subprocess.Popen, str, str, list[str]
         GATEWAY_LATENCY_BUDGET_MS="5000",
         RUST_LOG=env.get("RUST_LOG", "warn"),
         LOG_FORMAT="pretty",
+        GEMINI_BASE_URL=gemini_url,
+        GEMINI_API_KEY="fake-gemini-key",
+        CHAT_MODEL="gemini-2.5-flash",
     )
-    process = subprocess.Popen(
-        [str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if BANNER in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        sys.exit("dev server did not start:\n" + "".join(lines))
+    process, lines = start([str(binary)], env, BANNER, "dev server")
     return process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}", lines
 
 
@@ -160,7 +183,8 @@ def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
 def main() -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-data-") as data_dir:
-        process, url, sandbox_url, lines = start_platform(data_dir)
+        llm, gemini_url = start_fake_llm(data_dir)
+        process, url, sandbox_url, lines = start_platform(data_dir, gemini_url)
         try:
             expect(200, call("POST", f"{sandbox_url}/_sandbox/rate-limits", {"enabled": False}), "sandbox limits off")
             signed_in = expect(
@@ -200,11 +224,12 @@ def main() -> int:
                 r"^/v1/(auth/me|api-keys)",
             )
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            for child in (process, llm):
+                child.terminate()
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
         server_errors = [line for line in lines if " ERROR " in line or "panicked" in line]
         if server_errors:
             print("the dev server logged errors while fuzzed:", flush=True)
