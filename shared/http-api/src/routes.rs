@@ -128,7 +128,14 @@ impl FunctionRoutes {
             };
             *router = std::mem::take(router).route(path, handler.clone());
         }
-        self.paths.paths.extend(paths.paths);
+        for (path, item) in paths.paths {
+            match self.paths.paths.get_mut(&path) {
+                Some(existing) => existing.merge_operations(item),
+                None => {
+                    self.paths.paths.insert(path, item);
+                }
+            }
+        }
         self.schemas.extend(schemas);
         self
     }

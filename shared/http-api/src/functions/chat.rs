@@ -16,6 +16,7 @@ use tools::ToolContext;
 use utoipa_axum::routes;
 
 use crate::json::ApiJson;
+use crate::openapi::schemas;
 use crate::{AppState, Caller, FunctionRoutes};
 
 pub const FUNCTION: &str = "api-chat";
@@ -69,7 +70,21 @@ fn catalog_error(err: CatalogError) -> ApiError {
     }
 }
 
-#[utoipa::path(post, path = "/v1/chat")]
+#[utoipa::path(
+    post,
+    path = "/v1/chat",
+    tag = "chat",
+    request_body = schemas::ChatRequest,
+    responses(
+        (status = 200, description = "The model's answer, the tool calls it made, tokens and cost", body = schemas::ChatReply),
+        (status = 400, description = "An empty or too long message (`INVALID_REQUEST`), or an unknown model (`UNKNOWN_MODEL`).", body = schemas::Error),
+        (status = 402, description = "The month's budget would be passed (`BUDGET_EXCEEDED`).", body = schemas::Error),
+        (status = 404, description = "No such session (`SESSION_NOT_FOUND`).", body = schemas::Error),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or a concurrent change (`CONFLICT`).", body = schemas::Error),
+        (status = 502, description = "The model provider refused the request (`MODEL_REFUSED`) or is unavailable (`MODEL_UNAVAILABLE`), or Airtable failed (`UPSTREAM_ERROR`).", body = schemas::Error),
+        (status = 503, description = "The model's provider is not set up here (`MODEL_NOT_CONFIGURED`), or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::Error),
+    )
+)]
 async fn chat_turn(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,7 +122,12 @@ async fn chat_turn(
     Ok(Json(reply).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/chat/sessions")]
+#[utoipa::path(
+    get,
+    path = "/v1/chat/sessions",
+    tag = "chat",
+    responses((status = 200, description = "The tenant's chat sessions", body = schemas::SessionList))
+)]
 async fn list_sessions(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +137,16 @@ async fn list_sessions(
     Ok(Json(json!({"sessions": sessions})).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/chat/sessions/{session_id}")]
+#[utoipa::path(
+    get,
+    path = "/v1/chat/sessions/{session_id}",
+    tag = "chat",
+    params(("session_id" = String, Path, description = "A session id from `POST /v1/chat` or the list")),
+    responses(
+        (status = 200, description = "The session and its history", body = schemas::ChatSession),
+        (status = 404, description = "No such session in this tenant (`SESSION_NOT_FOUND`).", body = schemas::Error),
+    )
+)]
 async fn show_session(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,7 +164,16 @@ async fn show_session(
     }
 }
 
-#[utoipa::path(delete, path = "/v1/chat/sessions/{session_id}")]
+#[utoipa::path(
+    delete,
+    path = "/v1/chat/sessions/{session_id}",
+    tag = "chat",
+    params(("session_id" = String, Path, description = "A session id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such session in this tenant (`SESSION_NOT_FOUND`).", body = schemas::Error),
+    )
+)]
 async fn delete_session(
     State(state): State<AppState>,
     caller: Caller,
@@ -154,12 +192,22 @@ async fn delete_session(
     }
 }
 
-#[utoipa::path(get, path = "/v1/models")]
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    tag = "chat",
+    responses((status = 200, description = "The models on offer, their prices and whether their provider is set up", body = schemas::ModelList))
+)]
 async fn list_models(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(json!({"models": state.model_catalog().list().await})).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/budget")]
+#[utoipa::path(
+    get,
+    path = "/v1/budget",
+    tag = "usage",
+    responses((status = 200, description = "The budget (null until set), this month's spend and alerts", body = schemas::Budget))
+)]
 async fn show_budget(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let principal = &caller.0;
     let view = state
@@ -170,7 +218,17 @@ async fn show_budget(State(state): State<AppState>, caller: Caller) -> Result<Re
     Ok(Json(view).into_response())
 }
 
-#[utoipa::path(put, path = "/v1/budget")]
+#[utoipa::path(
+    put,
+    path = "/v1/budget",
+    tag = "usage",
+    request_body = schemas::BudgetSettings,
+    responses(
+        (status = 200, description = "The budget as set", body = schemas::BudgetSet),
+        (status = 400, description = "`monthly_usd` not from 0 to 1e9, or `alert_threshold` not in (0, 1] (`INVALID_REQUEST`).", body = schemas::Error),
+        (status = 409, description = "A concurrent change (`CONFLICT`).", body = schemas::Error),
+    )
+)]
 async fn set_budget(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use basics::ApiError;
 use secrecy::SecretString;
 use serde::Deserialize;
+use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::json::ApiJson;
+use crate::openapi::schemas;
 use crate::{AppState, Caller, FunctionRoutes};
 
 pub const FUNCTION: &str = "api-connections";
@@ -25,9 +27,15 @@ pub fn routes() -> FunctionRoutes {
 }
 
 /// The body of a connect request. `Debug` is written by hand so the token cannot be logged.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ConnectBody {
+    /// An Airtable personal access token (`pat…`), verified with Airtable before it is kept.
+    #[schema(
+        min_length = 1,
+        max_length = 512,
+        pattern = "^[^\\s\\x00-\\x1f\\x7f]+$"
+    )]
     token: String,
 }
 
@@ -37,7 +45,21 @@ impl std::fmt::Debug for ConnectBody {
     }
 }
 
-#[utoipa::path(put, path = "/v1/connections/airtable")]
+#[utoipa::path(
+    put,
+    path = "/v1/connections/airtable",
+    tag = "connections",
+    request_body = ConnectBody,
+    responses(
+        (status = 200, description = "Connected: the token was verified with Airtable's whoami and stored; it is shown masked", body = schemas::Connection),
+        (status = 400, description = "No token, or one that cannot be an Airtable token (`INVALID_REQUEST`).", body = schemas::Error),
+        (status = 409, description = "A concurrent change (`CONFLICT`).", body = schemas::Error),
+        (status = 422, description = "Airtable refused the token (`AIRTABLE_TOKEN_REJECTED`), or refused the request (`INVALID_REQUEST_UNKNOWN`).", body = schemas::Error),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::Error),
+        (status = 503, description = "A dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::Error),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::Error),
+    )
+)]
 async fn connect(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,7 +73,15 @@ async fn connect(
     Ok(Json(view).into_response())
 }
 
-#[utoipa::path(get, path = "/v1/connections/airtable")]
+#[utoipa::path(
+    get,
+    path = "/v1/connections/airtable",
+    tag = "connections",
+    responses(
+        (status = 200, description = "The connection, with the token masked", body = schemas::Connection),
+        (status = 404, description = "No Airtable connection yet (`NOT_CONNECTED`).", body = schemas::Error),
+    )
+)]
 async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     // The Airtable account's email and the token's scopes are the tenant admin's business.
     let principal = &caller.0;
@@ -59,7 +89,15 @@ async fn show(State(state): State<AppState>, caller: Caller) -> Result<Response,
     Ok(Json(view).into_response())
 }
 
-#[utoipa::path(delete, path = "/v1/connections/airtable")]
+#[utoipa::path(
+    delete,
+    path = "/v1/connections/airtable",
+    tag = "connections",
+    responses(
+        (status = 204, description = "Disconnected; every function instance stops using the token at once"),
+        (status = 404, description = "No Airtable connection (`NOT_CONNECTED`).", body = schemas::Error),
+    )
+)]
 async fn disconnect(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let principal = &caller.0;
     state.connections().disconnect(&principal.tenant_id).await?;

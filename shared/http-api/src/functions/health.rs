@@ -10,6 +10,7 @@ use ports::QueueName;
 use serde_json::{Map, Value, json};
 use utoipa_axum::routes;
 
+use crate::openapi::schemas;
 use crate::{AppState, FunctionRoutes};
 
 pub const FUNCTION: &str = "api-health";
@@ -18,7 +19,9 @@ pub const FUNCTION: &str = "api-health";
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn routes() -> FunctionRoutes {
-    FunctionRoutes::new(FUNCTION).public(routes!(health))
+    FunctionRoutes::new(FUNCTION)
+        .public(routes!(health))
+        .public(routes!(openapi_document))
 }
 
 /// The outcome of one check.
@@ -44,7 +47,15 @@ where
     }
 }
 
-#[utoipa::path(get, path = "/v1/health")]
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    tag = "health",
+    responses(
+        (status = 200, description = "The store and the queue answer", body = schemas::Health),
+        (status = 503, description = "A check failed; `errors` says which", body = schemas::Health),
+    )
+)]
 async fn health(State(state): State<AppState>) -> Response {
     let (store, queue) = tokio::join!(
         timed(state.store.ping()),
@@ -78,6 +89,21 @@ async fn health(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// This API's OpenAPI 3.1 document, generated from the code.
+#[utoipa::path(
+    get,
+    path = "/v1/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI 3.1 document of every route", content_type = "application/json", body = serde_json::Value))
+)]
+async fn openapi_document() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document_json(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use serde_json::Value;
 use tools::{Offer, Registry, ToolContext, ToolError};
 use utoipa_axum::routes;
 
+use crate::openapi::schemas;
 use crate::{AppState, Caller, FunctionRoutes, Needs};
 
 pub const FUNCTION: &str = "api-mcp";
@@ -56,13 +57,29 @@ fn reply(reply: mcp::HttpReply) -> Response {
 }
 
 /// GET (an SSE stream) does not exist on a stateless server: 405.
-#[utoipa::path(get, path = "/mcp")]
+#[utoipa::path(
+    get,
+    path = "/mcp",
+    tag = "mcp",
+    responses(
+        (status = 403, description = "The `Origin` is not allowed (JSON-RPC error -32600).", body = schemas::JsonRpcError),
+        (status = 405, description = "This server offers no SSE stream; `Allow: POST`", headers(("Allow" = String, description = "POST"))),
+    )
+)]
 async fn mcp_get() -> Response {
     reply(mcp::method_not_allowed())
 }
 
 /// DELETE (ending a session) does not exist on a stateless server: 405.
-#[utoipa::path(delete, path = "/mcp")]
+#[utoipa::path(
+    delete,
+    path = "/mcp",
+    tag = "mcp",
+    responses(
+        (status = 403, description = "The `Origin` is not allowed (JSON-RPC error -32600).", body = schemas::JsonRpcError),
+        (status = 405, description = "There are no sessions to end; `Allow: POST`", headers(("Allow" = String, description = "POST"))),
+    )
+)]
 async fn mcp_delete() -> Response {
     reply(mcp::method_not_allowed())
 }
@@ -78,7 +95,23 @@ fn server_info(state: &AppState) -> ServerInfo {
     info
 }
 
-#[utoipa::path(post, path = "/mcp")]
+#[utoipa::path(
+    post,
+    path = "/mcp",
+    tag = "mcp",
+    request_body(content = schemas::McpRequest, content_type = "application/json", description = "A JSON-RPC message (MCP over stateless Streamable HTTP); send `Accept: application/json, text/event-stream`"),
+    responses(
+        (status = 200, description = "The JSON-RPC response (or batch of responses)", body = schemas::McpResponse),
+        (status = 202, description = "A notification or client response was accepted; no body"),
+        (status = 400, description = "A parse error, an invalid request or invalid params (JSON-RPC error -32700, -32600, -32602).", body = schemas::JsonRpcError),
+        (status = 403, description = "The `Origin` is not allowed (JSON-RPC error -32600).", body = schemas::JsonRpcError),
+        (status = 404, description = "An unknown method (JSON-RPC error -32601).", body = schemas::JsonRpcError),
+        (status = 406, description = "The client does not accept `application/json` (JSON-RPC error -32600).", body = schemas::JsonRpcError),
+        (status = 413, description = "The body is too large (JSON-RPC error -32600).", body = schemas::JsonRpcError),
+        (status = 415, description = "The body is not `application/json` (JSON-RPC error -32600).", body = schemas::JsonRpcError),
+        (status = 500, description = "The server failed (JSON-RPC error -32603).", body = schemas::JsonRpcError),
+    )
+)]
 async fn mcp_post(
     State(state): State<AppState>,
     caller: Caller,

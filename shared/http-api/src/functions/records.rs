@@ -14,8 +14,10 @@ use basics::{ApiError, ErrorKind};
 use gateway::{BaseId, FieldId, IdempotencyKey, Operation, RecordId, Request, TableRef};
 use metering::UsageTally;
 use serde_json::Value;
+use utoipa::IntoParams;
 use utoipa_axum::routes;
 
+use crate::openapi::schemas;
 use crate::{AppState, Caller, FunctionRoutes, Needs};
 
 pub const FUNCTION: &str = "api-records";
@@ -57,6 +59,136 @@ pub fn routes() -> FunctionRoutes {
         .route(Scope::RecordsWrite, routes!(delete_record))
 }
 
+// The documented parameters, with the patterns the parsers accept (`BaseId`, `RecordId`,
+// `FieldId`: the prefix then 1 to 61 letters and digits; `TableRef`: an id or a name of 1 to 255
+// bytes, not blank, without control characters). These types exist for their `IntoParams`
+// impls; handlers read the path as strings and parse it themselves, so a malformed id is
+// Airtable's 404, not a 400.
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+struct BasePath {
+    /// The base id, `app…`.
+    #[param(pattern = "^app[A-Za-z0-9]{1,61}$")]
+    base_id: String,
+}
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+struct TablePath {
+    /// The base id, `app…`.
+    #[param(pattern = "^app[A-Za-z0-9]{1,61}$")]
+    base_id: String,
+    /// The table's id (`tbl…`) or name.
+    #[param(
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f/]*[^\\s/][^\\x00-\\x1f\\x7f-\\x9f/]*$",
+        min_length = 1,
+        max_length = 255
+    )]
+    table: String,
+}
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+struct RecordPath {
+    /// The base id, `app…`.
+    #[param(pattern = "^app[A-Za-z0-9]{1,61}$")]
+    base_id: String,
+    /// The table's id (`tbl…`) or name.
+    #[param(
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f/]*[^\\s/][^\\x00-\\x1f\\x7f-\\x9f/]*$",
+        min_length = 1,
+        max_length = 255
+    )]
+    table: String,
+    /// The record id, `rec…`.
+    #[param(pattern = "^rec[A-Za-z0-9]{1,61}$")]
+    record_id: String,
+}
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+struct FieldPath {
+    /// The base id, `app…`.
+    #[param(pattern = "^app[A-Za-z0-9]{1,61}$")]
+    base_id: String,
+    /// The table's id (`tbl…`) or name.
+    #[param(
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f/]*[^\\s/][^\\x00-\\x1f\\x7f-\\x9f/]*$",
+        min_length = 1,
+        max_length = 255
+    )]
+    table: String,
+    /// The field id, `fld…`.
+    #[param(pattern = "^fld[A-Za-z0-9]{1,61}$")]
+    field_id: String,
+}
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+struct IdempotencyHeader {
+    /// Makes a write safe to retry: a repeat with the same key and request answers the first
+    /// result (with `Idempotent-Replayed: true`). Visible ASCII, 1 to 255 characters.
+    #[param(rename = "Idempotency-Key", pattern = "^[!-~]{1,255}$")]
+    idempotency_key: Option<String>,
+}
+
+/// Airtable's list parameters (forwarded as given; Airtable has the final word on each).
+#[allow(dead_code, non_snake_case)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListQuery {
+    /// Records per page, 1 to 100.
+    #[param(minimum = 1, maximum = 100)]
+    pageSize: Option<i64>,
+    /// The `offset` of the previous page.
+    offset: Option<String>,
+    /// At most this many records in all.
+    #[param(minimum = 1)]
+    maxRecords: Option<i64>,
+    /// A view's name or id.
+    view: Option<String>,
+    /// An Airtable formula; only records for which it is true.
+    filterByFormula: Option<String>,
+    /// `json` (default) or `string`.
+    #[param(pattern = "^(json|string)$")]
+    cellFormat: Option<String>,
+    timeZone: Option<String>,
+    userLocale: Option<String>,
+    returnFieldsByFieldId: Option<bool>,
+}
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeleteQuery {
+    /// Up to 10 record ids.
+    #[param(rename = "records[]", max_items = 10)]
+    records: Vec<String>,
+}
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListBasesQuery {
+    /// The `offset` of the previous page.
+    offset: Option<String>,
+}
+
+#[allow(dead_code)]
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SchemaQuery {
+    /// `visibleFieldIds`: include each view's visible fields.
+    #[param(rename = "include[]")]
+    include: Option<Vec<String>>,
+}
+
 /// Everything of a request a handler forwards besides its path: the raw query string, the
 /// headers, the body, and the usage tally the authentication middleware records at the end.
 struct Inbound {
@@ -94,7 +226,23 @@ impl<S: Send + Sync> FromRequest<S> for Inbound {
     }
 }
 
-#[utoipa::path(get, path = "/v0/meta/whoami")]
+#[utoipa::path(
+    get,
+    path = "/v0/meta/whoami",
+    tag = "gateway: meta",
+    description = "The connected Airtable account.",
+    responses(
+        (status = 200, description = "The connected Airtable account", body = schemas::Whoami),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+    )
+)]
 async fn whoami(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,7 +251,24 @@ async fn whoami(
     serve(&state, &caller, Operation::whoami(), inbound).await
 }
 
-#[utoipa::path(get, path = "/v0/meta/bases")]
+#[utoipa::path(
+    get,
+    path = "/v0/meta/bases",
+    tag = "gateway: meta",
+    description = "The bases the connected token reaches.",
+    params(ListBasesQuery),
+    responses(
+        (status = 200, description = "The bases", body = schemas::BaseList),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+    )
+)]
 async fn list_bases(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,7 +277,24 @@ async fn list_bases(
     serve(&state, &caller, Operation::list_bases(), inbound).await
 }
 
-#[utoipa::path(get, path = TABLES)]
+#[utoipa::path(
+    get,
+    path = TABLES,
+    tag = "gateway: meta",
+    description = "A base's tables, fields and views.",
+    params(BasePath, SchemaQuery),
+    responses(
+        (status = 200, description = "The base schema", body = schemas::BaseSchema),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+    )
+)]
 async fn base_schema(
     State(state): State<AppState>,
     caller: Caller,
@@ -123,7 +305,26 @@ async fn base_schema(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(post, path = TABLES)]
+#[utoipa::path(
+    post,
+    path = TABLES,
+    tag = "gateway: meta",
+    description = "Creates a table.",
+    params(BasePath),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name, description?, fields: [...]}`"),
+    responses(
+        (status = 200, description = "The new table", body = schemas::TableSchema),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn create_table(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,7 +335,26 @@ async fn create_table(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(patch, path = TABLE)]
+#[utoipa::path(
+    patch,
+    path = TABLE,
+    tag = "gateway: meta",
+    description = "Renames a table or changes its description.",
+    params(TablePath),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name?, description?}`"),
+    responses(
+        (status = 200, description = "The table", body = schemas::TableSchema),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn update_table(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,7 +365,26 @@ async fn update_table(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(post, path = FIELDS)]
+#[utoipa::path(
+    post,
+    path = FIELDS,
+    tag = "gateway: meta",
+    description = "Creates a field.",
+    params(TablePath),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name, type, description?, options?}`"),
+    responses(
+        (status = 200, description = "The new field", body = schemas::FieldSchema),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn create_field(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,7 +395,26 @@ async fn create_field(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(patch, path = FIELD)]
+#[utoipa::path(
+    patch,
+    path = FIELD,
+    tag = "gateway: meta",
+    description = "Renames a field or changes its description.",
+    params(FieldPath),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name?, description?}`"),
+    responses(
+        (status = 200, description = "The field", body = schemas::FieldSchema),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn update_field(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,7 +426,24 @@ async fn update_field(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(get, path = RECORDS)]
+#[utoipa::path(
+    get,
+    path = RECORDS,
+    tag = "gateway: records",
+    description = "Lists records, a page at a time (cached briefly; `X-Cache` says whether the cache answered; `Cache-Control: no-cache` asks for a fresh read).",
+    params(TablePath, ListQuery),
+    responses(
+        (status = 200, description = "A page of records", body = schemas::RecordPage, headers(("X-Cache" = String, description = "HIT or MISS"))),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+    )
+)]
 async fn list_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -179,7 +454,25 @@ async fn list_records(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(post, path = LIST_RECORDS)]
+#[utoipa::path(
+    post,
+    path = LIST_RECORDS,
+    tag = "gateway: records",
+    description = "Lists records with the parameters in the body (for long formulas).",
+    params(TablePath),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "the list parameters as JSON: `{pageSize?, offset?, filterByFormula?, sort?, fields?, view?, …}`"),
+    responses(
+        (status = 200, description = "A page of records", body = schemas::RecordPage, headers(("X-Cache" = String, description = "HIT or MISS"))),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+    )
+)]
 async fn list_records_post(
     State(state): State<AppState>,
     caller: Caller,
@@ -190,7 +483,26 @@ async fn list_records_post(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(post, path = RECORDS)]
+#[utoipa::path(
+    post,
+    path = RECORDS,
+    tag = "gateway: records",
+    description = "Creates 1 to 10 records; an `Idempotency-Key` header makes a retry answer the first result.",
+    params(TablePath, IdempotencyHeader),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{records: [{fields}], typecast?}` or `{fields, typecast?}`"),
+    responses(
+        (status = 200, description = "The records created", body = schemas::CreatedRecords),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn create_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -201,7 +513,26 @@ async fn create_records(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(patch, path = RECORDS)]
+#[utoipa::path(
+    patch,
+    path = RECORDS,
+    tag = "gateway: records",
+    description = "Updates 1 to 10 records, or upserts with `performUpsert`.",
+    params(TablePath, IdempotencyHeader),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{records: [{id, fields}], typecast?, performUpsert?}`"),
+    responses(
+        (status = 200, description = "The records written", body = schemas::RecordsWritten),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn update_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -213,7 +544,26 @@ async fn update_records(
 }
 
 /// `PUT`: like `PATCH`, but fields left out are cleared.
-#[utoipa::path(put, path = RECORDS)]
+#[utoipa::path(
+    put,
+    path = RECORDS,
+    tag = "gateway: records",
+    description = "Like PATCH, but fields left out are cleared.",
+    params(TablePath, IdempotencyHeader),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{records: [{id, fields}], typecast?, performUpsert?}`"),
+    responses(
+        (status = 200, description = "The records written", body = schemas::RecordsWritten),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn replace_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,7 +574,25 @@ async fn replace_records(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(delete, path = RECORDS)]
+#[utoipa::path(
+    delete,
+    path = RECORDS,
+    tag = "gateway: records",
+    description = "Deletes up to 10 records named by `records[]`.",
+    params(TablePath, DeleteQuery, IdempotencyHeader),
+    responses(
+        (status = 200, description = "The records deleted", body = schemas::DeletedRecords),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn delete_records(
     State(state): State<AppState>,
     caller: Caller,
@@ -235,7 +603,24 @@ async fn delete_records(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(get, path = RECORD)]
+#[utoipa::path(
+    get,
+    path = RECORD,
+    tag = "gateway: records",
+    description = "One record.",
+    params(RecordPath),
+    responses(
+        (status = 200, description = "The record", body = schemas::Record, headers(("X-Cache" = String, description = "HIT or MISS"))),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+    )
+)]
 async fn get_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -246,7 +631,26 @@ async fn get_record(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(patch, path = RECORD)]
+#[utoipa::path(
+    patch,
+    path = RECORD,
+    tag = "gateway: records",
+    description = "Updates one record.",
+    params(RecordPath, IdempotencyHeader),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{fields, typecast?}`"),
+    responses(
+        (status = 200, description = "The record", body = schemas::Record),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn update_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -259,7 +663,26 @@ async fn update_record(
 }
 
 /// `PUT`: like `PATCH`, but fields left out are cleared.
-#[utoipa::path(put, path = RECORD)]
+#[utoipa::path(
+    put,
+    path = RECORD,
+    tag = "gateway: records",
+    description = "Like PATCH, but fields left out are cleared.",
+    params(RecordPath, IdempotencyHeader),
+    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{fields, typecast?}`"),
+    responses(
+        (status = 200, description = "The record", body = schemas::Record),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn replace_record(
     State(state): State<AppState>,
     caller: Caller,
@@ -271,7 +694,25 @@ async fn replace_record(
     serve(&state, &caller, operation, inbound).await
 }
 
-#[utoipa::path(delete, path = RECORD)]
+#[utoipa::path(
+    delete,
+    path = RECORD,
+    tag = "gateway: records",
+    description = "Deletes one record.",
+    params(RecordPath, IdempotencyHeader),
+    responses(
+        (status = 200, description = "The record deleted", body = schemas::DeletedRecord),
+        (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
+        (status = 404, description = "A malformed id in the path (`NOT_FOUND`), or Airtable has no such base, table or record (`NOT_FOUND`, `MODEL_ID_NOT_FOUND`, `TABLE_NOT_FOUND`).", body = schemas::AirtableError),
+        (status = 409, description = "No Airtable connection (`AIRTABLE_NOT_CONNECTED`), or Airtable refused the connected token (`AIRTABLE_TOKEN_REJECTED`), or the `Idempotency-Key` is in use (`IDEMPOTENCY_KEY_IN_USE`) or its first answer was not kept (`IDEMPOTENCY_ANSWER_NOT_KEPT`).", body = schemas::AirtableError),
+        (status = 422, description = "Airtable refused the request (e.g. `INVALID_REQUEST_UNKNOWN`, `INVALID_FILTER_BY_FORMULA`, `UNKNOWN_FIELD_NAME`, `INVALID_VALUE_FOR_COLUMN`, `INVALID_RECORDS`), or the `Idempotency-Key` was used with another request (`IDEMPOTENCY_KEY_REUSED`).", body = schemas::AirtableError),
+        (status = 429, description = "Airtable's limit cannot serve the request within the gateway's latency budget (`RATE_LIMIT_REACHED`); `Retry-After` says when to retry.", body = schemas::AirtableError),
+        (status = 502, description = "Airtable failed or could not be reached (`UPSTREAM_ERROR`).", body = schemas::AirtableError),
+        (status = 503, description = "Airtable or a dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::AirtableError),
+        (status = 504, description = "Airtable did not answer in time (`UPSTREAM_TIMEOUT`).", body = schemas::AirtableError),
+        (status = 400, description = "A malformed `Idempotency-Key` header (`INVALID_IDEMPOTENCY_KEY`).", body = schemas::AirtableError),
+    )
+)]
 async fn delete_record(
     State(state): State<AppState>,
     caller: Caller,

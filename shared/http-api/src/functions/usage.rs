@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use basics::ApiError;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 use utoipa_axum::routes;
 
+use crate::openapi::schemas;
 use crate::{AppState, Caller, FunctionRoutes};
 
 pub const FUNCTION: &str = "api-usage";
@@ -20,10 +22,12 @@ pub fn routes() -> FunctionRoutes {
 }
 
 /// Unknown query parameters are ignored (cache-busters and the like), unlike unknown body fields.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SummaryQuery {
     /// `YYYY-MM`; the current month when absent.
     #[serde(default)]
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: Option<String>,
 }
 
@@ -74,7 +78,16 @@ fn llm_of(counters: &BTreeMap<String, i64>) -> Value {
     })
 }
 
-#[utoipa::path(get, path = "/v1/usage/summary")]
+#[utoipa::path(
+    get,
+    path = "/v1/usage/summary",
+    tag = "usage",
+    params(SummaryQuery),
+    responses(
+        (status = 200, description = "Month-to-date requests per route group and per day, Airtable and model use, the budget and the limits", body = schemas::UsageSummary),
+        (status = 400, description = "`month` is not `YYYY-MM` (`INVALID_REQUEST`).", body = schemas::Error),
+    )
+)]
 async fn summary(
     State(state): State<AppState>,
     caller: Caller,

@@ -166,3 +166,201 @@ pub fn document_json() -> &'static str {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::routes::route_table;
+
+    fn document_value() -> Value {
+        serde_json::from_str(document_json()).expect("the document is JSON")
+    }
+
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    /// (METHOD, path) -> the operation, for every operation in the document.
+    fn operations(doc: &Value) -> BTreeMap<(String, String), Value> {
+        let mut found = BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in METHODS {
+                if let Some(operation) = item.get(method) {
+                    found.insert((method.to_uppercase(), path.clone()), operation.clone());
+                }
+            }
+        }
+        found
+    }
+
+    /// Every route in the route table is in the document with the scopes it is declared with,
+    /// and the document has nothing else.
+    #[test]
+    fn the_document_has_exactly_the_route_table() {
+        let doc = document_value();
+        let mut documented = operations(&doc);
+        for spec in route_table() {
+            let key = (spec.method.clone(), spec.path.clone());
+            let operation = documented
+                .remove(&key)
+                .unwrap_or_else(|| panic!("{} {} is not in the document", key.0, key.1));
+            let declared: Vec<&str> = spec.needs.scopes().iter().map(|s| s.as_str()).collect();
+            if spec.access == Access::Authenticated {
+                assert_eq!(
+                    operation[REQUIRED_SCOPES_EXTENSION],
+                    json!(declared),
+                    "{} {}",
+                    key.0,
+                    key.1
+                );
+                let mut in_security = BTreeSet::new();
+                let requirements = operation["security"].as_array().expect("security");
+                for requirement in requirements {
+                    for (scheme, scopes) in requirement.as_object().expect("requirement") {
+                        assert!([ACCESS_TOKEN_SCHEME, API_KEY_SCHEME].contains(&scheme.as_str()));
+                        for scope in scopes.as_array().expect("scopes") {
+                            in_security.insert(scope.as_str().unwrap_or_default().to_string());
+                        }
+                    }
+                }
+                let declared: BTreeSet<String> = declared.iter().map(|s| s.to_string()).collect();
+                assert_eq!(in_security, declared, "{} {}", key.0, key.1);
+                assert!(
+                    operation["responses"]["401"].is_object(),
+                    "{} {}",
+                    key.0,
+                    key.1
+                );
+            } else {
+                assert!(operation.get("security").is_none(), "{} {}", key.0, key.1);
+                assert!(operation.get(REQUIRED_SCOPES_EXTENSION).is_none());
+            }
+        }
+        assert!(
+            documented.is_empty(),
+            "documented but not routed: {:?}",
+            documented.keys().collect::<Vec<_>>()
+        );
+    }
+
+    fn collect_refs(value: &Value, refs: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    refs.insert(target.clone());
+                }
+                map.values().for_each(|v| collect_refs(v, refs));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect_refs(v, refs)),
+            _ => {}
+        }
+    }
+
+    /// The document is OpenAPI 3.1, every `$ref` resolves, operation ids are unique, and every
+    /// response says what it is; every error response has a body schema and its error types.
+    #[test]
+    fn the_document_is_well_formed() {
+        let doc = document_value();
+        assert!(
+            doc["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1.")),
+            "{}",
+            doc["openapi"]
+        );
+        assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+        let mut refs = BTreeSet::new();
+        collect_refs(&doc, &mut refs);
+        assert!(!refs.is_empty());
+        for target in refs {
+            let pointer = target
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("{target} is not a local reference"));
+            assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+        }
+        let schemes = &doc["components"]["securitySchemes"];
+        for scheme in [ACCESS_TOKEN_SCHEME, API_KEY_SCHEME] {
+            assert_eq!(schemes[scheme]["type"], "http", "{scheme}");
+            assert_eq!(schemes[scheme]["scheme"], "bearer", "{scheme}");
+        }
+        let mut ids = BTreeSet::new();
+        for ((method, path), operation) in operations(&doc) {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(
+                ids.insert(id.to_string()),
+                "{method} {path}: operationId {id} twice"
+            );
+            let responses = operation["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2') || s == "405"),
+                "{method} {path} documents no success"
+            );
+            for (status, response) in responses {
+                assert!(
+                    response["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty()),
+                    "{method} {path} {status}"
+                );
+                let is_error = status.starts_with('4') || status.starts_with('5');
+                if is_error && status != "405" {
+                    assert!(
+                        response["content"]["application/json"]["schema"].is_object(),
+                        "{method} {path} {status} has no body schema"
+                    );
+                    // Our and Airtable's error shapes name their types (JSON-RPC errors
+                    // have codes; health's 503 is its report).
+                    let schema = response["content"]["application/json"]["schema"].to_string();
+                    if schema.contains("/Error\"") || schema.contains("/AirtableError\"") {
+                        assert!(
+                            response[responses::ERROR_TYPES_EXTENSION].is_array(),
+                            "{method} {path} {status} names no error type"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bodies documented with `deny_unknown_fields` say so.
+    #[test]
+    fn strict_bodies_refuse_unknown_properties() {
+        let doc = document_value();
+        for schema in ["RegisterBody", "LoginBody", "CreateKeyBody", "ChatRequest"] {
+            assert_eq!(
+                doc["components"]["schemas"][schema]["additionalProperties"],
+                json!(false),
+                "{schema}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_document_is_served_publicly_as_json() {
+        let router = crate::platform_router(crate::testing::embedded_state());
+        let request = Request::builder()
+            .uri("/v1/openapi.json")
+            .body(Body::empty())
+            .expect("request");
+        let response = router.oneshot(request).await.expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let served: Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(served, document_value());
+        println!("{} operations in the document", operations(&served).len());
+    }
+}
