@@ -383,7 +383,11 @@ impl TableStore for DynamoStore {
             {
                 Err(StoreError::ConditionFailed) => {
                     // Either the caller's condition failed, or an expired item is in the way.
-                    if !self.remove_if_expired(table, key).await? {
+                    // Without a condition of the caller's only the latter can be, and when our
+                    // removal found nothing to remove, a concurrent update removed it first: go
+                    // again rather than fail (many adds meeting one expired counter at once).
+                    let removed = self.remove_if_expired(table, key).await?;
+                    if !removed && condition.is_some() {
                         return Err(StoreError::ConditionFailed);
                     }
                 }

@@ -33,6 +33,7 @@ macro_rules! table_store_contract_tests {
             number_below_caps_a_counter,
             a_capped_counter_holds_under_concurrency,
             capped_transactions_hold_under_concurrency,
+            concurrent_adds_on_an_expired_counter_start_it_afresh,
             update_each_applies_every_update,
             query_by_prefix_in_order_both_ways,
             query_by_range_and_comparisons,
@@ -541,6 +542,36 @@ pub async fn capped_transactions_hold_under_concurrency(f: &Fixture) {
     assert_eq!(items.items.len(), 5);
     let got = f.store.get(Table::Core, &counter).await.expect("get");
     assert_eq!(got.and_then(|i| i.get("n").cloned()), Some(json!(5)));
+}
+
+/// A counter whose TTL passed (a lockout window, a rate-limit minute) met by many adds at once:
+/// every add goes through and they count from zero, none fails because another removed the
+/// dead item first.
+pub async fn concurrent_adds_on_an_expired_counter_start_it_afresh(f: &Fixture) {
+    let key = Key::new(pk(f, "stale"), "C");
+    let expires_at = f.clock.epoch_seconds() + 10;
+    f.store
+        .put(
+            Table::Ephemeral,
+            item(json!({"pk": key.pk, "sk": key.sk, "n": 41, "expires_at": expires_at})),
+            None,
+        )
+        .await
+        .expect("put");
+    f.clock.advance(Duration::seconds(11));
+    let adds = (0..20).map(|_| {
+        let store = Arc::clone(&f.store);
+        let key = key.clone();
+        async move {
+            store
+                .update(Table::Ephemeral, &key, Update::new().add("n", 1), None)
+                .await
+        }
+    });
+    let results = futures::future::join_all(adds).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let got = f.store.get(Table::Ephemeral, &key).await.expect("get");
+    assert_eq!(got.and_then(|i| i.get("n").cloned()), Some(json!(20)));
 }
 
 pub async fn update_each_applies_every_update(f: &Fixture) {
