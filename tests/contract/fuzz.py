@@ -151,6 +151,8 @@ def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
     binary = Path(sys.executable).parent / "schemathesis"
     command = [
         str(binary),
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         spec_url,
         "--url",
@@ -172,7 +174,7 @@ def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
         "--no-color",
         *extra,
     ]
-    print("$", " ".join(c if "Bearer" not in c else "--header 'Authorization: Bearer …'" for c in command), flush=True)
+    print("$", " ".join(c if "Bearer" not in c else "'Authorization: Bearer …'" for c in command), flush=True)
     try:
         return subprocess.run(command, timeout=TIMEOUT_SECONDS).returncode
     except subprocess.TimeoutExpired:
