@@ -63,7 +63,7 @@ fn reply(reply: mcp::HttpReply) -> Response {
     tag = "mcp",
     responses(
         (status = 403, description = "The `Origin` is not allowed (JSON-RPC error -32600).", body = schemas::JsonRpcError),
-        (status = 405, description = "This server offers no SSE stream; `Allow: POST`", headers(("Allow" = String, description = "POST"))),
+        (status = 405, description = "This server offers no SSE stream (JSON-RPC error); `Allow: POST`", body = schemas::JsonRpcError, headers(("Allow" = String, description = "POST"))),
     )
 )]
 async fn mcp_get() -> Response {
@@ -77,7 +77,7 @@ async fn mcp_get() -> Response {
     tag = "mcp",
     responses(
         (status = 403, description = "The `Origin` is not allowed (JSON-RPC error -32600).", body = schemas::JsonRpcError),
-        (status = 405, description = "There are no sessions to end; `Allow: POST`", headers(("Allow" = String, description = "POST"))),
+        (status = 405, description = "There are no sessions to end (JSON-RPC error); `Allow: POST`", body = schemas::JsonRpcError, headers(("Allow" = String, description = "POST"))),
     )
 )]
 async fn mcp_delete() -> Response {

@@ -63,7 +63,7 @@ pub(crate) enum Family {
     Platform,
     /// `/v0`: Airtable's shapes.
     Airtable,
-    /// `/mcp`: JSON-RPC for protocol errors; the authentication layer's in the platform shape.
+    /// `/mcp`: JSON-RPC errors, whoever refuses (the HTTP layer translates the others').
     Mcp,
 }
 

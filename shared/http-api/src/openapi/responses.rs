@@ -22,7 +22,9 @@ pub const ERROR_TYPES_EXTENSION: &str = "x-error-types";
 fn error_schema(family: Family) -> &'static str {
     match family {
         Family::Airtable => "AirtableError",
-        Family::Platform | Family::Mcp => "Error",
+        Family::Platform => "Error",
+        // Every error on /mcp leaves as JSON-RPC, the layers' too (middleware::error_shape).
+        Family::Mcp => "JsonRpcError",
     }
 }
 
