@@ -148,9 +148,9 @@ def start_platform(data_dir: str, gemini_url: str) -> tuple[subprocess.Popen, st
 
 
 def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
-    binary = Path(sys.executable).parent / "schemathesis"
     command = [
-        str(binary),
+        sys.executable,
+        str(Path(__file__).with_name("run_schemathesis.py")),
         "--config-file",
         str(Path(__file__).with_name("schemathesis.toml")),
         "run",

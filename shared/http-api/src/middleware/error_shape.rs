@@ -66,7 +66,11 @@ pub async fn ensure_error_shape(request: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let (error_type, message) = if is_json {
         platform_error(&bytes).unwrap_or_else(|| defaults(status, &bytes))
     } else {
@@ -165,7 +169,10 @@ mod tests {
 
     fn router() -> Router {
         Router::new()
-            .route("/v1/plain", get(|| async { (StatusCode::PAYLOAD_TOO_LARGE, "too big") }))
+            .route(
+                "/v1/plain",
+                get(|| async { (StatusCode::PAYLOAD_TOO_LARGE, "too big") }),
+            )
             .route(
                 "/v1/shaped",
                 get(|| async { basics::ApiError::forbidden("no") }),
