@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airtable::{
-    Airtable, ClientConfig, Fields, ListParams, NewField, NewTable, RateLimiter, RateLimits,
-    WriteOptions,
+    Airtable, BaseId, ClientConfig, Fields, ListParams, NewField, NewTable, RateLimiter,
+    RateLimits, TableRef, WriteOptions,
 };
 use airtable_sandbox::{DEMO_BASE_ID, Sandbox};
 use basics::{Clock, SystemClock};
@@ -74,9 +74,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .with_latency_budget(Duration::from_secs(20));
     let client = Airtable::new(config, limiter)?;
 
+    let base = BaseId::parse(DEMO_BASE_ID)?;
     let table = client
         .create_table(
-            DEMO_BASE_ID,
+            &base,
             &NewTable {
                 name: "Bulk".into(),
                 description: None,
@@ -87,6 +88,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             },
         )
         .await?;
+    let table = TableRef::parse(&table.id)?;
     // Let the table creation's slot pass so it does not count against the run.
     tokio::time::sleep(Duration::from_millis(250)).await;
     sandbox.reset_counters();
@@ -95,7 +97,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut tasks = Vec::new();
     let share = total.div_ceil(writers);
     for writer in 0..writers {
-        let table = client.table(DEMO_BASE_ID, table.id.clone());
+        let table = client.table(base.clone(), table.clone());
         let records: Vec<Fields> = (writer * share..((writer + 1) * share).min(total))
             .filter_map(|i| {
                 json!({"Key": format!("r{i:05}"), "Writer": writer})
@@ -117,7 +119,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let rate = created as f64 / wall.as_secs_f64();
     let stats = client.stats();
     let stored = client
-        .table(DEMO_BASE_ID, table.id.clone())
+        .table(base, table)
         .all(ListParams::new().field("Key"))
         .await?
         .len();

@@ -128,6 +128,13 @@ fn default_type_for_status(status: u16) -> &'static str {
     }
 }
 
+/// An id or table reference that could not be parsed: nothing can be sent for it.
+impl From<crate::ids::InvalidPath> for AirtableError {
+    fn from(err: crate::ids::InvalidPath) -> Self {
+        AirtableError::InvalidRequest(err.0)
+    }
+}
+
 /// Whole seconds to put in a `Retry-After` header: rounded up, at least 1.
 pub(crate) fn retry_after_seconds(after: Duration) -> u64 {
     let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);

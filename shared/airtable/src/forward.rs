@@ -12,19 +12,21 @@ use crate::Airtable;
 use crate::error::AirtableError;
 use crate::http::Call;
 pub use crate::http::RawAnswer;
+use crate::ids::BaseId;
+use crate::path::ApiPath;
 use crate::retry::Idempotency;
 
 /// One request to forward.
 #[derive(Debug, Clone)]
 pub struct Forward {
     pub method: Method,
-    /// The path after `/v0/`, one element per segment, not yet percent-encoded.
-    pub segments: Vec<String>,
+    /// The path after `/v0/`: built from parsed ids only, so a caller's text cannot steer it.
+    pub path: ApiPath,
     /// The raw query string (without `?`), passed on verbatim.
     pub query: Option<String>,
     pub body: Option<Value>,
     /// The base whose 5/s budget the call spends; `None` for token-wide calls.
-    pub base_id: Option<String>,
+    pub base_id: Option<BaseId>,
     pub idempotency: Idempotency,
 }
 
@@ -34,8 +36,7 @@ impl Airtable {
     /// errors.
     pub async fn forward(&self, request: &Forward) -> Result<RawAnswer, AirtableError> {
         let transport = self.transport();
-        let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
-        let mut url = transport.url(&segments)?;
+        let mut url = transport.url(&request.path)?;
         url.set_query(request.query.as_deref().filter(|q| !q.is_empty()));
         let mut call = Call::new(request.method.clone(), url, request.idempotency);
         if let Some(body) = &request.body {

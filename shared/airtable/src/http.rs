@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 use crate::config::ClientConfig;
 use crate::error::AirtableError;
+use crate::ids::BaseId;
+use crate::path::ApiPath;
 use crate::rate_limit::{RateLimiter, Subject};
 use crate::retry::{Idempotency, Outcome, RetryPolicy, is_retryable, parse_retry_after};
 
@@ -47,8 +49,8 @@ impl Call {
         self
     }
 
-    pub fn base(mut self, base_id: &str) -> Self {
-        self.base_id = Some(base_id.to_string());
+    pub fn base(mut self, base_id: &BaseId) -> Self {
+        self.base_id = Some(base_id.as_str().to_string());
         self
     }
 }
@@ -200,15 +202,25 @@ impl Transport {
         }
     }
 
-    /// `<root>/v0/<segments…>`, each segment percent-encoded (table names may hold spaces,
-    /// slashes or anything else).
-    pub fn url(&self, segments: &[&str]) -> Result<Url, AirtableError> {
+    /// `<root>/v0/<path>`, each segment percent-encoded as a segment (table names may hold
+    /// spaces, slashes or anything else).
+    ///
+    /// The path's ids were parsed, so every segment is sendable; the check here is the last
+    /// line: `url` would silently drop a `.` or `..` segment and strip tabs and newlines, which
+    /// would send the call to another endpoint than the one its caller named.
+    pub fn url(&self, path: &ApiPath) -> Result<Url, AirtableError> {
+        if let Some(bad) = path.segments().find(|s| !is_sendable_segment(s)) {
+            return Err(AirtableError::InvalidRequest(format!(
+                "{:?} cannot be sent as a path segment",
+                bad.chars().take(40).collect::<String>()
+            )));
+        }
         let mut url = self.root.clone();
         {
-            let mut path = url
+            let mut segments = url
                 .path_segments_mut()
                 .map_err(|()| AirtableError::Config("base URL cannot hold a path".into()))?;
-            path.pop_if_empty().push("v0").extend(segments);
+            segments.pop_if_empty().push("v0").extend(path.segments());
         }
         Ok(url)
     }
@@ -343,6 +355,15 @@ impl Transport {
             body: Some(body.to_vec()),
         })
     }
+}
+
+/// Whether `url` keeps `segment` as exactly one segment with exactly this text: not empty, not
+/// a dot segment, no control characters (tabs and newlines are stripped).
+fn is_sendable_segment(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && !segment.chars().any(char::is_control)
 }
 
 /// Classifies a reqwest failure. Only a connect failure proves the request never left: a

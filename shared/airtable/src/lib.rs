@@ -13,11 +13,13 @@
 //!
 //! ```no_run
 //! # async fn demo(limiter: airtable::RateLimiter) -> Result<(), airtable::AirtableError> {
-//! use airtable::{Airtable, ClientConfig, ListParams, formula};
+//! use airtable::{Airtable, BaseId, ClientConfig, ListParams, TableRef, formula};
 //! use futures::TryStreamExt;
 //!
 //! let client = Airtable::new(ClientConfig::new("pat…".into()), limiter)?;
-//! let people = client.table("appXXXXXXXXXXXXXX", "People");
+//! // Ids are parsed before anything can be sent: `..` or `meta` never reach a URL.
+//! let base = BaseId::parse("appXXXXXXXXXXXXXX")?;
+//! let people = client.table(base, TableRef::parse("People")?);
 //! let filter = formula::search("o'brien", ["Name", "Email"]);
 //! let mut pages = people.pages(ListParams::new().filter(filter));
 //! while let Some(page) = pages.try_next().await? {
@@ -31,8 +33,10 @@ pub mod error;
 pub mod formula;
 pub mod forward;
 mod http;
+pub mod ids;
 pub mod meta;
 pub mod models;
+pub mod path;
 pub mod rate_limit;
 pub mod records;
 pub mod retry;
@@ -47,6 +51,7 @@ pub use error::AirtableError;
 pub use formula::Formula;
 pub use forward::{Forward, RawAnswer};
 pub use http::{CallObserver, StatsSnapshot};
+pub use ids::{BaseId, FieldId, InvalidPath, RecordId, TableId, TableRef, WebhookId};
 pub use models::records::{
     CellFormat, DeletedRecord, Fields, GetParams, ListParams, MAX_PAGE_SIZE, MAX_RECORDS_PER_WRITE,
     Record, RecordPage, RecordUpdate, Sort, SortDirection, UpsertRecord, UpsertResult,
@@ -60,6 +65,7 @@ pub use models::webhooks::{
     CreatedWebhook, NewWebhook, RefreshedWebhook, Webhook, WebhookList, WebhookPayload,
     WebhookPayloads,
 };
+pub use path::{ApiPath, WebhookAction};
 pub use rate_limit::{RateLimiter, RateLimits, Reservation};
 pub use records::TableClient;
 pub use retry::{Idempotency, RetryPolicy};
@@ -89,8 +95,8 @@ impl Airtable {
     }
 
     /// Record operations on one table (by ID or name) of one base.
-    pub fn table(&self, base_id: impl Into<String>, table: impl Into<String>) -> TableClient {
-        TableClient::new(self.clone(), base_id.into(), table.into())
+    pub fn table(&self, base_id: BaseId, table: TableRef) -> TableClient {
+        TableClient::new(self.clone(), base_id, table)
     }
 
     /// A client sharing this one's connections and limits that reports every call it sends to

@@ -9,17 +9,19 @@ use serde_json::json;
 use crate::Airtable;
 use crate::error::AirtableError;
 use crate::http::Call;
+use crate::ids::{BaseId, FieldId, TableId, TableRef};
 use crate::models::schema::{
     BaseInfo, BaseSchema, BasesPage, FieldSchema, NewField, NewTable, SchemaChange, TableSchema,
     WhoAmI,
 };
+use crate::path::ApiPath;
 use crate::retry::Idempotency;
 
 impl Airtable {
     /// Who the token belongs to, and its scopes: the check a new connection must pass.
     pub async fn whoami(&self) -> Result<WhoAmI, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["meta", "whoami"])?;
+        let url = transport.url(&ApiPath::whoami())?;
         transport
             .send(Call::new(Method::GET, url, Idempotency::Idempotent))
             .await
@@ -28,7 +30,7 @@ impl Airtable {
     /// One page of the bases the token can see.
     pub async fn bases_page(&self, offset: Option<&str>) -> Result<BasesPage, AirtableError> {
         let transport = self.transport();
-        let mut url = transport.url(&["meta", "bases"])?;
+        let mut url = transport.url(&ApiPath::bases())?;
         if let Some(offset) = offset {
             url.query_pairs_mut().append_pair("offset", offset);
         }
@@ -55,11 +57,11 @@ impl Airtable {
     /// fields (`include[]=visibleFieldIds`).
     pub async fn base_schema(
         &self,
-        base_id: &str,
+        base_id: &BaseId,
         visible_field_ids: bool,
     ) -> Result<BaseSchema, AirtableError> {
         let transport = self.transport();
-        let mut url = transport.url(&["meta", "bases", base_id, "tables"])?;
+        let mut url = transport.url(&ApiPath::base_tables(base_id))?;
         if visible_field_ids {
             url.query_pairs_mut()
                 .append_pair("include[]", "visibleFieldIds");
@@ -73,11 +75,11 @@ impl Airtable {
     /// best.
     pub async fn create_table(
         &self,
-        base_id: &str,
+        base_id: &BaseId,
         table: &NewTable,
     ) -> Result<TableSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["meta", "bases", base_id, "tables"])?;
+        let url = transport.url(&ApiPath::base_tables(base_id))?;
         let body = serde_json::to_value(table)
             .map_err(|e| AirtableError::InvalidRequest(e.to_string()))?;
         transport
@@ -92,12 +94,12 @@ impl Airtable {
     /// Renames a table or changes its description.
     pub async fn update_table(
         &self,
-        base_id: &str,
-        table_id_or_name: &str,
+        base_id: &BaseId,
+        table: &TableRef,
         change: &SchemaChange,
     ) -> Result<TableSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["meta", "bases", base_id, "tables", table_id_or_name])?;
+        let url = transport.url(&ApiPath::table_schema(base_id, table))?;
         transport
             .send(
                 Call::new(Method::PATCH, url, Idempotency::Idempotent)
@@ -107,15 +109,15 @@ impl Airtable {
             .await
     }
 
-    /// Adds a field to a table.
+    /// Adds a field to a table (Airtable's field endpoints take the table's id, not its name).
     pub async fn create_field(
         &self,
-        base_id: &str,
-        table_id: &str,
+        base_id: &BaseId,
+        table_id: &TableId,
         field: &NewField,
     ) -> Result<FieldSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["meta", "bases", base_id, "tables", table_id, "fields"])?;
+        let url = transport.url(&ApiPath::fields(base_id, &table_id.clone().into()))?;
         transport
             .send(
                 Call::new(Method::POST, url, Idempotency::NotIdempotent)
@@ -128,15 +130,13 @@ impl Airtable {
     /// Renames a field or changes its description (Airtable changes nothing else).
     pub async fn update_field(
         &self,
-        base_id: &str,
-        table_id: &str,
-        field_id: &str,
+        base_id: &BaseId,
+        table_id: &TableId,
+        field_id: &FieldId,
         change: &SchemaChange,
     ) -> Result<FieldSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&[
-            "meta", "bases", base_id, "tables", table_id, "fields", field_id,
-        ])?;
+        let url = transport.url(&ApiPath::field(base_id, &table_id.clone().into(), field_id))?;
         transport
             .send(
                 Call::new(Method::PATCH, url, Idempotency::Idempotent)

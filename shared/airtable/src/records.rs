@@ -15,10 +15,12 @@ use serde_json::{Map, Value, json};
 use crate::Airtable;
 use crate::error::AirtableError;
 use crate::http::Call;
+use crate::ids::{BaseId, RecordId, TableRef};
 use crate::models::records::{
     DeletedRecord, Fields, GetParams, ListParams, MAX_RECORDS_PER_WRITE, Record, RecordPage,
     RecordUpdate, RecordsEnvelope, UpsertRecord, UpsertResult, WriteOptions,
 };
+use crate::path::ApiPath;
 use crate::retry::Idempotency;
 
 /// URLs at or above this length go as `POST …/listRecords` (Airtable rejects URLs of 16,000
@@ -32,12 +34,12 @@ const MAX_MERGE_FIELDS: usize = 3;
 #[derive(Debug, Clone)]
 pub struct TableClient {
     client: Airtable,
-    base_id: String,
-    table: String,
+    base_id: BaseId,
+    table: TableRef,
 }
 
 impl TableClient {
-    pub(crate) fn new(client: Airtable, base_id: String, table: String) -> Self {
+    pub(crate) fn new(client: Airtable, base_id: BaseId, table: TableRef) -> Self {
         Self {
             client,
             base_id,
@@ -45,12 +47,17 @@ impl TableClient {
         }
     }
 
-    pub fn base_id(&self) -> &str {
+    pub fn base_id(&self) -> &BaseId {
         &self.base_id
     }
 
-    pub fn table(&self) -> &str {
+    pub fn table(&self) -> &TableRef {
         &self.table
+    }
+
+    /// `{baseId}/{table}`.
+    fn records_path(&self) -> ApiPath {
+        ApiPath::records(&self.base_id, &self.table)
     }
 
     /// One page of a listing, starting at `offset` (from the previous page). Uses GET, or POST
@@ -61,13 +68,13 @@ impl TableClient {
         offset: Option<&str>,
     ) -> Result<RecordPage, AirtableError> {
         let transport = self.client.transport();
-        let mut url = transport.url(&[&self.base_id, &self.table])?;
+        let mut url = transport.url(&self.records_path())?;
         url.query_pairs_mut()
             .extend_pairs(params.query_pairs(offset));
         let call = if url.as_str().len() < MAX_URL_LENGTH {
             Call::new(Method::GET, url, Idempotency::Idempotent)
         } else {
-            let mut url = transport.url(&[&self.base_id, &self.table, "listRecords"])?;
+            let mut url = transport.url(&ApiPath::list_records(&self.base_id, &self.table))?;
             let query_only = params.query_only_pairs();
             if !query_only.is_empty() {
                 url.query_pairs_mut().extend_pairs(query_only);
@@ -116,18 +123,18 @@ impl TableClient {
     }
 
     /// One record by ID.
-    pub async fn get(&self, record_id: &str) -> Result<Record, AirtableError> {
+    pub async fn get(&self, record_id: &RecordId) -> Result<Record, AirtableError> {
         self.get_with(record_id, &GetParams::default()).await
     }
 
     /// One record by ID, with read options.
     pub async fn get_with(
         &self,
-        record_id: &str,
+        record_id: &RecordId,
         params: &GetParams,
     ) -> Result<Record, AirtableError> {
         let transport = self.client.transport();
-        let mut url = transport.url(&[&self.base_id, &self.table, record_id])?;
+        let mut url = transport.url(&ApiPath::record(&self.base_id, &self.table, record_id))?;
         let pairs = params.query_pairs();
         if !pairs.is_empty() {
             url.query_pairs_mut().extend_pairs(pairs);
@@ -178,13 +185,13 @@ impl TableClient {
     /// (PATCH).
     pub async fn update(
         &self,
-        record_id: &str,
+        record_id: &RecordId,
         fields: Fields,
         replace: bool,
         options: WriteOptions,
     ) -> Result<Record, AirtableError> {
         let transport = self.client.transport();
-        let url = transport.url(&[&self.base_id, &self.table, record_id])?;
+        let url = transport.url(&ApiPath::record(&self.base_id, &self.table, record_id))?;
         let mut body = Map::new();
         body.insert("fields".into(), Value::Object(fields));
         options.apply(&mut body);
@@ -253,9 +260,9 @@ impl TableClient {
     }
 
     /// Deletes one record.
-    pub async fn delete(&self, record_id: &str) -> Result<DeletedRecord, AirtableError> {
+    pub async fn delete(&self, record_id: &RecordId) -> Result<DeletedRecord, AirtableError> {
         let transport = self.client.transport();
-        let url = transport.url(&[&self.base_id, &self.table, record_id])?;
+        let url = transport.url(&ApiPath::record(&self.base_id, &self.table, record_id))?;
         let call = Call::new(Method::DELETE, url, Idempotency::Idempotent).base(&self.base_id);
         transport.send(call).await
     }
@@ -263,12 +270,12 @@ impl TableClient {
     /// Deletes any number of records, 10 per request.
     pub async fn delete_many(
         &self,
-        record_ids: &[String],
+        record_ids: &[RecordId],
     ) -> Result<Vec<DeletedRecord>, AirtableError> {
         let transport = self.client.transport();
         let mut deleted = Vec::with_capacity(record_ids.len());
         for chunk in record_ids.chunks(MAX_RECORDS_PER_WRITE) {
-            let mut url = transport.url(&[&self.base_id, &self.table])?;
+            let mut url = transport.url(&self.records_path())?;
             url.query_pairs_mut()
                 .extend_pairs(chunk.iter().map(|id| ("records[]", id.as_str())));
             let call = Call::new(Method::DELETE, url, Idempotency::Idempotent).base(&self.base_id);
@@ -286,7 +293,7 @@ impl TableClient {
         idempotency: Idempotency,
     ) -> Result<T, AirtableError> {
         let transport = self.client.transport();
-        let url = transport.url(&[&self.base_id, &self.table])?;
+        let url = transport.url(&self.records_path())?;
         let call = Call::new(method, url, idempotency)
             .body(body)
             .base(&self.base_id);

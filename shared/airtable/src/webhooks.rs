@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 use crate::Airtable;
 use crate::error::AirtableError;
 use crate::http::Call;
+use crate::ids::{BaseId, WebhookId};
 use crate::models::webhooks::{
     CreatedWebhook, NewWebhook, RefreshedWebhook, Webhook, WebhookList, WebhookPayloads,
 };
+use crate::path::{ApiPath, WebhookAction};
 use crate::retry::Idempotency;
 
 impl Airtable {
@@ -18,11 +20,11 @@ impl Airtable {
     /// bases allow only 10). The answer's MAC secret is shown only this once.
     pub async fn create_webhook(
         &self,
-        base_id: &str,
+        base_id: &BaseId,
         webhook: &NewWebhook,
     ) -> Result<CreatedWebhook, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["bases", base_id, "webhooks"])?;
+        let url = transport.url(&ApiPath::webhooks(base_id))?;
         let body = serde_json::to_value(webhook)
             .map_err(|e| AirtableError::InvalidRequest(e.to_string()))?;
         transport
@@ -35,9 +37,9 @@ impl Airtable {
     }
 
     /// The base's webhooks.
-    pub async fn webhooks(&self, base_id: &str) -> Result<Vec<Webhook>, AirtableError> {
+    pub async fn webhooks(&self, base_id: &BaseId) -> Result<Vec<Webhook>, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["bases", base_id, "webhooks"])?;
+        let url = transport.url(&ApiPath::webhooks(base_id))?;
         let list: WebhookList = transport
             .send(Call::new(Method::GET, url, Idempotency::Idempotent).base(base_id))
             .await?;
@@ -47,11 +49,11 @@ impl Airtable {
     /// Deletes a webhook.
     pub async fn delete_webhook(
         &self,
-        base_id: &str,
-        webhook_id: &str,
+        base_id: &BaseId,
+        webhook_id: &WebhookId,
     ) -> Result<(), AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["bases", base_id, "webhooks", webhook_id])?;
+        let url = transport.url(&ApiPath::webhook(base_id, webhook_id, None))?;
         let _: Value = transport
             .send(Call::new(Method::DELETE, url, Idempotency::Idempotent).base(base_id))
             .await?;
@@ -61,18 +63,16 @@ impl Airtable {
     /// Turns ping notifications on or off.
     pub async fn enable_webhook_notifications(
         &self,
-        base_id: &str,
-        webhook_id: &str,
+        base_id: &BaseId,
+        webhook_id: &WebhookId,
         enable: bool,
     ) -> Result<(), AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&[
-            "bases",
+        let url = transport.url(&ApiPath::webhook(
             base_id,
-            "webhooks",
             webhook_id,
-            "enableNotifications",
-        ])?;
+            Some(WebhookAction::EnableNotifications),
+        ))?;
         let _: Value = transport
             .send(
                 Call::new(Method::POST, url, Idempotency::Idempotent)
@@ -86,11 +86,15 @@ impl Airtable {
     /// Extends a webhook's life to 7 days from now (the scheduler does this before expiry).
     pub async fn refresh_webhook(
         &self,
-        base_id: &str,
-        webhook_id: &str,
+        base_id: &BaseId,
+        webhook_id: &WebhookId,
     ) -> Result<RefreshedWebhook, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&["bases", base_id, "webhooks", webhook_id, "refresh"])?;
+        let url = transport.url(&ApiPath::webhook(
+            base_id,
+            webhook_id,
+            Some(WebhookAction::Refresh),
+        ))?;
         transport
             .send(Call::new(Method::POST, url, Idempotency::Idempotent).base(base_id))
             .await
@@ -99,13 +103,17 @@ impl Airtable {
     /// One page of change payloads from `cursor` (Airtable starts at 1), at most `limit` (≤ 50).
     pub async fn webhook_payloads(
         &self,
-        base_id: &str,
-        webhook_id: &str,
+        base_id: &BaseId,
+        webhook_id: &WebhookId,
         cursor: Option<u64>,
         limit: Option<u32>,
     ) -> Result<WebhookPayloads, AirtableError> {
         let transport = self.transport();
-        let mut url = transport.url(&["bases", base_id, "webhooks", webhook_id, "payloads"])?;
+        let mut url = transport.url(&ApiPath::webhook(
+            base_id,
+            webhook_id,
+            Some(WebhookAction::Payloads),
+        ))?;
         {
             let mut query = url.query_pairs_mut();
             if let Some(cursor) = cursor {

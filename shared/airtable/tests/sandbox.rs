@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airtable::{
-    Airtable, AirtableError, ClientConfig, Fields, ListParams, NewField, NewTable, NewWebhook,
-    RateLimiter, RateLimits, RecordUpdate, RetryPolicy, SortDirection, UpsertRecord, WriteOptions,
-    formula,
+    Airtable, AirtableError, BaseId, ClientConfig, Fields, ListParams, NewField, NewTable,
+    NewWebhook, RateLimiter, RateLimits, RecordId, RecordUpdate, RetryPolicy, SortDirection,
+    TableRef, UpsertRecord, WebhookId, WriteOptions, formula,
 };
 use airtable_sandbox::{DEMO_BASE_ID, Fault, Sandbox, SandboxHandle};
 use basics::{Clock, SystemClock};
@@ -69,10 +69,10 @@ fn fields(value: Value) -> Fields {
     value.as_object().cloned().unwrap()
 }
 
-async fn new_table(client: &Airtable, name: &str) -> String {
+async fn new_table(client: &Airtable, name: &str) -> TableRef {
     let table = client
         .create_table(
-            DEMO_BASE_ID,
+            &demo(),
             &NewTable {
                 name: name.into(),
                 description: None,
@@ -85,7 +85,19 @@ async fn new_table(client: &Airtable, name: &str) -> String {
         )
         .await
         .unwrap();
-    table.id
+    table_ref(&table.id)
+}
+
+fn demo() -> BaseId {
+    BaseId::parse(DEMO_BASE_ID).unwrap()
+}
+
+fn table_ref(name: &str) -> TableRef {
+    TableRef::parse(name).unwrap()
+}
+
+fn rec(id: &str) -> RecordId {
+    RecordId::parse(id).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +112,7 @@ async fn eight_concurrent_writers_put_1000_records_without_a_429_and_exactly_onc
     let started = Instant::now();
     let mut writers = Vec::new();
     for writer in 0..8u32 {
-        let table = client(&sandbox, shared.clone()).table(DEMO_BASE_ID, table_id.clone());
+        let table = client(&sandbox, shared.clone()).table(demo(), table_id.clone());
         writers.push(tokio::spawn(async move {
             let records: Vec<Fields> = (0..125)
                 .map(|i| fields(json!({"Key": format!("w{writer}-{i}"), "Writer": writer})))
@@ -133,7 +145,7 @@ async fn eight_concurrent_writers_put_1000_records_without_a_429_and_exactly_onc
     );
 
     let all = setup
-        .table(DEMO_BASE_ID, table_id)
+        .table(demo(), table_id)
         .all(ListParams::new().field("Key"))
         .await
         .unwrap();
@@ -157,7 +169,7 @@ async fn a_burst_of_upstream_429s_and_503s_is_absorbed() {
     // Scaled-down cool-downs (100, 200, 400 ms for Airtable's 1, 2, 4 s) keep the test short;
     // the real ones are covered by the limiter's unit tests.
     let client = client(&sandbox, limiter(fast()));
-    let companies = client.table(DEMO_BASE_ID, "Companies");
+    let companies = client.table(demo(), table_ref("Companies"));
 
     sandbox.faults().script(
         "list_records",
@@ -175,7 +187,7 @@ async fn a_burst_of_upstream_429s_and_503s_is_absorbed() {
         "get_record",
         [Fault::status(503), Fault::status(502), Fault::status(503)],
     );
-    let got = companies.get(&listed[0].id).await.unwrap();
+    let got = companies.get(&rec(&listed[0].id)).await.unwrap();
     assert_eq!(got.id, listed[0].id);
 
     let counters = sandbox.counters();
@@ -187,9 +199,9 @@ async fn a_burst_of_upstream_429s_and_503s_is_absorbed() {
 }
 
 /// The keys stored in a table, each with how often it is there.
-async fn stored_keys(client: &Airtable, table_id: &str) -> HashMap<String, u32> {
+async fn stored_keys(client: &Airtable, table_id: &TableRef) -> HashMap<String, u32> {
     let all = client
-        .table(DEMO_BASE_ID, table_id)
+        .table(demo(), table_id.clone())
         .all(ListParams::new().field("Key"))
         .await
         .unwrap();
@@ -207,7 +219,7 @@ async fn a_create_meeting_503_or_502_is_retried_and_stored_once_but_never_after_
     let sandbox = sandbox(airtable_sandbox::RateLimits::disabled()).await;
     let client = client(&sandbox, limiter(RateLimits::unlimited()));
     let table_id = new_table(&client, "Retried creates").await;
-    let table = client.table(DEMO_BASE_ID, table_id.clone());
+    let table = client.table(demo(), table_id.clone());
     sandbox.reset_counters();
 
     // 25 records go out in three chunks: the first meets a 503, the second a 502. Airtable
@@ -301,7 +313,7 @@ async fn a_real_lockout_is_probed_with_escalating_pauses_and_waited_out() {
     .unwrap();
     let started = Instant::now();
     let listed = patient
-        .table(DEMO_BASE_ID, "Companies")
+        .table(demo(), table_ref("Companies"))
         .all(ListParams::new())
         .await
         .unwrap();
@@ -333,7 +345,7 @@ async fn a_real_lockout_is_probed_with_escalating_pauses_and_waited_out() {
     }
     let started = Instant::now();
     let err = impatient
-        .table(DEMO_BASE_ID, "Companies")
+        .table(demo(), table_ref("Companies"))
         .all(ListParams::new())
         .await
         .unwrap_err();
@@ -367,7 +379,7 @@ async fn a_hostile_search_term_cannot_change_the_filter() {
     let sandbox = sandbox(airtable_sandbox::RateLimits::disabled()).await;
     let client = client(&sandbox, limiter(fast()));
     let table_id = new_table(&client, "Hostile").await;
-    let table = client.table(DEMO_BASE_ID, table_id);
+    let table = client.table(demo(), table_id);
     let records: Vec<Fields> = HOSTILE
         .iter()
         .map(|v| fields(json!({"Key": format!("[{v}]"), "Notes": "n/a"})))
@@ -413,11 +425,11 @@ async fn every_operation_round_trips() {
     assert!(!me.id.is_empty());
     let bases = client.bases().await.unwrap();
     assert!(bases.iter().any(|b| b.id == DEMO_BASE_ID));
-    let schema = client.base_schema(DEMO_BASE_ID, true).await.unwrap();
+    let schema = client.base_schema(&demo(), true).await.unwrap();
     assert!(schema.table("Companies").is_some());
 
     let table_id = new_table(&client, "Round trip").await;
-    let table = client.table(DEMO_BASE_ID, table_id.clone());
+    let table = client.table(demo(), table_id.clone());
 
     // Create 23 (three chunks), page through them, sorted.
     let created = table
@@ -464,11 +476,11 @@ async fn every_operation_round_trips() {
     );
 
     // Get, update (PATCH keeps, PUT clears), upsert, delete.
-    let one = table.get(&created[0].id).await.unwrap();
+    let one = table.get(&rec(&created[0].id)).await.unwrap();
     assert_eq!(one.fields["Key"], "k00");
     let patched = table
         .update(
-            &one.id,
+            &rec(&one.id),
             fields(json!({"Notes": "hello"})),
             false,
             WriteOptions::default(),
@@ -499,13 +511,13 @@ async fn every_operation_round_trips() {
     assert_eq!(upserted.updated_records.len(), 3);
     assert_eq!(upserted.created_records.len(), 12);
 
-    let ids: Vec<String> = created.iter().skip(2).map(|r| r.id.clone()).collect();
+    let ids: Vec<RecordId> = created.iter().skip(2).map(|r| rec(&r.id)).collect();
     let deleted = table.delete_many(&ids).await.unwrap();
     assert_eq!(deleted.len(), 21);
     assert!(deleted.iter().all(|d| d.deleted));
     let gone = table.get(&ids[0]).await.unwrap_err();
     assert!(gone.is_not_found(), "{gone:?}");
-    let single = table.delete(&created[0].id).await.unwrap();
+    let single = table.delete(&rec(&created[0].id)).await.unwrap();
     assert!(single.deleted);
 
     // Airtable's errors come through typed.
@@ -523,7 +535,7 @@ async fn every_operation_round_trips() {
     // Webhooks: create, list, refresh, payloads, delete.
     let hook = client
         .create_webhook(
-            DEMO_BASE_ID,
+            &demo(),
             &NewWebhook {
                 notification_url: None,
                 specification: json!({"options": {"filters": {"dataTypes": ["tableData"]}}}),
@@ -531,9 +543,10 @@ async fn every_operation_round_trips() {
         )
         .await
         .unwrap();
+    let hook_id = WebhookId::parse(&hook.id).unwrap();
     assert!(
         client
-            .webhooks(DEMO_BASE_ID)
+            .webhooks(&demo())
             .await
             .unwrap()
             .iter()
@@ -546,21 +559,18 @@ async fn every_operation_round_trips() {
         )
         .await
         .unwrap();
-    let refreshed = client
-        .refresh_webhook(DEMO_BASE_ID, &hook.id)
-        .await
-        .unwrap();
+    let refreshed = client.refresh_webhook(&demo(), &hook_id).await.unwrap();
     assert!(refreshed.expiration_time.is_some());
     let payloads = client
-        .webhook_payloads(DEMO_BASE_ID, &hook.id, None, Some(50))
+        .webhook_payloads(&demo(), &hook_id, None, Some(50))
         .await
         .unwrap();
     assert!(!payloads.payloads.is_empty());
     assert!(payloads.cursor > 1);
     client
-        .enable_webhook_notifications(DEMO_BASE_ID, &hook.id, false)
+        .enable_webhook_notifications(&demo(), &hook_id, false)
         .await
         .unwrap();
-    client.delete_webhook(DEMO_BASE_ID, &hook.id).await.unwrap();
-    assert!(client.webhooks(DEMO_BASE_ID).await.unwrap().is_empty());
+    client.delete_webhook(&demo(), &hook_id).await.unwrap();
+    assert!(client.webhooks(&demo()).await.unwrap().is_empty());
 }

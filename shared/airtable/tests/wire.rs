@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use airtable::{
-    Airtable, AirtableError, ClientConfig, ListParams, RateLimiter, RateLimits, RetryPolicy,
-    WriteOptions, formula,
+    Airtable, AirtableError, BaseId, ClientConfig, ListParams, RateLimiter, RateLimits, RecordId,
+    RetryPolicy, TableRef, WriteOptions, formula,
 };
 use axum::Router;
 use axum::body::Bytes;
@@ -156,6 +156,18 @@ fn record(id: &str) -> Value {
 
 const BASE: &str = "app00000000000001";
 
+fn base() -> BaseId {
+    BaseId::parse(BASE).unwrap()
+}
+
+fn table_ref(name: &str) -> TableRef {
+    TableRef::parse(name).unwrap()
+}
+
+fn rec(id: &str) -> RecordId {
+    RecordId::parse(id).unwrap()
+}
+
 #[tokio::test]
 async fn a_read_is_retried_through_503_and_502_and_sends_the_token_as_bearer() {
     let (url, script) = serve().await;
@@ -167,8 +179,8 @@ async fn a_read_is_retried_through_503_and_502_and_sends_the_token_as_bearer() {
     script.push(ok(record("rec00000000000001")));
     let client = client(&url);
     let got = client
-        .table(BASE, "My Table")
-        .get("rec00000000000001")
+        .table(base(), table_ref("My Table"))
+        .get(&rec("rec00000000000001"))
         .await
         .unwrap();
     assert_eq!(got.id, "rec00000000000001");
@@ -193,8 +205,8 @@ async fn retry_after_on_a_503_is_honoured() {
     script.push(busy);
     script.push(ok(record("rec00000000000001")));
     client(&url)
-        .table(BASE, "T")
-        .get("rec00000000000001")
+        .table(base(), table_ref("T"))
+        .get(&rec("rec00000000000001"))
         .await
         .unwrap();
     let seen = script.seen();
@@ -212,7 +224,7 @@ async fn a_create_is_retried_through_airtables_safe_to_retry_503_and_502() {
     script.push(ok(json!({"records": [record("rec00000000000001")]})));
     let client = client(&url);
     let created = client
-        .table(BASE, "T")
+        .table(base(), table_ref("T"))
         .create(serde_json::Map::new(), WriteOptions::default())
         .await
         .unwrap();
@@ -233,7 +245,7 @@ async fn a_create_is_not_retried_after_a_500_or_a_timeout() {
         500,
         json!({"error": {"type": "SERVER_ERROR", "message": "m"}}),
     ));
-    let table = client(&url).table(BASE, "T");
+    let table = client(&url).table(base(), table_ref("T"));
     let err = table
         .create(serde_json::Map::new(), WriteOptions::default())
         .await
@@ -282,7 +294,10 @@ async fn a_read_that_times_out_is_retried() {
     slow.delay = Duration::from_millis(800);
     script.push(slow);
     script.push(ok(record("rec00000000000001")));
-    let got = client(&url).table(BASE, "T").get("rec00000000000001").await;
+    let got = client(&url)
+        .table(base(), table_ref("T"))
+        .get(&rec("rec00000000000001"))
+        .await;
     assert!(got.is_ok(), "{got:?}");
     assert_eq!(script.seen().len(), 2);
 }
@@ -295,7 +310,7 @@ async fn a_create_is_retried_when_the_connection_never_opened() {
     drop(listener);
     let client = client(&url);
     let err = client
-        .table(BASE, "T")
+        .table(base(), table_ref("T"))
         .create(serde_json::Map::new(), WriteOptions::default())
         .await
         .unwrap_err();
@@ -320,8 +335,8 @@ async fn a_single_429_costs_the_caller_one_second_not_an_error() {
     script.push(ok(record("rec00000000000001")));
     let client = client(&url);
     let got = client
-        .table(BASE, "T")
-        .get("rec00000000000001")
+        .table(base(), table_ref("T"))
+        .get(&rec("rec00000000000001"))
         .await
         .unwrap();
     assert_eq!(got.id, "rec00000000000001");
@@ -342,7 +357,7 @@ async fn a_create_meeting_a_429_is_retried_after_the_pause() {
     script.push(ok(json!({"records": [record("rec00000000000001")]})));
     let client = client(&url);
     client
-        .table(BASE, "T")
+        .table(base(), table_ref("T"))
         .create(serde_json::Map::new(), WriteOptions::default())
         .await
         .unwrap();
@@ -360,8 +375,8 @@ async fn repeated_429s_escalate_until_the_caller_gets_rate_limited() {
     let client = client(&url);
     let started = Instant::now();
     let err = client
-        .table(BASE, "T")
-        .get("rec00000000000001")
+        .table(base(), table_ref("T"))
+        .get(&rec("rec00000000000001"))
         .await
         .unwrap_err();
     // Pauses of 1 s and 2 s fit the 5 s budget; the third 429's 4 s pause does not.
@@ -395,8 +410,8 @@ async fn a_retry_after_on_a_429_sets_the_pause() {
     script.push(limited);
     script.push(ok(record("rec00000000000001")));
     client(&url)
-        .table(BASE, "T")
-        .get("rec00000000000001")
+        .table(base(), table_ref("T"))
+        .get(&rec("rec00000000000001"))
         .await
         .unwrap();
     let seen = script.seen();
@@ -430,7 +445,7 @@ async fn listing_pages_through_offsets_and_long_filters_go_by_post() {
         json!({"records": [record("rec00000000000002")], "offset": "itr2/rec2"}),
     ));
     script.push(ok(json!({"records": [record("rec00000000000003")]})));
-    let table = client(&url).table(BASE, "T");
+    let table = client(&url).table(base(), table_ref("T"));
     let pages: Vec<_> = table
         .pages(ListParams::new().view("Grid view").page_size(1))
         .try_collect()
@@ -480,7 +495,7 @@ async fn writes_are_chunked_by_ten() {
         .map(|i| json!({"Name": i}).as_object().cloned().unwrap())
         .collect();
     let created = client(&url)
-        .table(BASE, "T")
+        .table(base(), table_ref("T"))
         .create_many(fields, WriteOptions::typecast())
         .await
         .unwrap();
@@ -502,7 +517,7 @@ async fn an_upsert_missing_a_merge_field_sends_nothing() {
         .collect();
     records.push(json!({"Other": 1}).as_object().cloned().unwrap().into());
     let err = client(&url)
-        .table(BASE, "T")
+        .table(base(), table_ref("T"))
         .upsert_many(records, &["Key"], false, WriteOptions::default())
         .await
         .unwrap_err();
@@ -518,8 +533,8 @@ async fn airtable_errors_keep_their_type_and_status() {
         422,
         json!({"error": {"type": "INVALID_FILTER_BY_FORMULA", "message": "bad formula"}}),
     ));
-    let table = client(&url).table(BASE, "T");
-    let err = table.get("rec00000000000001").await.unwrap_err();
+    let table = client(&url).table(base(), table_ref("T"));
+    let err = table.get(&rec("rec00000000000001")).await.unwrap_err();
     assert!(err.is_not_found());
     let err = table
         .all(ListParams::new().filter("NOPE("))
@@ -530,4 +545,36 @@ async fn airtable_errors_keep_their_type_and_status() {
     assert_eq!(api.error_type, "INVALID_FILTER_BY_FORMULA");
     assert_eq!(api.message, "bad formula");
     assert_eq!(script.seen().len(), 2, "4xx answers are not retried");
+}
+
+/// A table name is always exactly one path segment: separators, query and fragment marks,
+/// percent signs and dots are encoded, so no name can reach another endpoint.
+#[tokio::test]
+async fn a_table_name_is_one_segment_whatever_it_holds() {
+    let (url, script) = serve().await;
+    let names = [
+        ("a/b", "a%2Fb"),
+        ("x?y=1#z", "x%3Fy=1%23z"),
+        ("%2F..", "%252F.."),
+        ("...", "..."),
+        (" .. ", "%20..%20"),
+        ("..\\..", "..%5C.."),
+    ];
+    for _ in names {
+        script.push(ok(record("rec00000000000001")));
+    }
+    let client = client(&url);
+    for (name, _) in names {
+        client
+            .table(base(), table_ref(name))
+            .get(&rec("rec00000000000001"))
+            .await
+            .unwrap();
+    }
+    let seen: Vec<String> = script.seen().into_iter().map(|s| s.uri).collect();
+    let expected: Vec<String> = names
+        .iter()
+        .map(|(_, encoded)| format!("/v0/{BASE}/{encoded}/rec00000000000001"))
+        .collect();
+    assert_eq!(seen, expected);
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use accounts::{Credential, Principal, Scope, Scopes};
-use airtable::{Airtable, ClientConfig, RateLimiter, RateLimits};
+use airtable::{Airtable, BaseId, ClientConfig, RateLimiter, RateLimits, RecordId, TableRef};
 use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN, Sandbox};
 use async_trait::async_trait;
 use basics::{Clock, RandomIds, SystemClock};
@@ -294,8 +294,11 @@ async fn with_writes_off_a_write_call_fails_back_to_the_model_and_changes_nothin
     let still_there = s
         .tools
         .airtable
-        .table(DEMO_BASE_ID, "Contacts")
-        .get("recCt000000000001")
+        .table(
+            BaseId::parse(DEMO_BASE_ID).expect("base"),
+            TableRef::parse("Contacts").expect("table"),
+        )
+        .get(&RecordId::parse("recCt000000000001").expect("record"))
         .await;
     assert!(still_there.is_ok(), "nothing was deleted");
 

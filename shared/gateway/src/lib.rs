@@ -74,7 +74,7 @@ impl Request {
 fn identity_of(operation: &Operation, query: Option<&str>, body: Option<&Value>) -> String {
     serde_json::to_string(&(
         operation.method.as_str(),
-        &operation.segments,
+        &operation.path,
         query.unwrap_or_default(),
         body,
     ))
@@ -344,10 +344,10 @@ impl Gateway {
         let operation = &request.operation;
         let forward = Forward {
             method: operation.method.clone(),
-            segments: operation.segments.clone(),
+            path: operation.path.clone(),
             query: request.query.clone(),
             body: request.body.clone(),
-            base_id: operation.base_id().map(|b| b.as_str().to_string()),
+            base_id: operation.base_id().cloned(),
             idempotency: operation.idempotency,
         };
         let airtable = client

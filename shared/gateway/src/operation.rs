@@ -2,96 +2,11 @@
 //! touches the cache. The HTTP layer builds one [`Operation`] per route from parsed path
 //! parameters, so everything after this point works on ids that are known to be well formed.
 
-use std::fmt;
-
-use airtable::Idempotency;
+use airtable::{ApiPath, Idempotency};
 use http::Method;
 
-/// Why an id in the path was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidPath(pub String);
-
-/// The longest table name or id we forward. Airtable's own names are far shorter; the bound keeps
-/// cache keys and log lines small.
-const MAX_TABLE_LEN: usize = 255;
-
-/// Parses an Airtable id: its three-letter prefix then letters and digits (Airtable's are 17
-/// characters; anything from 4 to 64 is let through, so that odd but valid ids still reach
-/// Airtable, which has the final word).
-fn parse_id(kind: &str, prefix: &str, raw: &str) -> Result<String, InvalidPath> {
-    let valid = raw.len() > prefix.len()
-        && raw.len() <= 64
-        && raw.starts_with(prefix)
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric());
-    if valid {
-        Ok(raw.to_string())
-    } else {
-        let shown: String = raw.chars().take(40).collect();
-        Err(InvalidPath(format!(
-            "{shown:?} is not a valid {kind} id (expected {prefix}… followed by letters and digits)"
-        )))
-    }
-}
-
-/// A base id, `app…`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct BaseId(String);
-
-impl BaseId {
-    pub fn parse(raw: &str) -> Result<Self, InvalidPath> {
-        parse_id("base", "app", raw).map(Self)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for BaseId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A record id, `rec…`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordId(String);
-
-impl RecordId {
-    pub fn parse(raw: &str) -> Result<Self, InvalidPath> {
-        parse_id("record", "rec", raw).map(Self)
-    }
-}
-
-/// A field id, `fld…`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldId(String);
-
-impl FieldId {
-    pub fn parse(raw: &str) -> Result<Self, InvalidPath> {
-        parse_id("field", "fld", raw).map(Self)
-    }
-}
-
-/// A table as the caller named it: its id (`tbl…`) or its name, exactly as given.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TableRef(String);
-
-impl TableRef {
-    pub fn parse(raw: &str) -> Result<Self, InvalidPath> {
-        if raw.trim().is_empty() || raw.len() > MAX_TABLE_LEN || raw.chars().any(char::is_control) {
-            return Err(InvalidPath(format!(
-                "a table must be named by its id or a name of 1 to {MAX_TABLE_LEN} bytes without control characters"
-            )));
-        }
-        Ok(Self(raw.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+/// The id types are the Airtable client's: the gateway and the client parse with the same rules.
+pub use airtable::{BaseId, FieldId, InvalidPath, RecordId, TableRef};
 
 /// What a caller must be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,8 +43,8 @@ pub struct Operation {
     /// A short name for logs and metrics, e.g. `records.list`.
     pub name: &'static str,
     pub method: Method,
-    /// The path after `/v0/`, one element per segment.
-    pub segments: Vec<String>,
+    /// The path after `/v0/`, built from the parsed ids.
+    pub path: ApiPath,
     pub permission: Permission,
     pub effect: Effect,
     pub idempotency: Idempotency,
@@ -139,14 +54,14 @@ impl Operation {
     fn new(
         name: &'static str,
         method: Method,
-        segments: Vec<String>,
+        path: ApiPath,
         permission: Permission,
         effect: Effect,
     ) -> Self {
         Self {
             name,
             method,
-            segments,
+            path,
             permission,
             effect,
             idempotency: Idempotency::Idempotent,
@@ -184,7 +99,7 @@ impl Operation {
         Self::new(
             "meta.whoami",
             Method::GET,
-            vec!["meta".into(), "whoami".into()],
+            ApiPath::whoami(),
             Permission::Identity,
             Effect::Uncached,
         )
@@ -195,19 +110,10 @@ impl Operation {
         Self::new(
             "meta.bases",
             Method::GET,
-            vec!["meta".into(), "bases".into()],
+            ApiPath::bases(),
             Permission::SchemaRead,
             Effect::BasesRead,
         )
-    }
-
-    fn tables_path(base: &BaseId) -> Vec<String> {
-        vec![
-            "meta".into(),
-            "bases".into(),
-            base.0.clone(),
-            "tables".into(),
-        ]
     }
 
     /// `GET /v0/meta/bases/{baseId}/tables`.
@@ -215,7 +121,7 @@ impl Operation {
         Self::new(
             "schema.read",
             Method::GET,
-            Self::tables_path(&base),
+            ApiPath::base_tables(&base),
             Permission::SchemaRead,
             Effect::SchemaRead { base },
         )
@@ -226,7 +132,7 @@ impl Operation {
         Self::new(
             "schema.create_table",
             Method::POST,
-            Self::tables_path(&base),
+            ApiPath::base_tables(&base),
             Permission::SchemaWrite,
             Effect::SchemaWrite { base },
         )
@@ -235,12 +141,10 @@ impl Operation {
 
     /// `PATCH /v0/meta/bases/{baseId}/tables/{tableIdOrName}`.
     pub fn update_table(base: BaseId, table: TableRef) -> Self {
-        let mut segments = Self::tables_path(&base);
-        segments.push(table.0);
         Self::new(
             "schema.update_table",
             Method::PATCH,
-            segments,
+            ApiPath::table_schema(&base, &table),
             Permission::SchemaWrite,
             Effect::SchemaWrite { base },
         )
@@ -248,12 +152,10 @@ impl Operation {
 
     /// `POST /v0/meta/bases/{baseId}/tables/{tableId}/fields`.
     pub fn create_field(base: BaseId, table: TableRef) -> Self {
-        let mut segments = Self::tables_path(&base);
-        segments.extend([table.0, "fields".into()]);
         Self::new(
             "schema.create_field",
             Method::POST,
-            segments,
+            ApiPath::fields(&base, &table),
             Permission::SchemaWrite,
             Effect::SchemaWrite { base },
         )
@@ -262,19 +164,13 @@ impl Operation {
 
     /// `PATCH /v0/meta/bases/{baseId}/tables/{tableId}/fields/{fieldId}`.
     pub fn update_field(base: BaseId, table: TableRef, field: FieldId) -> Self {
-        let mut segments = Self::tables_path(&base);
-        segments.extend([table.0, "fields".into(), field.0]);
         Self::new(
             "schema.update_field",
             Method::PATCH,
-            segments,
+            ApiPath::field(&base, &table, &field),
             Permission::SchemaWrite,
             Effect::SchemaWrite { base },
         )
-    }
-
-    fn table_path(base: &BaseId, table: &TableRef) -> Vec<String> {
-        vec![base.0.clone(), table.0.clone()]
     }
 
     /// `GET /v0/{baseId}/{table}`: list records with query parameters.
@@ -282,7 +178,7 @@ impl Operation {
         Self::new(
             "records.list",
             Method::GET,
-            Self::table_path(&base, &table),
+            ApiPath::records(&base, &table),
             Permission::RecordsRead,
             Effect::RecordsRead { base, table },
         )
@@ -290,12 +186,10 @@ impl Operation {
 
     /// `POST /v0/{baseId}/{table}/listRecords`: list records with the parameters in the body.
     pub fn list_records_post(base: BaseId, table: TableRef) -> Self {
-        let mut segments = Self::table_path(&base, &table);
-        segments.push("listRecords".into());
         Self::new(
             "records.list",
             Method::POST,
-            segments,
+            ApiPath::list_records(&base, &table),
             Permission::RecordsRead,
             Effect::RecordsRead { base, table },
         )
@@ -303,12 +197,11 @@ impl Operation {
 
     /// `GET /v0/{baseId}/{table}/{recordId}`.
     pub fn get_record(base: BaseId, table: TableRef, record: RecordId) -> Self {
-        let mut segments = Self::table_path(&base, &table);
-        segments.push(record.0);
+        let path = ApiPath::record(&base, &table, &record);
         Self::new(
             "records.get",
             Method::GET,
-            segments,
+            path,
             Permission::RecordsRead,
             Effect::RecordsRead { base, table },
         )
@@ -319,7 +212,7 @@ impl Operation {
         Self::new(
             "records.create",
             Method::POST,
-            Self::table_path(&base, &table),
+            ApiPath::records(&base, &table),
             Permission::RecordsWrite,
             Effect::RecordsWrite { base, table },
         )
@@ -331,7 +224,7 @@ impl Operation {
         Self::new(
             "records.update",
             method,
-            Self::table_path(&base, &table),
+            ApiPath::records(&base, &table),
             Permission::RecordsWrite,
             Effect::RecordsWrite { base, table },
         )
@@ -339,12 +232,11 @@ impl Operation {
 
     /// `PATCH` or `PUT /v0/{baseId}/{table}/{recordId}`.
     pub fn update_record(method: Method, base: BaseId, table: TableRef, record: RecordId) -> Self {
-        let mut segments = Self::table_path(&base, &table);
-        segments.push(record.0);
+        let path = ApiPath::record(&base, &table, &record);
         Self::new(
             "records.update",
             method,
-            segments,
+            path,
             Permission::RecordsWrite,
             Effect::RecordsWrite { base, table },
         )
@@ -355,7 +247,7 @@ impl Operation {
         Self::new(
             "records.delete",
             Method::DELETE,
-            Self::table_path(&base, &table),
+            ApiPath::records(&base, &table),
             Permission::RecordsWrite,
             Effect::RecordsWrite { base, table },
         )
@@ -363,12 +255,11 @@ impl Operation {
 
     /// `DELETE /v0/{baseId}/{table}/{recordId}`.
     pub fn delete_record(base: BaseId, table: TableRef, record: RecordId) -> Self {
-        let mut segments = Self::table_path(&base, &table);
-        segments.push(record.0);
+        let path = ApiPath::record(&base, &table, &record);
         Self::new(
             "records.delete",
             Method::DELETE,
-            segments,
+            path,
             Permission::RecordsWrite,
             Effect::RecordsWrite { base, table },
         )
@@ -378,21 +269,6 @@ impl Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_parse_only_in_airtable_form() {
-        assert!(BaseId::parse("appSandboxDemoCRM").is_ok());
-        assert!(BaseId::parse("app").is_err());
-        assert!(BaseId::parse("tblSandboxDemoCRM").is_err());
-        assert!(BaseId::parse("app../../x").is_err());
-        assert!(RecordId::parse("rec0123456789abcd").is_ok());
-        assert!(RecordId::parse("rec 1").is_err());
-        assert!(FieldId::parse("fldAbc").is_ok());
-        assert!(TableRef::parse("Deals & Leads / 2026").is_ok());
-        assert!(TableRef::parse("  ").is_err());
-        assert!(TableRef::parse("a\nb").is_err());
-        assert!(TableRef::parse(&"x".repeat(256)).is_err());
-    }
 
     #[test]
     fn only_creates_are_not_idempotent() {

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use accounts::Principal;
 use airtable::{Airtable, AirtableError};
@@ -11,6 +12,7 @@ use serde_json::Value;
 use crate::output::{DEFAULT_MAX_OUTPUT_BYTES, ToolOutput};
 use crate::spec::ToolSpec;
 use crate::tools;
+use crate::validation::InputSchema;
 
 /// What a tool call runs with: the tenant's Airtable client and the output budget.
 #[derive(Debug, Clone)]
@@ -36,7 +38,8 @@ pub enum ToolError {
     /// error; chat tells the model.
     #[error("unknown tool {0:?}")]
     UnknownTool(String),
-    /// The arguments do not match the tool's input schema.
+    /// The arguments do not match the tool's input schema, or an id in them is not one (the
+    /// message names the argument and the rule). Nothing was sent to Airtable.
     #[error("invalid arguments: {0}")]
     InvalidArguments(String),
     /// Airtable refused or failed; the message is Airtable's (never a secret).
@@ -50,10 +53,11 @@ pub enum ToolError {
 type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
 type Handler = fn(ToolContext, Value) -> ToolFuture;
 
-/// A tool: its definition and what runs it.
+/// A tool: its definition, its compiled input schema, and what runs it.
 #[derive(Clone)]
 pub struct Tool {
     pub spec: ToolSpec,
+    pub(crate) input: Arc<InputSchema>,
     run: Handler,
 }
 
@@ -66,8 +70,10 @@ impl std::fmt::Debug for Tool {
 }
 
 impl Tool {
+    /// Compiles the spec's input schema, once for the life of the registry.
     pub(crate) fn new(spec: ToolSpec, run: Handler) -> Self {
-        Self { spec, run }
+        let input = Arc::new(InputSchema::compile(&spec.input_schema));
+        Self { spec, input, run }
     }
 }
 
@@ -86,11 +92,16 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The platform's Airtable tools.
+    /// The platform's Airtable tools, each with its input schema compiled. A schema that does
+    /// not compile is reported here, at start-up; that tool then refuses every call.
     pub fn standard() -> Self {
-        Self {
-            tools: tools::all(),
+        let tools = tools::all();
+        for tool in &tools {
+            if let Some(err) = tool.input.compile_error() {
+                tracing::error!(tool = tool.spec.name, error = %err, "a tool's input schema does not compile");
+            }
         }
+        Self { tools }
     }
 
     /// Every tool's definition.
@@ -127,16 +138,24 @@ impl Registry {
                 principal.has(tool.spec.scope) && (offer == Offer::All || !tool.spec.is_write())
             })
             .ok_or_else(|| ToolError::UnknownTool(name.chars().take(100).collect()))?;
+        let arguments = absent_as_empty(arguments);
+        tool.input.check(tool.spec.name, &arguments)?;
         (tool.run)(context, arguments).await
     }
 }
 
-/// Parses a tool's arguments (absent means `{}`), refusing unknown fields.
-pub(crate) fn arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolError> {
-    let arguments = if arguments.is_null() {
+/// Absent arguments (`null`) are no arguments: `{}`.
+fn absent_as_empty(arguments: Value) -> Value {
+    if arguments.is_null() {
         Value::Object(Default::default())
     } else {
         arguments
-    };
-    serde_json::from_value(arguments).map_err(|err| ToolError::InvalidArguments(err.to_string()))
+    }
+}
+
+/// Reads a tool's arguments, already checked against its schema, into its argument type
+/// (which refuses unknown fields too, should a schema ever be looser than its type).
+pub(crate) fn arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolError> {
+    serde_json::from_value(absent_as_empty(arguments))
+        .map_err(|err| ToolError::InvalidArguments(err.to_string()))
 }

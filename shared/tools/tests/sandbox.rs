@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tools::{Offer, Registry, ToolContext, ToolError};
 
 struct Setup {
-    _sandbox: airtable_sandbox::SandboxHandle,
+    sandbox: airtable_sandbox::SandboxHandle,
     _dir: tempfile::TempDir,
     context: ToolContext,
     registry: Registry,
@@ -31,7 +31,7 @@ async fn setup() -> Setup {
     let config = ClientConfig::new(DEMO_TOKEN.to_string().into()).with_base_url(sandbox.url());
     let airtable = Airtable::with_clock(config, limiter, clock).expect("client");
     Setup {
-        _sandbox: sandbox,
+        sandbox,
         _dir: dir,
         context: ToolContext::new(airtable),
         registry: Registry::standard(),
@@ -446,4 +446,229 @@ async fn scopes_offers_and_bad_arguments() {
         matches!(bad_formula, Err(ToolError::Airtable(_))),
         "{bad_formula:?}"
     );
+}
+
+/// Arguments that would steer a path segment (`..`, `meta` as a base) or break a declared limit
+/// are refused as invalid arguments, naming the argument and the rule, before anything is sent:
+/// the sandbox sees no request at all.
+#[tokio::test]
+async fn bad_arguments_are_refused_before_any_upstream_call() {
+    let s = setup().await;
+    let reader = principal(&[Scope::RecordsRead]);
+    let every = principal(&Scope::ALL[..]);
+    let long = |n: usize| "x".repeat(n);
+    let many = |n: usize| (0..n).map(|i| format!("F{i}")).collect::<Vec<_>>();
+    let table = "Contacts";
+    // (who, tool, arguments, what the message must name)
+    let cases: Vec<(&Principal, &str, Value, &str)> = vec![
+        // Path steering, as found: `..` dropped by URL building reached meta/whoami; `meta` as
+        // a base listed bases.
+        (
+            &reader,
+            "get_record",
+            json!({"base_id": "meta", "table": "whoami", "record_id": ".."}),
+            "/base_id",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": "meta", "table": "bases"}),
+            "/base_id",
+        ),
+        (
+            &reader,
+            "get_record",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "record_id": ".."}),
+            "/record_id",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": ".."}),
+            "/table",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": "."}),
+            "/table",
+        ),
+        (
+            &reader,
+            "search_records",
+            json!({"base_id": DEMO_BASE_ID, "table": "a\tb", "query": "x"}),
+            "/table",
+        ),
+        (
+            &every,
+            "update_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "records": [{"id": "rec/../x", "fields": {}}]}),
+            "/records/0/id",
+        ),
+        (
+            &every,
+            "delete_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "record_ids": [".."]}),
+            "/record_ids/0",
+        ),
+        // maxLength
+        (
+            &reader,
+            "search_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "query": long(501)}),
+            "/query: longer than 500 characters",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "filter_formula": long(10_001)}),
+            "/filter_formula: longer than 10000 characters",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": long(256)}),
+            "/table: longer than 255 characters",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": "é".repeat(256)}),
+            "/table: longer than 255 characters",
+        ),
+        // minLength
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": ""}),
+            "/table: shorter than 1 character",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "fields": [""]}),
+            "/fields/0: shorter than 1 character",
+        ),
+        // maxItems
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "fields": many(101)}),
+            "/fields: more than 100 items",
+        ),
+        (
+            &reader,
+            "find_duplicates",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "fields": many(6)}),
+            "/fields: more than 5 items",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "sort": many(11).iter().map(|f| json!({"field": f})).collect::<Vec<_>>()}),
+            "/sort: more than 10 items",
+        ),
+        // minItems
+        (
+            &every,
+            "create_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "records": []}),
+            "/records: fewer than 1 item",
+        ),
+        // maximum and minimum
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "max_records": 1001}),
+            "/max_records: greater than the maximum of 1000",
+        ),
+        (
+            &reader,
+            "analyze_table",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "max_records": 5001}),
+            "/max_records: greater than the maximum of 5000",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "max_records": 0}),
+            "/max_records: less than the minimum of 1",
+        ),
+        // enum
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "sort": [{"field": "Name", "direction": "sideways"}]}),
+            "/sort/0/direction: not one of",
+        ),
+        // type, required, unknown arguments
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "max_records": "ten"}),
+            "/max_records: not of type \"integer\"",
+        ),
+        (&reader, "list_records", json!({"table": table}), "base_id"),
+        (
+            &reader,
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "colour": "red"}),
+            "colour",
+        ),
+        (
+            &reader,
+            "list_records",
+            json!([DEMO_BASE_ID, table]),
+            "object",
+        ),
+    ];
+    s.sandbox.reset_counters();
+    for (who, name, args, named) in cases {
+        let result = s
+            .registry
+            .call(who, Offer::All, name, args.clone(), s.context.clone())
+            .await;
+        match result {
+            Err(ToolError::InvalidArguments(message)) => assert!(
+                message.contains(named),
+                "{name} {args}: {message:?} should name {named:?}"
+            ),
+            other => panic!("{name} {args}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        s.sandbox.counters().total_requests,
+        0,
+        "nothing reached Airtable: {:?}",
+        s.sandbox.counters().routes.keys().collect::<Vec<_>>()
+    );
+
+    // At the limits the same tools run.
+    let at_limit = s
+        .call(
+            "search_records",
+            json!({"base_id": DEMO_BASE_ID, "table": table, "query": long(500), "fields": ["Name"], "max_records": 1000}),
+        )
+        .await;
+    assert!(at_limit.is_ok(), "{at_limit:?}");
+    // A table name with `/`, `?`, `#` or `%2F` is one segment: Airtable answers for that
+    // (missing) table, never for another path.
+    for odd in [
+        "Contacts/../..",
+        "Contacts?x=1",
+        "Contacts#x",
+        "Contacts%2F..",
+        "...",
+    ] {
+        let result = s
+            .call(
+                "list_records",
+                json!({"base_id": DEMO_BASE_ID, "table": odd}),
+            )
+            .await;
+        assert!(
+            matches!(&result, Err(ToolError::Airtable(err)) if err.status() == Some(403) || err.status() == Some(404)),
+            "{odd}: {result:?}"
+        );
+    }
 }

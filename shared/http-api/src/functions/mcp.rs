@@ -342,13 +342,13 @@ impl McpBackend for PlatformBackend {
         let base_id = uri
             .strip_prefix(SCHEMA_URI_PREFIX)
             .and_then(|rest| rest.strip_suffix(SCHEMA_URI_SUFFIX))
-            .filter(|id| gateway::BaseId::parse(id).is_ok())
+            .and_then(|id| gateway::BaseId::parse(id).ok())
             .ok_or(CallError::NotFound)?;
         if !self.principal.has(Scope::SchemaRead) {
             return Err(CallError::NotFound);
         }
         let context = self.context().await.map_err(CallError::Internal)?;
-        let schema = match context.airtable.base_schema(base_id, false).await {
+        let schema = match context.airtable.base_schema(&base_id, false).await {
             Ok(schema) => schema,
             Err(err) if err.is_not_found() || err.status() == Some(403) => {
                 return Err(CallError::NotFound);

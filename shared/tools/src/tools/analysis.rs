@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::records::read_records;
-use super::shapes::{base_id, clamp, field_names, max_records, table};
+use super::shapes::{base_id, clamp, field_names, max_records, name, table, target};
 use crate::output::{ToolOutput, bound_list, bound_text};
 use crate::registry::{Tool, ToolContext, ToolError, arguments};
 use crate::spec::{Annotations, ToolSpec};
@@ -56,7 +56,7 @@ pub(crate) fn tools() -> Vec<Tool> {
                 description: "Finds groups of records that share the same values in the given fields, comparing text case-insensitively and ignoring surrounding spaces (e.g. fields [\"Email\"] finds contacts entered twice). Returns each group's shared values and record ids.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
-                    "fields": {"type": "array", "minItems": 1, "maxItems": 5, "items": {"type": "string", "minLength": 1}, "description": "The fields whose values together identify a duplicate."},
+                    "fields": {"type": "array", "minItems": 1, "maxItems": 5, "items": name(), "description": "The fields whose values together identify a duplicate."},
                     "max_records": max_records(DEFAULT_SCAN, MAX_SCAN)
                 }, "required": ["base_id", "table", "fields"], "additionalProperties": false}),
                 output_schema: json!({"type": "object", "properties": {
@@ -81,7 +81,7 @@ pub(crate) fn tools() -> Vec<Tool> {
                     "base_id": base_id(), "table": table(),
                     "fields": field_names("Columns, in order (default: every field found)."),
                     "filter_formula": {"type": "string", "maxLength": 10000},
-                    "view": {"type": "string"},
+                    "view": {"type": "string", "minLength": 1, "maxLength": super::shapes::MAX_NAME_LEN},
                     "max_records": max_records(DEFAULT_SCAN, MAX_SCAN)
                 }, "required": ["base_id", "table"], "additionalProperties": false}),
                 output_schema: json!({"type": "object", "properties": {
@@ -184,6 +184,7 @@ fn profile(records: &[Record], field: &str) -> Value {
 
 async fn analyze_table(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: AnalyzeArgs = arguments(args)?;
+    let (base, table) = target(&args.base_id, &args.table)?;
     let limit = clamp(args.max_records, DEFAULT_SCAN, MAX_SCAN);
     let mut params = ListParams::new()
         .fields(args.fields.clone())
@@ -191,7 +192,7 @@ async fn analyze_table(context: ToolContext, args: Value) -> Result<ToolOutput, 
     if let Some(filter) = args.filter_formula.filter(|f| !f.trim().is_empty()) {
         params = params.filter(filter);
     }
-    let records = read_records(&context, &args.base_id, &args.table, params).await?;
+    let records = read_records(&context, &base, &table, params).await?;
     let fields = if args.fields.is_empty() {
         field_order(&records)
     } else {
@@ -238,16 +239,12 @@ fn normalized(value: Option<&Value>) -> String {
 
 async fn find_duplicates(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: DuplicatesArgs = arguments(args)?;
-    if args.fields.is_empty() || args.fields.len() > 5 {
-        return Err(ToolError::InvalidArguments(
-            "fields names 1 to 5 fields".into(),
-        ));
-    }
+    let (base, table) = target(&args.base_id, &args.table)?;
     let limit = clamp(args.max_records, DEFAULT_SCAN, MAX_SCAN);
     let params = ListParams::new()
         .fields(args.fields.clone())
         .max_records(limit);
-    let records = read_records(&context, &args.base_id, &args.table, params).await?;
+    let records = read_records(&context, &base, &table, params).await?;
     let mut groups: BTreeMap<Vec<String>, Vec<&Record>> = BTreeMap::new();
     for record in &records {
         let key: Vec<String> = args
@@ -341,6 +338,7 @@ fn csv_cell(value: Option<&Value>) -> String {
 
 async fn export_csv(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: ExportArgs = arguments(args)?;
+    let (base, table) = target(&args.base_id, &args.table)?;
     let limit = clamp(args.max_records, DEFAULT_SCAN, MAX_SCAN);
     let mut params = ListParams::new()
         .fields(args.fields.clone())
@@ -351,7 +349,7 @@ async fn export_csv(context: ToolContext, args: Value) -> Result<ToolOutput, Too
     if let Some(view) = args.view {
         params = params.view(view);
     }
-    let records = read_records(&context, &args.base_id, &args.table, params).await?;
+    let records = read_records(&context, &base, &table, params).await?;
     let columns = if args.fields.is_empty() {
         field_order(&records)
     } else {

@@ -5,6 +5,8 @@ mod records;
 mod schema;
 mod shapes;
 
+pub(crate) use shapes::pattern_meaning;
+
 use crate::registry::Tool;
 
 /// Every tool, in the order clients list them: discovery first, then reads, writes, analysis.
@@ -24,7 +26,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_snake_case_and_schemas_are_objects() {
+    fn names_are_unique_snake_case_and_schemas_are_objects_that_compile() {
         let tools = all();
         let mut names = HashSet::new();
         for tool in &tools {
@@ -60,6 +62,14 @@ mod tests {
                 }
             }
         }
+        for tool in &tools {
+            assert_eq!(
+                tool.input.compile_error(),
+                None,
+                "{}'s input schema must compile",
+                tool.spec.name
+            );
+        }
         for wanted in [
             "list_bases",
             "list_tables",
@@ -80,6 +90,48 @@ mod tests {
             "export_csv",
         ] {
             assert!(names.contains(wanted), "missing {wanted}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod schema_limits {
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Every string argument has a length limit and every array an item limit, so that no
+    /// argument is unbounded (`options` and record `fields` are objects Airtable checks).
+    fn bounded(tool: &str, pointer: &str, schema: &Value) {
+        match schema["type"].as_str() {
+            Some("string") if schema.get("enum").is_none() && schema.get("pattern").is_none() => {
+                assert!(
+                    schema.get("maxLength").is_some(),
+                    "{tool}{pointer}: maxLength"
+                );
+            }
+            Some("array") => {
+                assert!(
+                    schema.get("maxItems").is_some(),
+                    "{tool}{pointer}: maxItems"
+                );
+                bounded(tool, &format!("{pointer}/items"), &schema["items"]);
+            }
+            Some("object") => {
+                if let Some(properties) = schema["properties"].as_object() {
+                    for (name, property) in properties {
+                        bounded(tool, &format!("{pointer}/{name}"), property);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_string_and_array_argument_is_bounded() {
+        for tool in all() {
+            bounded(tool.spec.name, "", &tool.spec.input_schema);
         }
     }
 }

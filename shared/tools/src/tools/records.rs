@@ -2,14 +2,17 @@
 //! upsert_records, delete_records.
 
 use accounts::Scope;
-use airtable::{Fields, ListParams, RecordUpdate, UpsertRecord, WriteOptions, formula};
+use airtable::{
+    BaseId, Fields, ListParams, RecordId, RecordUpdate, TableRef, UpsertRecord, WriteOptions,
+    formula,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::schema::find_table;
 use super::shapes::{
-    SortArg, base_id, clamp, field_names, max_records, record_json, record_schema, records_output,
-    sort_schema, table,
+    SortArg, base_id, clamp, field_names, max_records, name, parse_arg, record_id, record_json,
+    record_schema, records_output, sort_schema, table, target,
 };
 use crate::output::{ToolOutput, bound_list};
 use crate::registry::{Tool, ToolContext, ToolError, arguments};
@@ -44,7 +47,7 @@ pub(crate) fn read_tools() -> Vec<Tool> {
                     "fields": field_names("Only these fields (default: all)."),
                     "filter_formula": {"type": "string", "maxLength": 10000, "description": "An Airtable formula; records for which it is truthy are returned."},
                     "sort": sort_schema(),
-                    "view": {"type": "string", "description": "A view's name or id: its filters and order apply."},
+                    "view": {"type": "string", "minLength": 1, "maxLength": super::shapes::MAX_NAME_LEN, "description": "A view's name or id: its filters and order apply."},
                     "max_records": max_records(DEFAULT_READ, MAX_READ)
                 }, "required": ["base_id", "table"], "additionalProperties": false}),
                 output_schema: records_output(),
@@ -77,7 +80,7 @@ pub(crate) fn read_tools() -> Vec<Tool> {
                 description: "Reads one record by its id (rec…), with all its fields.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
-                    "record_id": {"type": "string", "pattern": "^rec[A-Za-z0-9]{3,61}$"}
+                    "record_id": record_id()
                 }, "required": ["base_id", "table", "record_id"], "additionalProperties": false}),
                 output_schema: record_schema(),
                 annotations: Annotations::READ,
@@ -117,7 +120,7 @@ pub(crate) fn write_tools() -> Vec<Tool> {
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
                     "records": {"type": "array", "minItems": 1, "maxItems": MAX_WRITE, "items": {"type": "object", "properties": {
-                        "id": {"type": "string", "pattern": "^rec[A-Za-z0-9]{3,61}$"},
+                        "id": record_id(),
                         "fields": {"type": "object"}
                     }, "required": ["id", "fields"], "additionalProperties": false}},
                     "typecast": typecast
@@ -135,7 +138,7 @@ pub(crate) fn write_tools() -> Vec<Tool> {
                 description: "Updates the records that match on the merge_on fields and creates the rest (up to 100 per call). Every record must have a value for every merge_on field. Returns which records were created and which updated.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
-                    "merge_on": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "string", "minLength": 1}},
+                    "merge_on": {"type": "array", "minItems": 1, "maxItems": 3, "items": name()},
                     "records": {"type": "array", "minItems": 1, "maxItems": MAX_WRITE, "items": {"type": "object", "properties": {
                         "fields": {"type": "object"}
                     }, "required": ["fields"], "additionalProperties": false}},
@@ -159,7 +162,7 @@ pub(crate) fn write_tools() -> Vec<Tool> {
                 description: "Deletes records by id (up to 100 per call). This cannot be undone through the API; confirm with the user first.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
-                    "record_ids": {"type": "array", "minItems": 1, "maxItems": MAX_WRITE, "items": {"type": "string", "pattern": "^rec[A-Za-z0-9]{3,61}$"}}
+                    "record_ids": {"type": "array", "minItems": 1, "maxItems": MAX_WRITE, "items": record_id()}
                 }, "required": ["base_id", "table", "record_ids"], "additionalProperties": false}),
                 output_schema: json!({"type": "object", "properties": {
                     "deleted": {"type": "array", "items": {"type": "string"}},
@@ -197,11 +200,15 @@ struct ListArgs {
 /// Reads records and shapes them as tools answer.
 pub(crate) async fn read_records(
     context: &ToolContext,
-    base_id: &str,
-    table: &str,
+    base_id: &BaseId,
+    table: &TableRef,
     params: ListParams,
 ) -> Result<Vec<airtable::Record>, ToolError> {
-    Ok(context.airtable.table(base_id, table).all(params).await?)
+    Ok(context
+        .airtable
+        .table(base_id.clone(), table.clone())
+        .all(params)
+        .await?)
 }
 
 fn records_answer(
@@ -216,6 +223,7 @@ fn records_answer(
 
 async fn list_records(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: ListArgs = arguments(args)?;
+    let (base, table) = target(&args.base_id, &args.table)?;
     let mut params = ListParams::new().fields(args.fields).max_records(clamp(
         args.max_records,
         DEFAULT_READ,
@@ -230,7 +238,7 @@ async fn list_records(context: ToolContext, args: Value) -> Result<ToolOutput, T
     if let Some(view) = args.view {
         params = params.view(view);
     }
-    let records = read_records(&context, &args.base_id, &args.table, params).await?;
+    let records = read_records(&context, &base, &table, params).await?;
     let summary = format!("{} records from {}", records.len(), args.table);
     Ok(records_answer(&context, &records, summary))
 }
@@ -249,14 +257,15 @@ struct SearchArgs {
 
 async fn search_records(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: SearchArgs = arguments(args)?;
+    let (base, table) = target(&args.base_id, &args.table)?;
     if args.query.trim().is_empty() {
         return Err(ToolError::InvalidArguments(
             "query must not be blank".into(),
         ));
     }
     let fields = if args.fields.is_empty() {
-        let table = find_table(&context, &args.base_id, &args.table).await?;
-        table
+        find_table(&context, &base, &table)
+            .await?
             .fields
             .iter()
             .filter(|f| SEARCHABLE_TYPES.contains(&f.field_type.as_str()))
@@ -274,7 +283,7 @@ async fn search_records(context: ToolContext, args: Value) -> Result<ToolOutput,
     let params = ListParams::new()
         .filter(formula::search(args.query.trim(), &fields))
         .max_records(clamp(args.max_records, DEFAULT_READ, MAX_READ));
-    let records = read_records(&context, &args.base_id, &args.table, params).await?;
+    let records = read_records(&context, &base, &table, params).await?;
     let summary = format!(
         "{} records in {} matching {:?}",
         records.len(),
@@ -294,11 +303,9 @@ struct GetArgs {
 
 async fn get_record(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: GetArgs = arguments(args)?;
-    let record = context
-        .airtable
-        .table(&args.base_id, &args.table)
-        .get(&args.record_id)
-        .await?;
+    let (base, table) = target(&args.base_id, &args.table)?;
+    let record_id = parse_arg("/record_id", &args.record_id, RecordId::parse)?;
+    let record = context.airtable.table(base, table).get(&record_id).await?;
     let summary = format!("record {} from {}", record.id, args.table);
     Ok(ToolOutput::new(record_json(&record), summary))
 }
@@ -327,21 +334,12 @@ fn write_options(typecast: bool) -> WriteOptions {
     }
 }
 
-fn check_count(count: usize) -> Result<(), ToolError> {
-    if count == 0 || count > MAX_WRITE {
-        return Err(ToolError::InvalidArguments(format!(
-            "give 1 to {MAX_WRITE} records per call, not {count}"
-        )));
-    }
-    Ok(())
-}
-
 async fn create_records(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: CreateArgs = arguments(args)?;
-    check_count(args.records.len())?;
+    let (base, table) = target(&args.base_id, &args.table)?;
     let created = context
         .airtable
-        .table(&args.base_id, &args.table)
+        .table(base, table)
         .create_many(
             args.records.into_iter().map(|r| r.fields).collect(),
             write_options(args.typecast),
@@ -370,15 +368,19 @@ struct UpdateArgs {
 
 async fn update_records(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: UpdateArgs = arguments(args)?;
-    check_count(args.records.len())?;
+    let (base, table) = target(&args.base_id, &args.table)?;
     let updates = args
         .records
         .into_iter()
-        .map(|r| RecordUpdate::new(r.id, r.fields))
-        .collect();
+        .enumerate()
+        .map(|(i, r)| {
+            let id = parse_arg(&format!("/records/{i}/id"), &r.id, RecordId::parse)?;
+            Ok(RecordUpdate::new(id, r.fields))
+        })
+        .collect::<Result<Vec<_>, ToolError>>()?;
     let updated = context
         .airtable
-        .table(&args.base_id, &args.table)
+        .table(base, table)
         .update_many(updates, false, write_options(args.typecast))
         .await?;
     let summary = format!("updated {} records in {}", updated.len(), args.table);
@@ -398,12 +400,7 @@ struct UpsertArgs {
 
 async fn upsert_records(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: UpsertArgs = arguments(args)?;
-    check_count(args.records.len())?;
-    if args.merge_on.is_empty() || args.merge_on.len() > 3 {
-        return Err(ToolError::InvalidArguments(
-            "merge_on names 1 to 3 fields".into(),
-        ));
-    }
+    let (base, table) = target(&args.base_id, &args.table)?;
     let merge_on: Vec<&str> = args.merge_on.iter().map(String::as_str).collect();
     let records = args
         .records
@@ -415,7 +412,7 @@ async fn upsert_records(context: ToolContext, args: Value) -> Result<ToolOutput,
         .collect();
     let result = context
         .airtable
-        .table(&args.base_id, &args.table)
+        .table(base, table)
         .upsert_many(records, &merge_on, false, write_options(args.typecast))
         .await?;
     let summary = format!(
@@ -447,11 +444,17 @@ struct DeleteArgs {
 
 async fn delete_records(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: DeleteArgs = arguments(args)?;
-    check_count(args.record_ids.len())?;
+    let (base, table) = target(&args.base_id, &args.table)?;
+    let record_ids = args
+        .record_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| parse_arg(&format!("/record_ids/{i}"), id, RecordId::parse))
+        .collect::<Result<Vec<_>, ToolError>>()?;
     let deleted = context
         .airtable
-        .table(&args.base_id, &args.table)
-        .delete_many(&args.record_ids)
+        .table(base, table)
+        .delete_many(&record_ids)
         .await?;
     let ids: Vec<String> = deleted
         .into_iter()

@@ -2,11 +2,11 @@
 //! update_table, create_field, update_field.
 
 use accounts::Scope;
-use airtable::{NewField, NewTable, SchemaChange, TableSchema};
+use airtable::{BaseId, FieldId, NewField, NewTable, SchemaChange, TableId, TableRef, TableSchema};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::shapes::{base_id, table};
+use super::shapes::{base_id, description, name, parse_arg, table, target};
 use crate::output::{ToolOutput, bound_list};
 use crate::registry::{Tool, ToolContext, ToolError, arguments};
 use crate::spec::{Annotations, ToolSpec};
@@ -70,10 +70,11 @@ pub(crate) fn read_tools() -> Vec<Tool> {
 }
 
 pub(crate) fn write_tools() -> Vec<Tool> {
+    let field_type = |what: &str| json!({"type": "string", "minLength": 1, "maxLength": 100, "description": what});
     let field_definition = json!({"type": "object", "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "type": {"type": "string", "description": "An Airtable field type, e.g. singleLineText, multilineText, number, checkbox, singleSelect, date, email, url."},
-        "description": {"type": "string"},
+        "name": name(),
+        "type": field_type("An Airtable field type, e.g. singleLineText, multilineText, number, checkbox, singleSelect, date, email, url."),
+        "description": description(),
         "options": {"type": "object", "description": "Type-specific options, e.g. {\"precision\": 2} for number or {\"choices\": [{\"name\": \"Open\"}]} for singleSelect."}
     }, "required": ["name", "type"], "additionalProperties": false});
     vec![
@@ -84,8 +85,8 @@ pub(crate) fn write_tools() -> Vec<Tool> {
                 description: "Creates a table in a base with the given fields; the first field becomes the primary field (use a text type for it). Returns the new table with its id and field ids.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(),
-                    "name": {"type": "string", "minLength": 1, "maxLength": 255},
-                    "description": {"type": "string"},
+                    "name": name(),
+                    "description": description(),
                     "fields": {"type": "array", "minItems": 1, "maxItems": 100, "items": field_definition}
                 }, "required": ["base_id", "name", "fields"], "additionalProperties": false}),
                 output_schema: json!({"type": "object", "properties": {
@@ -103,8 +104,8 @@ pub(crate) fn write_tools() -> Vec<Tool> {
                 description: "Changes a table's name and/or description. Renaming breaks formulas and scripts that use the old name, so only rename when asked to.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
-                    "name": {"type": "string", "minLength": 1, "maxLength": 255},
-                    "description": {"type": "string"}
+                    "name": name(),
+                    "description": description()
                 }, "required": ["base_id", "table"], "additionalProperties": false}),
                 output_schema: json!({"type": "object", "properties": {
                     "id": {"type": "string"}, "name": {"type": "string"}
@@ -121,9 +122,9 @@ pub(crate) fn write_tools() -> Vec<Tool> {
                 description: "Adds a field (column) to a table. Returns the new field with its id.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
-                    "name": {"type": "string", "minLength": 1},
-                    "type": {"type": "string", "description": "An Airtable field type, e.g. singleLineText, number, checkbox, singleSelect, date."},
-                    "description": {"type": "string"},
+                    "name": name(),
+                    "type": field_type("An Airtable field type, e.g. singleLineText, number, checkbox, singleSelect, date."),
+                    "description": description(),
                     "options": {"type": "object"}
                 }, "required": ["base_id", "table", "name", "type"], "additionalProperties": false}),
                 output_schema: json!({"type": "object", "properties": {
@@ -141,9 +142,9 @@ pub(crate) fn write_tools() -> Vec<Tool> {
                 description: "Changes a field's name and/or description (Airtable's API cannot change a field's type). Renaming breaks formulas that use the old name, so only rename when asked to.",
                 input_schema: json!({"type": "object", "properties": {
                     "base_id": base_id(), "table": table(),
-                    "field": {"type": "string", "minLength": 1, "description": "The field's id (fld…) or exact name."},
-                    "name": {"type": "string", "minLength": 1},
-                    "description": {"type": "string"}
+                    "field": {"type": "string", "minLength": 1, "maxLength": super::shapes::MAX_NAME_LEN, "description": "The field's id (fld…) or exact name."},
+                    "name": name(),
+                    "description": description()
                 }, "required": ["base_id", "table", "field"], "additionalProperties": false}),
                 output_schema: json!({"type": "object", "properties": {
                     "id": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"}
@@ -207,7 +208,8 @@ fn table_json(table: &TableSchema, detail: Detail) -> Value {
 
 async fn list_tables(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: ListTablesArgs = arguments(args)?;
-    let schema = context.airtable.base_schema(&args.base_id, false).await?;
+    let base = parse_arg("/base_id", &args.base_id, BaseId::parse)?;
+    let schema = context.airtable.base_schema(&base, false).await?;
     let tables: Vec<Value> = schema
         .tables
         .iter()
@@ -231,11 +233,11 @@ struct TableArgs {
 /// The table's schema, or a failure naming the tables there are.
 pub(crate) async fn find_table(
     context: &ToolContext,
-    base_id: &str,
-    table: &str,
+    base_id: &BaseId,
+    table: &TableRef,
 ) -> Result<TableSchema, ToolError> {
     let schema = context.airtable.base_schema(base_id, false).await?;
-    match schema.table(table) {
+    match schema.table(table.as_str()) {
         Some(found) => Ok(found.clone()),
         None => {
             let names: Vec<&str> = schema
@@ -252,9 +254,20 @@ pub(crate) async fn find_table(
     }
 }
 
+/// An id from Airtable's own schema answer, parsed before it goes into a path: Airtable's
+/// answer is input too.
+fn schema_id<T>(
+    raw: &str,
+    parse: fn(&str) -> Result<T, airtable::InvalidPath>,
+) -> Result<T, ToolError> {
+    parse(raw)
+        .map_err(|err| ToolError::Failed(format!("Airtable's schema holds an unusable id: {err}")))
+}
+
 async fn describe_table(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: TableArgs = arguments(args)?;
-    let table = find_table(&context, &args.base_id, &args.table).await?;
+    let (base, table) = target(&args.base_id, &args.table)?;
+    let table = find_table(&context, &base, &table).await?;
     let summary = format!(
         "{}: {} fields, {} views",
         table.name,
@@ -300,20 +313,13 @@ struct CreateTableArgs {
 
 async fn create_table(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: CreateTableArgs = arguments(args)?;
-    if args.fields.is_empty() {
-        return Err(ToolError::InvalidArguments(
-            "a table needs at least one field".into(),
-        ));
-    }
+    let base = parse_arg("/base_id", &args.base_id, BaseId::parse)?;
     let new_table = NewTable {
         name: args.name,
         description: args.description,
         fields: args.fields.into_iter().map(NewField::from).collect(),
     };
-    let created = context
-        .airtable
-        .create_table(&args.base_id, &new_table)
-        .await?;
+    let created = context.airtable.create_table(&base, &new_table).await?;
     let summary = format!("created table {} ({})", created.name, created.id);
     Ok(ToolOutput::new(
         table_json(&created, Detail::Fields),
@@ -334,6 +340,7 @@ struct UpdateTableArgs {
 
 async fn update_table(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: UpdateTableArgs = arguments(args)?;
+    let (base, table) = target(&args.base_id, &args.table)?;
     if args.name.is_none() && args.description.is_none() {
         return Err(ToolError::InvalidArguments(
             "give a new name, a description or both".into(),
@@ -345,7 +352,7 @@ async fn update_table(context: ToolContext, args: Value) -> Result<ToolOutput, T
     };
     let updated = context
         .airtable
-        .update_table(&args.base_id, &args.table, &change)
+        .update_table(&base, &table, &change)
         .await?;
     let summary = format!("updated table {} ({})", updated.name, updated.id);
     Ok(ToolOutput::new(
@@ -370,7 +377,9 @@ struct CreateFieldArgs {
 
 async fn create_field(context: ToolContext, args: Value) -> Result<ToolOutput, ToolError> {
     let args: CreateFieldArgs = arguments(args)?;
-    let table = find_table(&context, &args.base_id, &args.table).await?;
+    let (base, table) = target(&args.base_id, &args.table)?;
+    let table = find_table(&context, &base, &table).await?;
+    let table_id = schema_id(&table.id, TableId::parse)?;
     let field = NewField::from(FieldDefinition {
         name: args.name,
         field_type: args.field_type,
@@ -379,7 +388,7 @@ async fn create_field(context: ToolContext, args: Value) -> Result<ToolOutput, T
     });
     let created = context
         .airtable
-        .create_field(&args.base_id, &table.id, &field)
+        .create_field(&base, &table_id, &field)
         .await?;
     let summary = format!(
         "added field {} ({}) to {}",
@@ -410,20 +419,23 @@ async fn update_field(context: ToolContext, args: Value) -> Result<ToolOutput, T
             "give a new name, a description or both".into(),
         ));
     }
-    let table = find_table(&context, &args.base_id, &args.table).await?;
+    let (base, table) = target(&args.base_id, &args.table)?;
+    let table = find_table(&context, &base, &table).await?;
+    let table_id = schema_id(&table.id, TableId::parse)?;
     let Some(field) = table.field(&args.field) else {
         return Err(ToolError::Failed(format!(
             "No field {:?} in table {}",
             args.field, table.name
         )));
     };
+    let field_id = schema_id(&field.id, FieldId::parse)?;
     let change = SchemaChange {
         name: args.name,
         description: args.description,
     };
     let updated = context
         .airtable
-        .update_field(&args.base_id, &table.id, &field.id, &change)
+        .update_field(&base, &table_id, &field_id, &change)
         .await?;
     let summary = format!("updated field {} in {}", updated.name, table.name);
     Ok(ToolOutput::new(
