@@ -3,6 +3,7 @@
 //! route declarations ([`crate::FunctionRoutes`]) add who may call it and the refusals of the
 //! layers in front of it. Served by `api-health` at `GET /v1/openapi.json`.
 
+mod links;
 pub mod responses;
 pub mod schemas;
 
@@ -137,7 +138,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         schemas.extend(function_schemas.iter().cloned());
     }
     components.schemas.extend(schemas);
-    OpenApiBuilder::new()
+    let mut document = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
                 .title("PyAirtable on Lambda")
@@ -147,7 +148,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
         )
         .paths(paths)
         .components(Some(components))
-        .build()
+        .build();
+    links::add(&mut document);
+    document
 }
 
 /// Adds `T`'s schema and those it refers to.
@@ -262,6 +265,15 @@ mod tests {
             Value::Array(items) => items.iter().for_each(|v| collect_refs(v, refs)),
             _ => {}
         }
+    }
+
+    /// Every link is placed on the answer it comes from and names an operation that exists.
+    #[test]
+    fn every_link_holds() {
+        assert_eq!(
+            super::links::missing(&document_value()),
+            Vec::<String>::new()
+        );
     }
 
     /// The document is OpenAPI 3.1, every `$ref` resolves, operation ids are unique, and every
