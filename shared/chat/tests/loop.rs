@@ -104,7 +104,7 @@ fn text(answer: &str) -> Completion {
 }
 
 struct Setup {
-    _sandbox: airtable_sandbox::SandboxHandle,
+    sandbox: airtable_sandbox::SandboxHandle,
     _dir: tempfile::TempDir,
     service: ChatService,
     tools: ToolContext,
@@ -137,7 +137,7 @@ async fn setup(limits: ChatLimits) -> Setup {
         limits,
     );
     Setup {
-        _sandbox: sandbox,
+        sandbox,
         _dir: dir,
         service,
         tools: ToolContext::new(airtable),
@@ -319,6 +319,85 @@ async fn with_writes_off_a_write_call_fails_back_to_the_model_and_changes_nothin
         .await
         .expect("turn");
     assert!(!model.calls()[0].1.iter().any(|n| n == "create_records"));
+}
+
+/// A model's tool call whose arguments the tool's schema or id types refuse gets the refusal
+/// back as the call's result, naming the argument, and nothing reaches Airtable: ids cannot
+/// steer the tenant's token to `meta/whoami` or `meta/bases`, and declared limits hold.
+#[tokio::test]
+async fn tool_calls_with_bad_arguments_are_refused_back_to_the_model_without_an_upstream_call() {
+    let s = setup(ChatLimits::default()).await;
+    let bad: [(&str, Value, &str); 4] = [
+        (
+            "get_record",
+            json!({"base_id": "meta", "table": "whoami", "record_id": ".."}),
+            "/base_id",
+        ),
+        (
+            "list_records",
+            json!({"base_id": "meta", "table": "bases"}),
+            "/base_id",
+        ),
+        (
+            "list_records",
+            json!({"base_id": DEMO_BASE_ID, "table": ".."}),
+            "/table",
+        ),
+        (
+            "search_records",
+            json!({"base_id": DEMO_BASE_ID, "table": "Contacts", "query": "x".repeat(501)}),
+            "/query: longer than 500 characters",
+        ),
+    ];
+    let model = ScriptedModel::new(vec![
+        calls(
+            &bad.iter()
+                .map(|(name, args, _)| (*name, args.clone()))
+                .collect::<Vec<_>>(),
+        ),
+        text("Sorry: {tool_result}"),
+    ]);
+    let tally = UsageTally::new();
+    let reader = principal(&[Scope::RecordsRead, Scope::Chat]);
+    s.sandbox.reset_counters();
+    let reply = s
+        .service
+        .turn(
+            TurnContext {
+                principal: &reader,
+                model: model.clone(),
+                price: PRICE,
+                tools: s.tools.clone(),
+                usage: &tally,
+            },
+            request("Who am I?", false),
+        )
+        .await
+        .expect("turn");
+    assert_eq!(reply.tool_calls.len(), bad.len());
+    for (report, (name, _, named)) in reply.tool_calls.iter().zip(&bad) {
+        assert!(!report.ok, "{name} ran");
+        assert!(
+            report.summary.contains("invalid arguments") && report.summary.contains(named),
+            "{name}: {}",
+            report.summary
+        );
+    }
+    // Each refusal went back to the model as its call's result.
+    let second = &model.calls()[1].0;
+    for i in 0..bad.len() {
+        let id = format!("call_{i}");
+        assert!(
+            second.iter().any(|m| matches!(m, Message::Tool { call_id, content, .. } if *call_id == id && content["error"].as_str().is_some_and(|e| e.contains("invalid arguments")))),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        s.sandbox.counters().total_requests,
+        0,
+        "nothing reached Airtable: {:?}",
+        s.sandbox.counters().routes.keys().collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

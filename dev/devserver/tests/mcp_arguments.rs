@@ -1,0 +1,215 @@
+//! MCP `tools/call` over HTTP against the dev server binary and its Airtable sandbox, with
+//! arguments a caller should never get past the tool: ids that would steer the tenant's
+//! Airtable token to another endpoint (`meta/whoami`, `meta/bases`) and values beyond a declared
+//! limit. Each is refused as invalid arguments in the form the protocol revision asks for
+//! (-32602 before 2025-11-25, an `isError` tool result from then on), and the sandbox sees no
+//! request at all.
+
+mod common;
+
+use common::{Server, devserver, free_port, start_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const BASE: &str = "appSandboxDemoCRM";
+const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Platform {
+    _server: Server,
+    _data: tempfile::TempDir,
+    url: String,
+    sandbox: String,
+    http: reqwest::Client,
+}
+
+impl Platform {
+    fn start() -> Self {
+        let mut command = devserver();
+        command
+            .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
+            .env("TENANT_REQUESTS_PER_MINUTE", "0");
+        let data = tempfile::tempdir().expect("tempdir");
+        let (port, sandbox_port) = (free_port(), free_port());
+        let (server, _) = start_with(command, data.path(), port, sandbox_port);
+        Self {
+            _server: server,
+            _data: data,
+            url: format!("http://127.0.0.1:{port}"),
+            sandbox: format!("http://127.0.0.1:{sandbox_port}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn json(
+        &self,
+        method: Method,
+        url: String,
+        bearer: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .request(method, url)
+            .bearer_auth(bearer)
+            .json(&body)
+            .send()
+            .await
+            .expect("answered");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A key of a connected tenant with `scopes`.
+    async fn connected_key(&self, scopes: &[&str]) -> String {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                format!("{}/v1/auth/register", self.url),
+                "",
+                json!({"email": "mcp@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let access = body["access_token"].as_str().expect("access").to_string();
+        let (status, body) = self
+            .json(
+                Method::PUT,
+                format!("{}/v1/connections/airtable", self.url),
+                &access,
+                json!({"token": DEMO_TOKEN}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self
+            .json(
+                Method::POST,
+                format!("{}/v1/api-keys", self.url),
+                &access,
+                json!({"name": "mcp", "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["key"].as_str().expect("key").to_string()
+    }
+
+    /// `tools/call` at an initialize-based protocol revision (stateless: no session needed).
+    async fn call_tool(&self, key: &str, version: &str, name: &str, arguments: &Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/mcp", self.url))
+            .bearer_auth(key)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", version)
+            .json(&json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": {"name": name, "arguments": arguments}}))
+            .send()
+            .await
+            .expect("answered");
+        let text = response.text().await.expect("body");
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON-RPC answer: {text}"))
+    }
+
+    async fn upstream_requests(&self) -> u64 {
+        let counters: Value = self
+            .http
+            .get(format!("{}/_sandbox/counters", self.sandbox))
+            .send()
+            .await
+            .expect("counters")
+            .json()
+            .await
+            .expect("counters body");
+        counters["totalRequests"].as_u64().expect("totalRequests")
+    }
+
+    async fn reset_counters(&self) {
+        self.http
+            .delete(format!("{}/_sandbox/counters", self.sandbox))
+            .send()
+            .await
+            .expect("reset counters");
+    }
+}
+
+#[tokio::test]
+async fn bad_tool_arguments_are_refused_in_each_revisions_form_and_never_reach_airtable() {
+    let platform = Platform::start();
+    let key = platform.connected_key(&["records:read"]).await;
+    let cases = [
+        (
+            "get_record",
+            json!({"base_id": "meta", "table": "whoami", "record_id": ".."}),
+            "/base_id",
+        ),
+        (
+            "list_records",
+            json!({"base_id": "meta", "table": "bases"}),
+            "/base_id",
+        ),
+        (
+            "get_record",
+            json!({"base_id": BASE, "table": "Contacts", "record_id": ".."}),
+            "/record_id",
+        ),
+        (
+            "list_records",
+            json!({"base_id": BASE, "table": ".."}),
+            "/table",
+        ),
+        (
+            "search_records",
+            json!({"base_id": BASE, "table": "Contacts", "query": "x".repeat(501)}),
+            "/query: longer than 500 characters",
+        ),
+        (
+            "list_records",
+            json!({"base_id": BASE, "table": "Contacts", "max_records": 1001}),
+            "/max_records: greater than the maximum of 1000",
+        ),
+    ];
+    platform.reset_counters().await;
+    for (name, arguments, named) in &cases {
+        // Before 2025-11-25 invalid arguments are a protocol error.
+        for version in ["2025-03-26", "2025-06-18"] {
+            let answer = platform.call_tool(&key, version, name, arguments).await;
+            assert_eq!(
+                answer["error"]["code"], -32602,
+                "{version} {name}: {answer}"
+            );
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(named), "{version} {name}: {message}");
+        }
+        // From 2025-11-25 they are a tool execution error the model can read.
+        let answer = platform
+            .call_tool(&key, "2025-11-25", name, arguments)
+            .await;
+        assert_eq!(answer["result"]["isError"], true, "{name}: {answer}");
+        let text = answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.contains(named), "{name}: {text}");
+    }
+    assert_eq!(
+        platform.upstream_requests().await,
+        0,
+        "no refused call reached Airtable"
+    );
+
+    // The same key and tools work with good arguments: the refusals were the arguments'.
+    let answer = platform
+        .call_tool(
+            &key,
+            "2025-11-25",
+            "get_record",
+            &json!({"base_id": BASE, "table": "Contacts", "record_id": "recCt000000000001"}),
+        )
+        .await;
+    assert_ne!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["id"],
+        "recCt000000000001"
+    );
+    assert!(platform.upstream_requests().await > 0);
+}
