@@ -7,9 +7,10 @@ beside the dev server) answering every chat turn, so that chat is fuzzed through
 model rather than refused with 503 ``MODEL_NOT_CONFIGURED``. It registers a tenant, connects the
 sandbox's demo Airtable token, and runs ``schemathesis run`` over every operation of ``/v1/openapi.json`` twice:
 
-1. with an API key that holds every scope (the gateway, chat, MCP, usage, connections, keys);
+1. with an API key that holds every scope (the gateway, chat, MCP, usage, keys, budgets);
 2. with a signed-in user's access token, for the routes only a user may call (profile, keys),
-   leaving out logout and the password change, which would end the session under the fuzzer.
+   and the Airtable connection (last, since disconnecting it turns the gateway's answers into
+   409s); logout and the password change are left out, as they would end the fuzzer's session.
 
 Each run checks every response against the document (status codes, content types, bodies,
 headers) and that nothing answers 5xx; it is bounded by ``FUZZ_MAX_EXAMPLES`` examples per
@@ -46,8 +47,11 @@ ALL_SCOPES = [
     "usage:read",
     "admin",
 ]
-# Routes a fuzzer must not call with the session it runs under: they end it.
-SESSION_ENDERS = r"^/v1/auth/(logout|password)$"
+# Routes a fuzzer must not call with the session it runs under (they end it), and the connection,
+# which the first pass leaves alone so that the gateway stays connected while it is fuzzed (the
+# second pass fuzzes it, last).
+FIRST_PASS_EXCLUDES = r"^/v1/auth/(logout|password)$|^/v1/connections/airtable$"
+SECOND_PASS = r"^/v1/(auth/me|api-keys|connections/airtable)"
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "15")
 TIMEOUT_SECONDS = int(os.environ.get("FUZZ_TIMEOUT_SECONDS", "600"))
 
@@ -217,13 +221,13 @@ def main() -> int:
             )
             print(f"fuzzing {operations} operations of {spec_url}", flush=True)
 
-            code = schemathesis(spec_url, url, key, "--exclude-path-regex", SESSION_ENDERS)
+            code = schemathesis(spec_url, url, key, "--exclude-path-regex", FIRST_PASS_EXCLUDES)
             code |= schemathesis(
                 spec_url,
                 url,
                 access,
                 "--include-path-regex",
-                r"^/v1/(auth/me|api-keys)",
+                SECOND_PASS,
             )
         finally:
             for child in (process, llm):

@@ -153,6 +153,37 @@ fn source_response<'a>(
     }
 }
 
+/// utoipa 5.5 serializes a Link's fields in snake case (`operation_id`, `operation_ref`,
+/// `request_body`), which OpenAPI readers do not know, so a link would name no operation; this
+/// renames them in the rendered document (every `links` map of every response).
+pub(crate) fn spell_keys_as_openapi(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let links = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(Value::as_object_mut)
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|response| response.get_mut("links"))
+        .filter_map(Value::as_object_mut)
+        .flat_map(|links| links.values_mut())
+        .filter_map(Value::as_object_mut);
+    for link in links {
+        for (snake, camel) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(value) = link.remove(snake) {
+                link.insert(camel.to_string(), value);
+            }
+        }
+    }
+}
+
 /// The links that could not be placed or that point at no operation, as readable lines
 /// (empty when every link holds).
 #[cfg(test)]
@@ -169,6 +200,12 @@ pub(crate) fn missing(document: &Value) -> Vec<String> {
     for follows in LINKS {
         let placed = &document["paths"][follows.path][follows.method]["responses"][follows.status]
             ["links"][follows.name];
+        if !placed.is_null() && placed["operationId"] != follows.target {
+            problems.push(format!(
+                "{} does not name {} as its operationId: {placed}",
+                follows.name, follows.target
+            ));
+        }
         if placed.is_null() {
             problems.push(format!(
                 "{} {} {} has no link {}",

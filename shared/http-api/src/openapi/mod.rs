@@ -163,7 +163,11 @@ fn register<T: utoipa::ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
 pub fn document_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        serde_json::to_string(&document()).unwrap_or_else(|err| {
+        let rendered = serde_json::to_value(document()).map(|mut value| {
+            links::spell_keys_as_openapi(&mut value);
+            value.to_string()
+        });
+        rendered.unwrap_or_else(|err| {
             tracing::error!(error = %err, "the OpenAPI document does not serialize");
             String::from("{}")
         })

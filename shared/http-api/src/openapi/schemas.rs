@@ -64,10 +64,12 @@ pub struct JsonRpcErrorDetail {
     pub data: Option<Value>,
 }
 
+/// A request id. JSON-RPC 2.0 allows any number (MCP asks clients for integers); the server
+/// takes any number or string and answers with the id exactly as it came.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum JsonRpcId {
-    Number(i64),
+    Number(f64),
     Text(String),
 }
 
