@@ -3,7 +3,8 @@
 //! Airtable token to another endpoint (`meta/whoami`, `meta/bases`) and values beyond a declared
 //! limit. Each is refused as invalid arguments in the form the protocol revision asks for
 //! (-32602 before 2025-11-25, an `isError` tool result from then on), and the sandbox sees no
-//! request at all.
+//! request at all. The `/v0` gateway parses its path with the same types: a dot segment that a
+//! raw HTTP client sends encoded is refused there too.
 
 mod common;
 
@@ -212,4 +213,43 @@ async fn bad_tool_arguments_are_refused_in_each_revisions_form_and_never_reach_a
         "recCt000000000001"
     );
     assert!(platform.upstream_requests().await > 0);
+}
+
+/// Sends `GET <path>` exactly as written (no client-side normalisation of `%2E%2E`, which a URL
+/// library would resolve before sending) and returns the status code. The server is another
+/// process, so blocking I/O here holds up nothing it needs.
+fn raw_get(url: &str, path: &str, bearer: &str) -> u16 {
+    use std::io::{Read, Write};
+    let host = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {bearer}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer}"))
+}
+
+#[tokio::test]
+async fn encoded_dot_segments_in_a_v0_path_are_refused_without_an_upstream_call() {
+    let platform = Platform::start();
+    let key = platform.connected_key(&["records:read"]).await;
+    platform.reset_counters().await;
+    for path in [
+        format!("/v0/{BASE}/%2E%2E"),
+        format!("/v0/{BASE}/%2e"),
+        format!("/v0/{BASE}/%2E%2E/recCt000000000001"),
+        format!("/v0/{BASE}/Contacts/%2E%2E"),
+    ] {
+        assert_eq!(raw_get(&platform.url, &path, &key), 404, "{path}");
+    }
+    assert_eq!(platform.upstream_requests().await, 0);
+    // The same request with a real table goes through.
+    let status = raw_get(&platform.url, &format!("/v0/{BASE}/Contacts"), &key);
+    assert_eq!(status, 200);
 }

@@ -9,7 +9,9 @@
 //! * reads and other idempotent calls are retried on 429/502/503 with full-jitter back-off
 //!   honouring `Retry-After`; creates are never retried blindly (see [`retry`]);
 //! * writes are chunked by 10; upsert merge fields are checked before the first chunk goes out;
-//! * filter formulas are built with escaping ([`formula`]).
+//! * filter formulas are built with escaping ([`formula`]);
+//! * every URL path is built from parsed ids ([`ids`], [`ApiPath`]), never from raw text, so no
+//!   caller's input can turn into a different endpoint (`..`, `meta`, a `/` in a name).
 //!
 //! ```no_run
 //! # async fn demo(limiter: airtable::RateLimiter) -> Result<(), airtable::AirtableError> {
