@@ -1,10 +1,11 @@
 //! Cost control: a tenant's monthly budget, the month's spend, and alerts.
 //!
 //! Spend is kept in the tenant's usage counters as integer micro-dollars (`llm.cost_micro_usd`),
-//! so it is one atomic add per model call and shows in the usage summary. A turn is refused with
-//! 402 before any provider call when the month's spend plus the next call's estimated input cost
-//! would pass the budget. Crossing the alert threshold, and reaching the budget, each record one
-//! alert per month (a conditional put), which the usage summary lists.
+//! which the usage summary and `GET /v1/budget` show. Admission against the budget is the
+//! [`crate::admission`] ledger's: each model call reserves its estimated input cost with a
+//! conditional write before the provider is called, so a turn that would pass the budget is
+//! refused with 402 first, also when many turns race. Crossing the alert threshold, and reaching
+//! the budget, each record one alert per month (a conditional put), which the usage summary lists.
 
 use std::sync::Arc;
 
@@ -84,17 +85,27 @@ fn alert_key(tenant_id: &str, month: &str, kind: &str) -> Key {
 /// $0.30 + 60 × $2.50 per million computes as 510.00000000000006 µ$) counts as that whole
 /// number, not one more.
 pub fn micro_usd(cost_usd: f64) -> i64 {
+    whole_micro_usd(cost_usd, f64::ceil)
+}
+
+/// Micro-dollars of a budget, rounded down so that admission never allows more than the budget
+/// (with the same tolerance for floating-point noise as [`micro_usd`]).
+pub fn budget_micro_usd(budget_usd: f64) -> i64 {
+    whole_micro_usd(budget_usd, f64::floor)
+}
+
+fn whole_micro_usd(usd: f64, round: fn(f64) -> f64) -> i64 {
     /// Far above the rounding error of a per-call cost, far below a micro-dollar.
     const NOISE_MICRO_USD: f64 = 1e-6;
-    if !cost_usd.is_finite() || cost_usd <= 0.0 {
+    if !usd.is_finite() || usd <= 0.0 {
         return 0;
     }
-    let micro = cost_usd * 1_000_000.0;
+    let micro = usd * 1_000_000.0;
     let nearest = micro.round();
     let whole = if (micro - nearest).abs() <= NOISE_MICRO_USD {
         nearest
     } else {
-        micro.ceil()
+        round(micro)
     };
     whole.min(i64::MAX as f64) as i64
 }
@@ -275,6 +286,15 @@ mod tests {
         assert_eq!(micro_usd(-1.0), 0);
         assert_eq!(micro_usd(0.000_000_5), 1);
         assert_eq!(micro_usd(0.000_001_000_1), 2);
+    }
+
+    #[test]
+    fn budgets_round_down() {
+        assert_eq!(budget_micro_usd(0.000_001), 1);
+        assert_eq!(budget_micro_usd(25.0), 25_000_000);
+        assert_eq!(budget_micro_usd(0.010_000_9), 10_000);
+        assert_eq!(budget_micro_usd(0.0), 0);
+        assert_eq!(budget_micro_usd(1e9), 1_000_000_000_000_000);
     }
 
     #[test]

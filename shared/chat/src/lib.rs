@@ -9,9 +9,11 @@
 //!   back to the model as its result rather than failing the turn;
 //! * write tools are offered only when the request allows writes and the caller holds
 //!   `records:write`; otherwise they do not exist for the model;
-//! * every model call's tokens and cost are counted in the tenant's usage, and a turn is refused
-//!   with 402 before any provider call when it would pass the tenant's monthly budget.
+//! * every model call's tokens and cost are counted in the tenant's usage, and each call first
+//!   reserves its estimated cost against the tenant's monthly budget ([`admission`]), so a turn
+//!   that would pass it is refused with 402 before any provider call, however many run at once.
 
+pub mod admission;
 pub mod budget;
 pub mod catalog;
 pub mod sessions;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tools::{Offer, Registry, ToolContext, ToolError};
 
+pub use admission::{Admission, Hold, LedgerTotals, Refused};
 pub use budget::{BudgetAlert, BudgetSettings, BudgetView, Budgets};
 pub use catalog::{CatalogError, CatalogSettings, ModelCatalog, ModelView};
 pub use sessions::{ChatSession, SessionSummary, Sessions};
@@ -153,6 +156,7 @@ pub struct ChatService {
     registry: Arc<Registry>,
     sessions: Sessions,
     budgets: Budgets,
+    admission: Admission,
     ids: Arc<dyn IdGenerator>,
     limits: ChatLimits,
 }
@@ -197,7 +201,8 @@ impl ChatService {
         Self {
             registry,
             sessions: Sessions::new(Arc::clone(&store), Arc::clone(&clock)),
-            budgets: Budgets::new(store, clock),
+            budgets: Budgets::new(Arc::clone(&store), Arc::clone(&clock)),
+            admission: Admission::new(store, clock, Arc::clone(&ids)),
             ids,
             limits,
         }
@@ -211,30 +216,41 @@ impl ChatService {
         &self.budgets
     }
 
-    /// Refuses the next model call when the month's spend plus its estimated input cost would
-    /// pass the budget. `budget` is the tenant's budget and its spend before this turn, read
-    /// once per turn; the turn's own spend is added as it goes.
-    async fn check_budget(
+    /// The spend ledgers that admit model calls against the budget.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// Reserves the next model call's estimated input cost against the tenant's budget (read
+    /// once per turn), or refuses the call, recording the alerts the month's spend has earned.
+    async fn reserve(
         &self,
         tenant_id: &str,
-        budget: Option<&(BudgetSettings, f64)>,
-        spent_this_turn: f64,
+        budget: Option<&BudgetSettings>,
         next_input_chars: usize,
         price: &ModelPrice,
-    ) -> Result<(), ChatError> {
-        let Some((budget, spent_before)) = budget else {
-            return Ok(());
-        };
-        let spent = spent_before + spent_this_turn;
-        let estimate = price.cost(estimate_tokens(next_input_chars), 0);
-        if spent + estimate > budget.monthly_usd {
-            self.budgets.record_alerts(tenant_id, budget, spent).await?;
-            return Err(ChatError::BudgetExceeded {
-                spent,
-                monthly: budget.monthly_usd,
-            });
+    ) -> Result<Hold, ChatError> {
+        let estimate = budget::micro_usd(price.cost(estimate_tokens(next_input_chars), 0));
+        let limit = budget.map(|b| budget::budget_micro_usd(b.monthly_usd));
+        match self.admission.reserve(tenant_id, estimate, limit).await? {
+            Ok(hold) => Ok(hold),
+            Err(refused) => {
+                let spent = refused.settled as f64 / 1_000_000.0;
+                let monthly = budget.map_or(0.0, |b| b.monthly_usd);
+                if let Some(budget) = budget {
+                    self.budgets.record_alerts(tenant_id, budget, spent).await?;
+                }
+                Err(ChatError::BudgetExceeded { spent, monthly })
+            }
         }
-        Ok(())
+    }
+
+    /// Gives back a call's reservation after a failure; a store error here only delays that
+    /// until the reservation's lease ends, so it is logged rather than hiding the failure.
+    async fn release(&self, hold: Hold) {
+        if let Err(err) = self.admission.release(hold).await {
+            tracing::warn!(error = %err, "could not release a model call's reservation");
+        }
     }
 
     /// Refuses a request that cannot be served, before anything is looked up for it.
@@ -278,10 +294,7 @@ impl ChatService {
                 }
             }
         };
-        let budget = match self.budgets.get(tenant_id).await? {
-            Some(settings) => Some((settings, self.budgets.spent_usd(tenant_id).await?)),
-            None => None,
-        };
+        let budget = self.budgets.get(tenant_id).await?;
         let writes = request.allow_writes && principal.has(Scope::RecordsWrite);
         let offer = if writes { Offer::All } else { Offer::ReadOnly };
         let declarations: Vec<FunctionDeclaration> = self
@@ -312,33 +325,39 @@ impl ChatService {
             let input_chars = serde_json::to_string(&conversation).map_or(0, |s| s.len())
                 + system.len()
                 + schema_chars;
-            self.check_budget(
-                tenant_id,
-                budget.as_ref(),
-                cost,
-                input_chars,
-                &context.price,
-            )
-            .await?;
+            let hold = self
+                .reserve(tenant_id, budget.as_ref(), input_chars, &context.price)
+                .await?;
             // The model call may not outlive the turn's budget: past it, the turn ends with what
             // it has instead of meeting API Gateway's 30 s cut-off.
             let remaining = self.limits.turn_budget.saturating_sub(started.elapsed());
-            let Ok(completion) = tokio::time::timeout(
+            let completion = match tokio::time::timeout(
                 remaining,
                 context
                     .model
                     .complete(&system, &conversation, &declarations),
             )
             .await
-            else {
-                tracing::warn!(tenant_id, "a model call ran past the turn's time budget");
-                break;
+            {
+                Ok(Ok(completion)) => completion,
+                Ok(Err(err)) => {
+                    self.release(hold).await;
+                    return Err(err.into());
+                }
+                Err(_) => {
+                    // No usage came back, so (as before reservations) nothing is counted.
+                    tracing::warn!(tenant_id, "a model call ran past the turn's time budget");
+                    self.release(hold).await;
+                    break;
+                }
             };
-            let completion = completion?;
             let call_cost = context.price.cost(
                 completion.usage.input_tokens,
                 completion.usage.output_tokens,
             );
+            self.admission
+                .settle(hold, budget::micro_usd(call_cost))
+                .await?;
             usage += completion.usage;
             cost += call_cost;
             context.usage.add(counters::CALLS, 1);
@@ -414,10 +433,12 @@ impl ChatService {
                 });
             }
         }
-        // Spend crossing the alert threshold is recorded as it happens.
-        if let Some((settings, spent_before)) = &budget {
+        // Spend crossing the alert threshold is recorded as it happens: the month's settled
+        // spend, this turn's and any other's.
+        if let Some(settings) = &budget {
+            let spent = self.admission.settled_this_month(tenant_id).await? as f64 / 1_000_000.0;
             self.budgets
-                .record_alerts(tenant_id, settings, spent_before + cost)
+                .record_alerts(tenant_id, settings, spent)
                 .await?;
         }
         let status = if reply.is_some() {
