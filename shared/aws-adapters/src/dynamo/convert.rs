@@ -20,7 +20,7 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
     match value {
         Value::Null => AttributeValue::Null(true),
         Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::Number(n) => AttributeValue::N(number_text(n)),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(values) => AttributeValue::L(values.iter().map(to_attribute).collect()),
         Value::Object(map) => AttributeValue::M(
@@ -28,6 +28,22 @@ pub fn to_attribute(value: &Value) -> AttributeValue {
                 .map(|(k, v)| (k.clone(), to_attribute(v)))
                 .collect(),
         ),
+    }
+}
+
+/// DynamoDB's smallest non-zero magnitude: it refuses a number closer to zero with a
+/// validation error, where JSON (and SQLite) take any double, down to 5e-324.
+const SMALLEST_MAGNITUDE: f64 = 1e-130;
+
+/// A number as DynamoDB takes it. A double closer to zero than DynamoDB can hold is written as
+/// 0, the nearest number it can: a request that sent 5e-324 (a valid JSON number) must not fail
+/// in the store with a 500 after the API accepted it.
+fn number_text(n: &Number) -> String {
+    match n.as_f64() {
+        Some(x) if !n.is_i64() && !n.is_u64() && x != 0.0 && x.abs() < SMALLEST_MAGNITUDE => {
+            "0".to_string()
+        }
+        _ => n.to_string(),
     }
 }
 
@@ -111,6 +127,25 @@ mod tests {
         });
         let back = from_attribute(&to_attribute(&value)).expect("converts back");
         assert_eq!(back, value);
+    }
+
+    #[test]
+    fn doubles_closer_to_zero_than_dynamodb_holds_are_written_as_zero() {
+        for tiny in [5e-324, -1e-200, 9.9e-131] {
+            let written = to_attribute(&serde_json::json!(tiny));
+            assert_eq!(written, AttributeValue::N("0".into()), "{tiny}");
+        }
+        for kept in [1e-130, 0.8, -2.5, 0.0] {
+            let written = to_attribute(&serde_json::json!(kept));
+            assert_eq!(
+                written,
+                AttributeValue::N(Number::from_f64(kept).expect("finite").to_string())
+            );
+        }
+        assert_eq!(
+            to_attribute(&serde_json::json!(7)),
+            AttributeValue::N("7".into())
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ macro_rules! table_store_contract_tests {
     ($make:expr) => {
         $crate::table_store_contract_tests!(@cases $make;
             get_returns_what_put_stored,
+            any_json_number_is_stored,
             put_replaces_whole_item,
             put_if_not_exists_refuses_existing,
             conditions_on_attribute_and_version,
@@ -98,6 +99,35 @@ pub async fn get_returns_what_put_stored(f: &Fixture) {
         other_table, None,
         "an item in one table must not show in another"
     );
+}
+
+/// Every finite JSON number a request can carry is stored, including doubles closer to zero
+/// than DynamoDB holds (5e-324 is valid JSON; a budget threshold of it was a 500 on DynamoDB).
+/// Such a number may read back as 0, the nearest a store can hold; larger ones read back exactly.
+pub async fn any_json_number_is_stored(f: &Fixture) {
+    let p = pk(f, "numbers");
+    let stored = item(json!({
+        "pk": p, "sk": "N", "tiny": 5e-324, "negative_tiny": -1e-200, "small": 1e-100,
+        "big": 1e100, "max_int": i64::MAX, "min_int": i64::MIN
+    }));
+    f.store
+        .put(Table::Core, stored, None)
+        .await
+        .expect("put any finite number");
+    let got = f
+        .store
+        .get(Table::Core, &Key::new(&p, "N"))
+        .await
+        .expect("get")
+        .expect("the item");
+    for (name, nearest) in [("tiny", 5e-324), ("negative_tiny", -1e-200)] {
+        let read = got[name].as_f64().expect("a number");
+        assert!(read == nearest || read == 0.0, "{name} read back as {read}");
+    }
+    assert_eq!(got["small"], json!(1e-100));
+    assert_eq!(got["big"], json!(1e100));
+    assert_eq!(got["max_int"], json!(i64::MAX));
+    assert_eq!(got["min_int"], json!(i64::MIN));
 }
 
 pub async fn put_replaces_whole_item(f: &Fixture) {
