@@ -12,6 +12,10 @@ sandbox's demo Airtable token, and runs ``schemathesis run`` over every operatio
    and the Airtable connection (last, since disconnecting it turns the gateway's answers into
    409s); logout and the password change are left out, as they would end the fuzzer's session.
 
+It does this on the embedded default (SQLite), and again on the AWS adapters (DynamoDB, SQS and
+Secrets Manager against moto at ``MOTO_ENDPOINT``, which ``./scripts/test`` starts) when that is
+set; with ``REQUIRE_MOTO=1`` and no ``MOTO_ENDPOINT`` it fails rather than skip the second.
+
 Each run checks every response against the document (status codes, content types, bodies,
 headers) and that nothing answers 5xx; it is bounded by ``FUZZ_MAX_EXAMPLES`` examples per
 operation and phase, and by a wall-clock timeout. The exit code is schemathesis's.
@@ -121,7 +125,9 @@ def start_fake_llm(script_dir: str) -> tuple[subprocess.Popen, str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def start_platform(data_dir: str, gemini_url: str) -> tuple[subprocess.Popen, str, str, list[str]]:
+def start_platform(
+    data_dir: str, gemini_url: str, backend: dict[str, str]
+) -> tuple[subprocess.Popen, str, str, list[str]]:
     binary = Path(os.environ.get("DEVSERVER_BIN", ROOT / "target" / "debug" / "devserver"))
     if not binary.exists():
         sys.exit(f"dev server binary not found at {binary}; run `cargo build -p devserver`")
@@ -147,6 +153,7 @@ def start_platform(data_dir: str, gemini_url: str) -> tuple[subprocess.Popen, st
         GEMINI_API_KEY="fake-gemini-key",
         CHAT_MODEL="gemini-2.5-flash",
     )
+    env.update(backend)
     process, lines = start([str(binary)], env, BANNER, "dev server")
     return process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}", lines
 
@@ -186,11 +193,66 @@ def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
         return 1
 
 
+def create_secret(endpoint: str, name: str, value: str) -> None:
+    """Creates a Secrets Manager secret on moto (its JSON protocol; moto checks no signature)."""
+    request = urllib.request.Request(
+        endpoint,
+        data=json.dumps({"Name": name, "SecretString": value}).encode(),
+        method="POST",
+        headers={
+            "content-type": "application/x-amz-json-1.1",
+            "x-amz-target": "secretsmanager.CreateSecret",
+            "authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        if response.status != 200:
+            sys.exit(f"could not create the secret {name} on moto: {response.status}")
+
+
+def backends() -> list[tuple[str, dict[str, str]]]:
+    """The backends to fuzz: the embedded default, and the AWS adapters on moto when it runs."""
+    chosen = [("embedded (SQLite)", {"BACKEND": "embedded"})]
+    moto = os.environ.get("MOTO_ENDPOINT")
+    if moto:
+        unique = f"fuzz-{os.getpid()}-{int(time.time())}"
+        chosen.append(
+            (
+                f"aws (moto at {moto})",
+                {
+                    "BACKEND": "aws",
+                    "AWS_ENDPOINT_URL": moto,
+                    "AWS_ACCESS_KEY_ID": "test",
+                    "AWS_SECRET_ACCESS_KEY": "test",
+                    "AWS_REGION": "us-east-1",
+                    "RESOURCE_PREFIX": f"{unique}-",
+                    "SECRETS_PREFIX": f"{unique}/",
+                },
+            )
+        )
+        # In AWS the model's key is a secret (the embedded backend reads GEMINI_API_KEY).
+        create_secret(moto, f"{unique}/llm/gemini-api-key", "fake-gemini-key")
+    elif os.environ.get("REQUIRE_MOTO") == "1":
+        sys.exit("REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set: cannot fuzz the AWS adapters")
+    else:
+        print("MOTO_ENDPOINT is not set: fuzzing the embedded backend only", flush=True)
+    return chosen
+
+
 def main() -> int:
+    code = 0
+    for name, backend in backends():
+        print(f"\n=== contract fuzzing on the {name} backend ===", flush=True)
+        code |= fuzz(backend)
+    return code
+
+
+def fuzz(backend: dict[str, str]) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-data-") as data_dir:
         llm, gemini_url = start_fake_llm(data_dir)
-        process, url, sandbox_url, lines = start_platform(data_dir, gemini_url)
+        process, url, sandbox_url, lines = start_platform(data_dir, gemini_url, backend)
         try:
             expect(200, call("POST", f"{sandbox_url}/_sandbox/rate-limits", {"enabled": False}), "sandbox limits off")
             signed_in = expect(

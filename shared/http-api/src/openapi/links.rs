@@ -3,7 +3,7 @@
 //! then read, change and delete it), which is how those operations get exercised on things that
 //! exist rather than on made-up ids that can only ever answer 404.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::{OpenApi, RefOr};
 
@@ -219,7 +219,7 @@ pub(crate) fn missing(document: &Value) -> Vec<String> {
             ));
         }
         if placed["parameters"]
-            != json!(
+            != serde_json::json!(
                 follows
                     .parameters
                     .iter()
