@@ -180,6 +180,18 @@ pub fn classify(value: &Value) -> Message<'_> {
             error: RpcError::invalid_request("Invalid Request: \"method\" must be a string"),
         };
     };
+    // Checked for notifications too: JSON-RPC 2.0 makes `params` a structured value whatever
+    // the message, and MCP's are always objects.
+    let params = match object.get("params") {
+        None => None,
+        Some(Value::Object(params)) => Some(params),
+        Some(_) => {
+            return Message::Invalid {
+                id: error_id,
+                error: RpcError::invalid_params("Invalid params: \"params\" must be an object"),
+            };
+        }
+    };
     let Some(id) = id else {
         return Message::Notification { method };
     };
@@ -191,22 +203,22 @@ pub fn classify(value: &Value) -> Message<'_> {
             ),
         };
     }
-    let params = match object.get("params") {
-        None => None,
-        Some(Value::Object(params)) => Some(params),
-        Some(_) => {
-            return Message::Invalid {
-                id: error_id,
-                error: RpcError::invalid_params("Invalid params: \"params\" must be an object"),
-            };
-        }
-    };
     Message::Request { id, method, params }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notification_with_params_that_are_not_an_object_is_invalid() {
+        let notification =
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized", "params": 5});
+        assert!(matches!(
+            classify(&notification),
+            Message::Invalid { id: ErrorId::Null, error } if error.code == INVALID_PARAMS
+        ));
+    }
 
     #[test]
     fn classifies_requests_notifications_and_responses() {

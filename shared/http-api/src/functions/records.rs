@@ -145,12 +145,12 @@ struct IdempotencyHeader {
 struct ListQuery {
     /// Records per page, 1 to 100.
     #[param(minimum = 1, maximum = 100)]
-    pageSize: Option<i64>,
+    pageSize: Option<u64>,
     /// The `offset` of the previous page.
     offset: Option<String>,
     /// At most this many records in all.
-    #[param(minimum = 1)]
-    maxRecords: Option<i64>,
+    #[param(schema_with = at_least_one)]
+    maxRecords: Option<u64>,
     /// A view's name or id.
     view: Option<String>,
     /// An Airtable formula; only records for which it is true.
@@ -161,6 +161,16 @@ struct ListQuery {
     timeZone: Option<String>,
     userLocale: Option<String>,
     returnFieldsByFieldId: Option<bool>,
+}
+
+/// A whole number from 1 up, with no upper bound: Airtable documents none for `maxRecords`
+/// (utoipa would add `format: int64`, whose implied maximum neither Airtable nor the gateway
+/// checks).
+fn at_least_one() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(1))
+        .build()
 }
 
 #[allow(dead_code)]
@@ -311,7 +321,7 @@ async fn base_schema(
     tag = "gateway: meta",
     description = "Creates a table.",
     params(BasePath),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name, description?, fields: [...]}`"),
+    request_body(content = schemas::NewTable, content_type = "application/json", description = "The new table and its fields (the first is the primary field)"),
     responses(
         (status = 200, description = "The new table", body = schemas::TableSchema),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -341,7 +351,7 @@ async fn create_table(
     tag = "gateway: meta",
     description = "Renames a table or changes its description.",
     params(TablePath),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name?, description?}`"),
+    request_body(content = schemas::NameOrDescription, content_type = "application/json", description = "A new name, a new description, or both"),
     responses(
         (status = 200, description = "The table", body = schemas::TableSchema),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -371,7 +381,7 @@ async fn update_table(
     tag = "gateway: meta",
     description = "Creates a field.",
     params(TablePath),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name, type, description?, options?}`"),
+    request_body(content = schemas::NewField, content_type = "application/json", description = "The new field"),
     responses(
         (status = 200, description = "The new field", body = schemas::FieldSchema),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -401,7 +411,7 @@ async fn create_field(
     tag = "gateway: meta",
     description = "Renames a field or changes its description.",
     params(FieldPath),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{name?, description?}`"),
+    request_body(content = schemas::NameOrDescription, content_type = "application/json", description = "A new name, a new description, or both"),
     responses(
         (status = 200, description = "The field", body = schemas::FieldSchema),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -460,7 +470,7 @@ async fn list_records(
     tag = "gateway: records",
     description = "Lists records with the parameters in the body (for long formulas).",
     params(TablePath),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "the list parameters as JSON: `{pageSize?, offset?, filterByFormula?, sort?, fields?, view?, …}`"),
+    request_body(content = Option<schemas::ListRecordsBody>, content_type = "application/json", description = "The list parameters as JSON; none lists everything, a page at a time"),
     responses(
         (status = 200, description = "A page of records", body = schemas::RecordPage, headers(("X-Cache" = String, description = "HIT or MISS"))),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -489,7 +499,7 @@ async fn list_records_post(
     tag = "gateway: records",
     description = "Creates 1 to 10 records; an `Idempotency-Key` header makes a retry answer the first result.",
     params(TablePath, IdempotencyHeader),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{records: [{fields}], typecast?}` or `{fields, typecast?}`"),
+    request_body(content = schemas::CreateRecordsBody, content_type = "application/json", description = "Up to 10 records, or one record's fields"),
     responses(
         (status = 200, description = "The records created", body = schemas::CreatedRecords),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -519,7 +529,7 @@ async fn create_records(
     tag = "gateway: records",
     description = "Updates 1 to 10 records, or upserts with `performUpsert`.",
     params(TablePath, IdempotencyHeader),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{records: [{id, fields}], typecast?, performUpsert?}`"),
+    request_body(content = schemas::UpdateRecordsBody, content_type = "application/json", description = "Up to 10 records by id, or with `performUpsert` by merge fields"),
     responses(
         (status = 200, description = "The records written", body = schemas::RecordsWritten),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -550,7 +560,7 @@ async fn update_records(
     tag = "gateway: records",
     description = "Like PATCH, but fields left out are cleared.",
     params(TablePath, IdempotencyHeader),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{records: [{id, fields}], typecast?, performUpsert?}`"),
+    request_body(content = schemas::UpdateRecordsBody, content_type = "application/json", description = "Up to 10 records by id, or with `performUpsert` by merge fields"),
     responses(
         (status = 200, description = "The records written", body = schemas::RecordsWritten),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -637,7 +647,7 @@ async fn get_record(
     tag = "gateway: records",
     description = "Updates one record.",
     params(RecordPath, IdempotencyHeader),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{fields, typecast?}`"),
+    request_body(content = schemas::WriteOneRecord, content_type = "application/json", description = "The record's new cells"),
     responses(
         (status = 200, description = "The record", body = schemas::Record),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),
@@ -669,7 +679,7 @@ async fn update_record(
     tag = "gateway: records",
     description = "Like PATCH, but fields left out are cleared.",
     params(RecordPath, IdempotencyHeader),
-    request_body(content = schemas::AirtableBody, content_type = "application/json", description = "`{fields, typecast?}`"),
+    request_body(content = schemas::WriteOneRecord, content_type = "application/json", description = "The record's new cells"),
     responses(
         (status = 200, description = "The record", body = schemas::Record),
         (status = 403, description = "Airtable refused the connected token this model (`INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND`, `INVALID_PERMISSIONS`).", body = schemas::AirtableError),

@@ -75,33 +75,164 @@ pub enum JsonRpcId {
 
 // ------------------------------------------------------------------------------- /mcp
 
-/// One JSON-RPC 2.0 message (request, notification or response).
+/// A request (with an `id`) or a notification (without), as a client sends them.
 #[derive(Serialize, ToSchema)]
-pub struct JsonRpcMessage {
+pub struct JsonRpcRequest {
+    #[schema(pattern = "^2\\.0$")]
+    pub jsonrpc: String,
+    /// Absent for a notification; MCP forbids a null id.
+    #[schema(nullable = false)]
+    pub id: Option<JsonRpcId>,
+    /// e.g. `initialize`, `tools/list`, `tools/call`, `resources/read`, `prompts/get`.
+    pub method: String,
+    #[schema(nullable = false)]
+    pub params: Option<std::collections::BTreeMap<String, Value>>,
+}
+
+/// A JSON-RPC 2.0 response: a `result` or an `error`, for the request with this `id` (null when
+/// the request's id could not be read).
+#[derive(Serialize, ToSchema)]
+pub struct JsonRpcResponse {
     #[schema(pattern = "^2\\.0$")]
     pub jsonrpc: String,
     pub id: Option<JsonRpcId>,
-    /// e.g. `initialize`, `tools/list`, `tools/call`, `resources/read`, `prompts/get`.
-    pub method: Option<String>,
-    pub params: Option<Value>,
     pub result: Option<Value>,
-    pub error: Option<Value>,
+    pub error: Option<JsonRpcErrorDetail>,
 }
 
-/// A JSON-RPC message, or (protocol revisions up to 2025-03-26) a batch of them.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum McpRequest {
-    One(JsonRpcMessage),
-    Batch(Vec<JsonRpcMessage>),
+/// Builds an `anyOf` schema (utoipa's derive writes `oneOf` for untagged enums, which refuses a
+/// value that fits two alternatives).
+fn any_of(
+    alternatives: impl IntoIterator<Item = utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    alternatives
+        .into_iter()
+        .fold(
+            utoipa::openapi::schema::AnyOfBuilder::new(),
+            |builder, alternative| builder.item(alternative),
+        )
+        .description(Some(description))
+        .into()
 }
 
-/// The answer to a request: a JSON-RPC response, or a batch of them.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum McpResponse {
-    One(JsonRpcMessage),
-    Batch(Vec<JsonRpcMessage>),
+fn reference(name: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::Ref::from_schema_name(name).into()
+}
+
+/// A client's answer to a server request (2025 protocol revisions): an `id` and a `result` or
+/// an `error`.
+fn client_response() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let base = |required: &str| {
+        ObjectBuilder::new()
+            .property(
+                "jsonrpc",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^2\\.0$")),
+            )
+            .required("jsonrpc")
+            .property("id", reference("JsonRpcId"))
+            .required("id")
+            .property("result", ObjectBuilder::new())
+            .property("error", ObjectBuilder::new())
+            .required(required)
+            .into()
+    };
+    any_of(
+        [base("result"), base("error")],
+        "A client's response to a server request",
+    )
+}
+
+/// Every schema `McpRequest` and `McpResponse` refer to, for `ToSchema::schemas`.
+fn mcp_schemas(
+    schemas: &mut Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )>,
+) {
+    for (name, schema) in [
+        (
+            JsonRpcRequest::name(),
+            <JsonRpcRequest as utoipa::PartialSchema>::schema(),
+        ),
+        (
+            JsonRpcResponse::name(),
+            <JsonRpcResponse as utoipa::PartialSchema>::schema(),
+        ),
+        (
+            JsonRpcId::name(),
+            <JsonRpcId as utoipa::PartialSchema>::schema(),
+        ),
+        (
+            JsonRpcErrorDetail::name(),
+            <JsonRpcErrorDetail as utoipa::PartialSchema>::schema(),
+        ),
+    ] {
+        schemas.push((name.to_string(), schema));
+    }
+}
+
+/// What a client posts: a JSON-RPC message, or (protocol revisions up to 2025-03-26) a batch of
+/// one or more (JSON-RPC 2.0 calls an empty array an invalid request).
+pub struct McpRequest;
+
+impl utoipa::PartialSchema for McpRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let message = || {
+            any_of(
+                [reference("JsonRpcRequest"), client_response()],
+                "One message",
+            )
+        };
+        let batch = utoipa::openapi::schema::ArrayBuilder::new()
+            .items(message())
+            .min_items(Some(1))
+            .description(Some("A batch (protocol revisions up to 2025-03-26)"));
+        any_of(
+            [reference("JsonRpcRequest"), client_response(), batch.into()],
+            "A JSON-RPC request, notification or response, or a batch of them",
+        )
+    }
+}
+
+impl ToSchema for McpRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        mcp_schemas(schemas);
+    }
+}
+
+/// What the server answers with 200: a response, or a batch of them.
+pub struct McpResponse;
+
+impl utoipa::PartialSchema for McpResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let batch = utoipa::openapi::schema::ArrayBuilder::new()
+            .items(reference("JsonRpcResponse"))
+            .min_items(Some(1));
+        any_of(
+            [reference("JsonRpcResponse"), batch.into()],
+            "The answer to a request: a JSON-RPC response, or a batch of them",
+        )
+    }
+}
+
+impl ToSchema for McpResponse {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        mcp_schemas(schemas);
+    }
 }
 
 // ------------------------------------------------------------------------------- accounts
@@ -572,7 +703,145 @@ pub struct BaseSchema {
     pub tables: Vec<TableSchema>,
 }
 
-/// An Airtable request body (see Airtable's Web API for each operation's fields); it must be a
-/// JSON object. The gateway forwards it as it came.
+// The `/v0` request bodies, as Airtable documents them. The gateway forwards each body as it
+// came; Airtable (or the sandbox) checks what no schema can, such as whether a field name exists
+// in the table or a cell value fits its field's type, and answers 422 in its own shape.
+
+/// `POST /v0/{base_id}/{table}`: up to 10 records, or one record's fields.
 #[derive(Serialize, ToSchema)]
-pub struct AirtableBody(pub std::collections::BTreeMap<String, Value>);
+#[serde(untagged)]
+pub enum CreateRecordsBody {
+    Many(CreateRecordsMany),
+    One(WriteOneRecord),
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRecordsMany {
+    #[schema(min_items = 1, max_items = 10)]
+    pub records: Vec<NewRecord>,
+    /// Convert strings to the fields' types (e.g. a select option that does not exist yet).
+    pub typecast: Option<bool>,
+    #[serde(rename = "returnFieldsByFieldId")]
+    pub return_fields_by_field_id: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewRecord {
+    /// Cell values by field name (or id), as Airtable's field types take them.
+    pub fields: std::collections::BTreeMap<String, Value>,
+}
+
+/// One record's new cells (`POST` of one record, `PATCH`/`PUT` of `…/{record_id}`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteOneRecord {
+    /// Cell values by field name (or id), as Airtable's field types take them.
+    pub fields: std::collections::BTreeMap<String, Value>,
+    pub typecast: Option<bool>,
+    #[serde(rename = "returnFieldsByFieldId")]
+    pub return_fields_by_field_id: Option<bool>,
+}
+
+/// `PATCH`/`PUT /v0/{base_id}/{table}`: up to 10 records by id, or, with `performUpsert`, by
+/// the values of up to 3 merge fields (records without an id are matched or created).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRecordsBody {
+    #[schema(min_items = 1, max_items = 10)]
+    pub records: Vec<RecordChange>,
+    pub typecast: Option<bool>,
+    #[serde(rename = "returnFieldsByFieldId")]
+    pub return_fields_by_field_id: Option<bool>,
+    #[serde(rename = "performUpsert")]
+    pub perform_upsert: Option<PerformUpsert>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordChange {
+    #[schema(pattern = "^rec[A-Za-z0-9]{1,61}$")]
+    pub id: Option<String>,
+    /// Cell values by field name (or id), as Airtable's field types take them.
+    pub fields: std::collections::BTreeMap<String, Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PerformUpsert {
+    #[serde(rename = "fieldsToMergeOn")]
+    #[schema(min_items = 1, max_items = 3)]
+    pub fields_to_merge_on: Vec<String>,
+}
+
+/// `POST /v0/{base_id}/{table}/listRecords`: the list parameters as JSON (for lists whose
+/// query string would be too long, such as a large `filterByFormula`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListRecordsBody {
+    /// Records per page, 1 to 100.
+    #[serde(rename = "pageSize")]
+    #[schema(minimum = 1, maximum = 100)]
+    pub page_size: Option<u64>,
+    /// At most this many records in all.
+    #[serde(rename = "maxRecords")]
+    #[schema(minimum = 1)]
+    pub max_records: Option<u64>,
+    /// From the previous page.
+    pub offset: Option<String>,
+    pub view: Option<String>,
+    #[serde(rename = "filterByFormula")]
+    pub filter_by_formula: Option<String>,
+    pub sort: Option<Vec<SortBy>>,
+    pub fields: Option<Vec<String>>,
+    #[serde(rename = "cellFormat")]
+    pub cell_format: Option<String>,
+    #[serde(rename = "timeZone")]
+    pub time_zone: Option<String>,
+    #[serde(rename = "userLocale")]
+    pub user_locale: Option<String>,
+    #[serde(rename = "returnFieldsByFieldId")]
+    pub return_fields_by_field_id: Option<bool>,
+    #[serde(rename = "recordMetadata")]
+    pub record_metadata: Option<Vec<String>>,
+    /// airtable.js sends its whole option object, `method` included; Airtable ignores it.
+    pub method: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SortBy {
+    pub field: String,
+    /// `asc` (the default) or `desc`.
+    pub direction: Option<String>,
+}
+
+/// `POST /v0/meta/bases/{base_id}/tables`.
+#[derive(Serialize, ToSchema)]
+pub struct NewTable {
+    #[schema(min_length = 1)]
+    pub name: String,
+    pub description: Option<String>,
+    /// The first field is the primary field.
+    #[schema(min_items = 1)]
+    pub fields: Vec<NewField>,
+}
+
+/// `POST /v0/meta/bases/{base_id}/tables/{table}/fields`, and each field of a new table.
+#[derive(Serialize, ToSchema)]
+pub struct NewField {
+    #[schema(min_length = 1)]
+    pub name: String,
+    /// An Airtable field type, e.g. `singleLineText`, `number`, `singleSelect`.
+    #[serde(rename = "type")]
+    pub field_type: String,
+    pub description: Option<String>,
+    /// The type's options, e.g. `{"precision": 0}` for a number.
+    pub options: Option<std::collections::BTreeMap<String, Value>>,
+}
+
+/// `PATCH` of a table or a field: a new name, a new description, or both.
+#[derive(Serialize, ToSchema)]
+#[schema(min_properties = 1)]
+pub struct NameOrDescription {
+    #[schema(min_length = 1)]
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
