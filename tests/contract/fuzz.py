@@ -10,7 +10,9 @@ sandbox's demo Airtable token, and runs ``schemathesis run`` over every operatio
 1. with an API key that holds every scope (the gateway, chat, MCP, usage, keys, budgets);
 2. with a signed-in user's access token, for the routes only a user may call (profile, keys),
    and the Airtable connection (last, since disconnecting it turns the gateway's answers into
-   409s); logout and the password change are left out, as they would end the fuzzer's session.
+   409s);
+3. with another user's session each, the password change and logout, which end the session
+   they run under.
 
 It does this on the embedded default (SQLite), and again on the AWS adapters (DynamoDB, SQS and
 Secrets Manager against moto at ``MOTO_ENDPOINT``, which ``./scripts/test`` starts) when that is
@@ -54,7 +56,8 @@ ALL_SCOPES = [
 # Routes a fuzzer must not call with the session it runs under (they end it), and the connection,
 # which the first pass leaves alone so that the gateway stays connected while it is fuzzed (the
 # second pass fuzzes it, last).
-FIRST_PASS_EXCLUDES = r"^/v1/auth/(logout|password)$|^/v1/connections/airtable$"
+SESSION_ENDERS = r"^/v1/auth/(logout|password)$"
+FIRST_PASS_EXCLUDES = SESSION_ENDERS + r"|^/v1/connections/airtable$"
 SECOND_PASS = r"^/v1/(auth/me|api-keys|connections/airtable)"
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "15")
 TIMEOUT_SECONDS = int(os.environ.get("FUZZ_TIMEOUT_SECONDS", "600"))
@@ -158,7 +161,7 @@ def start_platform(
     return process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}", lines
 
 
-def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
+def schemathesis(label: str, spec_url: str, base_url: str, token: str, *extra: str) -> int:
     command = [
         sys.executable,
         str(Path(__file__).with_name("run_schemathesis.py")),
@@ -186,11 +189,28 @@ def schemathesis(spec_url: str, base_url: str, token: str, *extra: str) -> int:
         *extra,
     ]
     print("$", " ".join(c if "Bearer" not in c else "'Authorization: Bearer …'" for c in command), flush=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = threading.Timer(TIMEOUT_SECONDS, process.kill)
+    deadline.start()
     try:
-        return subprocess.run(command, timeout=TIMEOUT_SECONDS).returncode
-    except subprocess.TimeoutExpired:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            stripped = line.strip()
+            if stripped.startswith("Selected:") or " generated, " in stripped:
+                COVERAGE.append(f"{label}: {stripped}")
+        code = process.wait()
+    finally:
+        deadline.cancel()
+    if code < 0:
         print(f"schemathesis did not finish within {TIMEOUT_SECONDS} s", flush=True)
         return 1
+    return code
+
+
+# What each schemathesis run covered ("Selected: n/m" operations, cases generated and how they
+# fared), printed again at the end so a reader sees the whole coverage in one place.
+COVERAGE: list[str] = []
 
 
 def create_secret(endpoint: str, name: str, value: str) -> None:
@@ -244,11 +264,14 @@ def main() -> int:
     code = 0
     for name, backend in backends():
         print(f"\n=== contract fuzzing on the {name} backend ===", flush=True)
-        code |= fuzz(backend)
+        code |= fuzz(name, backend)
+    print("\n=== what the contract fuzzing covered ===", flush=True)
+    for line in COVERAGE:
+        print(line, flush=True)
     return code
 
 
-def fuzz(backend: dict[str, str]) -> int:
+def fuzz(name: str, backend: dict[str, str]) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-data-") as data_dir:
         llm, gemini_url = start_fake_llm(data_dir)
@@ -283,14 +306,34 @@ def fuzz(backend: dict[str, str]) -> int:
             )
             print(f"fuzzing {operations} operations of {spec_url}", flush=True)
 
-            code = schemathesis(spec_url, url, key, "--exclude-path-regex", FIRST_PASS_EXCLUDES)
-            code |= schemathesis(
-                spec_url,
-                url,
-                access,
-                "--include-path-regex",
-                SECOND_PASS,
+            code = schemathesis(
+                f"{name}, API key", spec_url, url, key, "--exclude-path-regex", FIRST_PASS_EXCLUDES
             )
+            code |= schemathesis(
+                f"{name}, user session", spec_url, url, access, "--include-path-regex", SECOND_PASS
+            )
+            # Last, each with a session of its own, since each ends the session it runs under:
+            # the password change, then logout (no links lead there: no stateful phase).
+            for number, route in enumerate(("/v1/auth/password", "/v1/auth/logout"), start=2):
+                session = expect(
+                    201,
+                    call(
+                        "POST",
+                        f"{url}/v1/auth/register",
+                        {"email": f"fuzz-{number}@example.com", "password": "correct horse battery staple"},
+                    ),
+                    "register another user",
+                )["access_token"]
+                code |= schemathesis(
+                    f"{name}, a session for {route}",
+                    spec_url,
+                    url,
+                    session,
+                    "--include-path",
+                    route,
+                    "--phases",
+                    "examples,coverage,fuzzing",
+                )
         finally:
             for child in (process, llm):
                 child.terminate()

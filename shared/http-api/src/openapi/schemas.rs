@@ -124,6 +124,8 @@ fn reference(name: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Sche
 /// an `error`.
 fn client_response() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let any_value =
+        || ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue);
     let base = |required: &str| {
         ObjectBuilder::new()
             .property(
@@ -135,8 +137,8 @@ fn client_response() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
             .required("jsonrpc")
             .property("id", reference("JsonRpcId"))
             .required("id")
-            .property("result", ObjectBuilder::new())
-            .property("error", ObjectBuilder::new())
+            .property("result", any_value())
+            .property("error", any_value())
             .required(required)
             .into()
     };
