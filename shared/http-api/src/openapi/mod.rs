@@ -271,6 +271,34 @@ mod tests {
         }
     }
 
+    /// The id patterns the document states are the ones the parsers accept: each path
+    /// parameter named for an id carries its type's pattern.
+    #[test]
+    fn id_parameters_state_the_parsers_patterns() {
+        use gateway::operation::{BaseId, FieldId, RecordId};
+        let doc = document_value();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for operation in item.as_object().expect("item").values() {
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    let expected = match parameter["name"].as_str() {
+                        Some("base_id") => BaseId::PATTERN,
+                        Some("record_id") => RecordId::PATTERN,
+                        Some("field_id") => FieldId::PATTERN,
+                        _ => continue,
+                    };
+                    assert_eq!(
+                        parameter["schema"]["pattern"], expected,
+                        "{path} {}",
+                        parameter["name"]
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 20, "only {checked} id parameters");
+    }
+
     /// Every link is placed on the answer it comes from and names an operation that exists.
     #[test]
     fn every_link_holds() {

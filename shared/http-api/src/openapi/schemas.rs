@@ -247,27 +247,23 @@ pub enum Role {
     Member,
 }
 
-#[derive(Serialize, ToSchema)]
-pub enum Scope {
-    #[serde(rename = "records:read")]
-    RecordsRead,
-    #[serde(rename = "records:write")]
-    RecordsWrite,
-    #[serde(rename = "schema:read")]
-    SchemaRead,
-    #[serde(rename = "schema:write")]
-    SchemaWrite,
-    #[serde(rename = "chat")]
-    Chat,
-    #[serde(rename = "workflows")]
-    Workflows,
-    #[serde(rename = "sagas")]
-    Sagas,
-    #[serde(rename = "usage:read")]
-    UsageRead,
-    #[serde(rename = "admin")]
-    Admin,
+/// A scope. Its values come from the platform's own list (`accounts::Scope::ALL`), so the
+/// document cannot offer a scope the platform does not know, or miss one it does.
+#[derive(Serialize)]
+pub struct Scope(pub &'static str);
+
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(
+                accounts::Scope::ALL.iter().map(|scope| scope.as_str()),
+            ))
+            .into()
+    }
 }
+
+impl ToSchema for Scope {}
 
 #[derive(Serialize, ToSchema)]
 pub struct User {
