@@ -31,7 +31,13 @@ GATEWAY_SCOPES = ["records:read", "records:write", "schema:read"]
 # (connect, read) timeouts: the gateway may hold a call while it waits for an Airtable slot.
 TIMEOUT = (5, 60)
 # Variables of the caller's environment that would point the dev server elsewhere or limit it.
-_UNSET = ("BACKEND", "AIRTABLE_API_URL", "AWS_ENDPOINT_URL", "CLIENT_AUTH_REQUESTS_PER_MINUTE")
+_UNSET = (
+    "BACKEND",
+    "AIRTABLE_API_URL",
+    "AWS_ENDPOINT_URL",
+    "CLIENT_AUTH_REQUESTS_PER_MINUTE",
+    "MCP_ALLOWED_ORIGINS",
+)
 
 
 def free_port(taken: set[int] = frozenset()) -> int:
@@ -48,6 +54,12 @@ class Platform:
     url: str
     sandbox_url: str
     lines: list[str] = field(default_factory=list)
+    # A table a test module made for its writes, when it needs one (the MCP tests).
+    write_table: str = ""
+
+    @property
+    def mcp_url(self) -> str:
+        return self.url + "/mcp"
 
     def output(self) -> str:
         return "".join(self.lines)

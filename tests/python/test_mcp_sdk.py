@@ -1,7 +1,7 @@
 """The official MCP Python SDK (PyPI ``mcp``) against the dev server's ``/mcp``, compared with the sandbox.
 
-Starts the dev server (``DEVSERVER_BIN``, default ``target/debug/devserver``) once, on free ports,
-with its in-process Airtable sandbox and a temporary ``DATA_DIR``. A tenant registers, connects
+Starts the dev server once for the module (``platform_support.running_platform``: free ports, its
+in-process Airtable sandbox, a temporary ``DATA_DIR``). A tenant registers, connects
 the sandbox's demo Airtable token and creates API keys with different scopes; the SDK's
 ``Client`` then talks to ``POST /mcp`` over streamable HTTP with ``Authorization: Bearer <key>``
 in both protocol eras it speaks:
@@ -21,14 +21,9 @@ demo base's ``Contacts`` (which the read tests compare) never changes under them
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import threading
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import anyio
@@ -37,13 +32,12 @@ import pytest
 import requests
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from platform_support import Platform, running_platform, sandbox_admin
 
-ROOT = Path(__file__).resolve().parents[2]
 BASE_ID = "appSandboxDemoCRM"
 TABLE = "Contacts"
 SCHEMA_URI = f"airtable://bases/{BASE_ID}/schema"
 SANDBOX_TOKEN = "patSandboxDemo001.demo-token-for-local-development-only"
-BANNER = "PyAirtable platform on http://"
 PASSWORD = "correct horse battery staple"
 SERVER_NAME = "pyairtable-on-lambda"
 # (connect, read) timeouts for plain HTTP calls.
@@ -67,70 +61,9 @@ MODES = [
 # --- the dev server ---------------------------------------------------------------------------
 
 
-def _free_port(taken: set[int] = frozenset()) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in taken:
-            return port
-
-
-@dataclass
-class Platform:
-    url: str
-    sandbox_url: str
-    write_table: str = ""
-    lines: list[str] = field(default_factory=list)
-
-    @property
-    def mcp_url(self) -> str:
-        return self.url + "/mcp"
-
-    def output(self) -> str:
-        return "".join(self.lines)
-
-
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    binary = Path(os.environ.get("DEVSERVER_BIN", ROOT / "target" / "debug" / "devserver"))
-    if not binary.exists():
-        pytest.fail(f"dev server binary not found at {binary}; run `cargo build -p devserver`")
-    port = _free_port()
-    sandbox_port = _free_port({port})
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in ("BACKEND", "AIRTABLE_API_URL", "AWS_ENDPOINT_URL", "CLIENT_AUTH_REQUESTS_PER_MINUTE", "MCP_ALLOWED_ORIGINS")
-    }
-    env.update(
-        PORT=str(port),
-        SANDBOX_PORT=str(sandbox_port),
-        DATA_DIR=str(tmp_path_factory.mktemp("devserver-data")),
-        TENANT_REQUESTS_PER_MINUTE="0",
-        RUST_LOG=os.environ.get("RUST_LOG", "warn"),
-    )
-    proc = subprocess.Popen(
-        [str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
-    server = Platform(url=f"http://127.0.0.1:{port}", sandbox_url=f"http://127.0.0.1:{sandbox_port}")
-    ready = threading.Event()
-
-    def drain():
-        # Keeps reading until the process exits, so a chatty server never blocks on a full pipe.
-        for line in proc.stdout:
-            server.lines.append(line)
-            if BANNER in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        if not ready.wait(60) or proc.poll() is not None or BANNER not in server.output():
-            pytest.fail(f"the dev server did not start (exit code {proc.poll()}); it printed:\n{server.output()}")
-        # Straight calls made here must never make the sandbox refuse the platform with a 429.
-        _sandbox(server, "POST", "/_sandbox/rate-limits", {"enabled": False})
+    with running_platform(tmp_path_factory.mktemp("devserver-data")) as server:
         # The write tests' own table, made before any MCP call so no schema the platform read can
         # be missing it.
         server.write_table = f"Mcp writes {uuid.uuid4().hex[:6]}"
@@ -144,20 +77,6 @@ def platform(tmp_path_factory):
             },
         )
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _sandbox(platform: Platform, method: str, path: str, body: dict | None = None) -> dict:
-    """Calls one of the sandbox's admin endpoints (`/_sandbox/...`)."""
-    resp = requests.request(method, platform.sandbox_url + path, json=body, timeout=TIMEOUT)
-    assert resp.ok, f"{method} {path}: {resp.status_code} {resp.text}"
-    return resp.json()
 
 
 def _straight(platform: Platform, method: str, path: str, body: dict | None = None, params=None) -> requests.Response:

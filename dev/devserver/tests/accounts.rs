@@ -16,7 +16,7 @@ use basics::{Env, ManualClock, RandomIds};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use common::{Server, devserver, free_port, start_with};
+use common::{Server, devserver, free_port, start_fresh};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -41,14 +41,12 @@ impl Platform {
     fn start_with(mut command: std::process::Command) -> Self {
         // Debug logs: a secret that leaked into any log line would show up here.
         command.env("RUST_LOG", "debug");
-        let data = tempfile::tempdir().expect("tempdir");
-        let (port, sandbox_port) = (free_port(), free_port());
-        let (server, _) = start_with(command, data.path(), port, sandbox_port);
+        let fresh = start_fresh(command);
         Self {
-            server,
-            data,
-            base: format!("http://127.0.0.1:{port}"),
-            sandbox: format!("http://127.0.0.1:{sandbox_port}"),
+            server: fresh.server,
+            data: fresh.data,
+            base: fresh.url,
+            sandbox: fresh.sandbox,
             http: reqwest::Client::new(),
         }
     }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Server, devserver, free_port, start_with};
+use common::{Server, devserver, start_fresh};
 use fake_llm::{
     Condition, DEFAULT_GEMINI_KEY, DEFAULT_OPENAI_KEY, FakeLlm, FakeLlmBuilder, FakeLlmHandle,
     KeyCheck, Last, Provider, RecordedRequest, Rule, Turn,
@@ -128,15 +128,12 @@ impl Platform {
                 None => command.env_remove(name),
             };
         }
-        let data = tempfile::tempdir().expect("tempdir");
-        let (port, sandbox_port) = (free_port(), free_port());
-        let (server, _) =
-            tokio::task::block_in_place(|| start_with(command, data.path(), port, sandbox_port));
+        let fresh = tokio::task::block_in_place(|| start_fresh(command));
         let platform = Self {
-            _server: server,
-            _data: data,
-            url: format!("http://127.0.0.1:{port}"),
-            sandbox: format!("http://127.0.0.1:{sandbox_port}"),
+            _server: fresh.server,
+            _data: fresh.data,
+            url: fresh.url,
+            sandbox: fresh.sandbox,
             http: reqwest::Client::new(),
             llm,
         };

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use common::{Server, devserver, free_port, start_with};
+use common::{Server, devserver, free_port, start_fresh};
 
 const PASSWORD: &str = "correct horse battery staple";
 const SIGN_IN_LIMIT: usize = 30;
@@ -59,13 +59,11 @@ fn client_from(host: u8) -> reqwest::Client {
 impl Platform {
     fn start(mut command: std::process::Command) -> Self {
         command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", SIGN_IN_LIMIT.to_string());
-        let data = tempfile::tempdir().expect("tempdir");
-        let (port, sandbox_port) = (free_port(), free_port());
-        let (server, _) = start_with(command, data.path(), port, sandbox_port);
+        let fresh = start_fresh(command);
         Self {
-            _server: server,
-            _data: data,
-            base: format!("http://127.0.0.1:{port}"),
+            _server: fresh.server,
+            _data: fresh.data,
+            base: fresh.url,
         }
     }
 

@@ -9,7 +9,7 @@ mod common;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use common::{Server, devserver, free_port, start_with};
+use common::{Server, devserver, start_fresh};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -32,13 +32,11 @@ impl Platform {
         let mut command = devserver();
         command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "0");
         command.env("TENANT_REQUESTS_PER_MINUTE", "0");
-        let data = tempfile::tempdir().expect("tempdir");
-        let (port, sandbox_port) = (free_port(), free_port());
-        let (server, _) = start_with(command, data.path(), port, sandbox_port);
+        let fresh = start_fresh(command);
         Self {
-            _server: server,
-            _data: data,
-            base: format!("http://127.0.0.1:{port}"),
+            _server: fresh.server,
+            _data: fresh.data,
+            base: fresh.url,
             http: reqwest::Client::new(),
         }
     }
@@ -51,12 +49,14 @@ impl Platform {
     /// Sends a body over the size limit. The server answers 413 as soon as the limit is passed
     /// and closes the connection while the client may still be writing the rest, which can
     /// reset the connection before the client reads the answer: so it tries a few times, and
-    /// checks the answer it gets.
+    /// checks the answer it gets. Each attempt has a client of its own: the connection the
+    /// server closed must not go back to the shared pool, where the next request would meet it.
     async fn send_oversized(&self, path: &str, token: &str) -> Reply {
         let huge = vec![b' '; 10 * 1024 * 1024];
         for _ in 0..5 {
-            let request = self
-                .request(Method::POST, path, Some(token))
+            let request = reqwest::Client::new()
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(token)
                 .header("content-type", "application/json")
                 .header("accept", "application/json, text/event-stream")
                 .body(huge.clone());

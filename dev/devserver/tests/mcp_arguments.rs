@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Server, devserver, free_port, start_with};
+use common::{Server, devserver, start_fresh};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -30,14 +30,12 @@ impl Platform {
         command
             .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
             .env("TENANT_REQUESTS_PER_MINUTE", "0");
-        let data = tempfile::tempdir().expect("tempdir");
-        let (port, sandbox_port) = (free_port(), free_port());
-        let (server, _) = start_with(command, data.path(), port, sandbox_port);
+        let fresh = start_fresh(command);
         Self {
-            _server: server,
-            _data: data,
-            url: format!("http://127.0.0.1:{port}"),
-            sandbox: format!("http://127.0.0.1:{sandbox_port}"),
+            _server: fresh.server,
+            _data: fresh.data,
+            url: fresh.url,
+            sandbox: fresh.sandbox,
             http: reqwest::Client::new(),
         }
     }

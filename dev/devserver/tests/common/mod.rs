@@ -31,6 +31,31 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A dev server on a fresh data directory and free ports, and where it listens. The directory
+/// lives as long as this value; the server is killed when it is dropped.
+pub struct Fresh {
+    pub server: Server,
+    pub data: tempfile::TempDir,
+    /// The platform's base URL, `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// The in-process Airtable sandbox's base URL.
+    pub sandbox: String,
+}
+
+/// Starts `command` (from [`devserver`], configured as the test needs) on a fresh data
+/// directory and free ports, and waits for its banner.
+pub fn start_fresh(command: Command) -> Fresh {
+    let data = tempfile::tempdir().expect("tempdir");
+    let (port, sandbox_port) = (free_port(), free_port());
+    let (server, _) = start_with(command, data.path(), port, sandbox_port);
+    Fresh {
+        server,
+        data,
+        url: format!("http://127.0.0.1:{port}"),
+        sandbox: format!("http://127.0.0.1:{sandbox_port}"),
+    }
+}
+
 /// A running server; killed if a test fails before stopping it, so no process outlives a test.
 pub struct Server {
     child: Option<Child>,
