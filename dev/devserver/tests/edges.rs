@@ -12,11 +12,13 @@ use serde_json::{Value, json};
 use common::{Server, devserver, start_fresh};
 
 const PASSWORD: &str = "correct horse battery staple";
+const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
 
 struct Platform {
     _server: Server,
     _data: tempfile::TempDir,
     base: String,
+    sandbox: String,
     http: reqwest::Client,
 }
 
@@ -29,16 +31,57 @@ struct Reply {
 
 impl Platform {
     fn start() -> Self {
+        Self::start_with_tenant_limit(0)
+    }
+
+    fn start_with_tenant_limit(per_minute: u32) -> Self {
         let mut command = devserver();
         command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "0");
-        command.env("TENANT_REQUESTS_PER_MINUTE", "0");
+        command.env("TENANT_REQUESTS_PER_MINUTE", per_minute.to_string());
         let fresh = start_fresh(command);
         Self {
             _server: fresh.server,
             _data: fresh.data,
             base: fresh.url,
+            sandbox: fresh.sandbox,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Connects the sandbox's demo Airtable token for the user of `token`.
+    async fn connect(&self, token: &str) {
+        let reply = self
+            .send(
+                self.request(Method::PUT, "/v1/connections/airtable", Some(token))
+                    .json(&json!({"token": DEMO_TOKEN})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+
+    /// How many requests reached the sandbox ("Airtable") so far.
+    async fn upstream_requests(&self) -> u64 {
+        let counters: Value = self
+            .http
+            .get(format!("{}/_sandbox/counters", self.sandbox))
+            .send()
+            .await
+            .expect("sandbox")
+            .json()
+            .await
+            .expect("counters");
+        counters["totalRequests"].as_u64().expect("totalRequests")
+    }
+
+    /// One POST to /mcp at `version`, as an MCP client sends it.
+    async fn mcp(&self, token: &str, version: &str, body: Value) -> Reply {
+        self.send(
+            self.request(Method::POST, "/mcp", Some(token))
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", version)
+                .json(&body),
+        )
+        .await
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
@@ -323,4 +366,158 @@ async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
         )
         .await;
     assert_platform_error(&reply, StatusCode::UNAUTHORIZED, "Basic credentials");
+}
+
+#[tokio::test]
+async fn ambiguous_headers_and_empty_write_bodies_are_refused_before_airtable() {
+    let platform = Platform::start();
+    let token = platform.owner("linus@example.com").await;
+    platform.connect(&token).await;
+    let before = platform.upstream_requests().await;
+
+    // Two Idempotency-Keys once protected the write under the first only.
+    let reply = platform
+        .send(
+            platform
+                .request(Method::POST, "/v0/appSandboxDemoCRM/Contacts", Some(&token))
+                .header("idempotency-key", "k1")
+                .header("idempotency-key", "k2")
+                .json(&json!({"records": [{"fields": {"Name": "Twice keyed"}}]})),
+        )
+        .await;
+    assert_platform_error(&reply, StatusCode::BAD_REQUEST, "two Idempotency-Keys");
+    assert!(reply.text.contains("idempotency-key"), "{}", reply.text);
+
+    // Two Hosts (RFC 9112 asks for 400), two Authorizations.
+    for (name, first, second) in [
+        ("host", "a.example", "b.example"),
+        ("authorization", "Bearer x", "Bearer y"),
+    ] {
+        let reply = platform
+            .send(
+                platform
+                    .http
+                    .get(format!("{}/v1/auth/me", platform.base))
+                    .bearer_auth(&token)
+                    .header(name, first)
+                    .header(name, second),
+            )
+            .await;
+        assert_platform_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            &format!("two {name} headers"),
+        );
+    }
+
+    // A write without a body is refused here, in Airtable's shape, instead of costing a call.
+    for (method, path) in [
+        (Method::POST, "/v0/appSandboxDemoCRM/Contacts"),
+        (Method::PATCH, "/v0/appSandboxDemoCRM/Contacts"),
+        (
+            Method::PUT,
+            "/v0/appSandboxDemoCRM/Contacts/recCt000000000001",
+        ),
+        (Method::POST, "/v0/meta/bases/appSandboxDemoCRM/tables"),
+    ] {
+        let reply = platform
+            .send(
+                platform
+                    .request(method.clone(), path, Some(&token))
+                    .header("content-type", "application/json"),
+            )
+            .await;
+        assert_platform_error(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("empty {method} {path}"),
+        );
+        assert_eq!(reply.body["error"]["type"], "INVALID_REQUEST_UNKNOWN");
+    }
+    assert_eq!(
+        platform.upstream_requests().await,
+        before,
+        "nothing refused here may reach Airtable"
+    );
+}
+
+#[tokio::test]
+async fn mcp_batches_are_capped_and_each_message_counts_against_the_tenant_limit() {
+    let platform = Platform::start_with_tenant_limit(8);
+    let token = platform.owner("barbara@example.com").await;
+    let list = |id: usize| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+
+    // Past the cap: refused whole.
+    let reply = platform
+        .mcp(
+            &token,
+            "2025-03-26",
+            Value::Array((0..21).map(list).collect()),
+        )
+        .await;
+    assert_json_rpc_error(&reply, StatusCode::BAD_REQUEST, "a batch of 21");
+    assert!(reply.text.contains("at most 20"), "{}", reply.text);
+
+    // Within the cap, each message is a request: the refused batch counted 1 and this one 5,
+    // so the next 5 take the tenant past 8.
+    let reply = platform
+        .mcp(
+            &token,
+            "2025-03-26",
+            Value::Array((0..5).map(list).collect()),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body.as_array().map(Vec::len), Some(5));
+    let reply = platform
+        .mcp(
+            &token,
+            "2025-03-26",
+            Value::Array((0..5).map(list).collect()),
+        )
+        .await;
+    assert_json_rpc_error(
+        &reply,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a batch past the limit",
+    );
+    assert_eq!(reply.body["error"]["data"]["type"], "TENANT_RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn mcp_prompts_take_only_ids_the_tools_would_take() {
+    let platform = Platform::start();
+    let token = platform.owner("ada.l@example.com").await;
+    for (base, table) in [
+        ("meta", "Contacts"),
+        ("appSandboxDemoCRM", ".."),
+        ("appSandboxDemoCRM", ""),
+    ] {
+        let reply = platform
+            .mcp(
+                &token,
+                "2025-06-18",
+                json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/get",
+                       "params": {"name": "analyze_table", "arguments": {"base_id": base, "table": table}}}),
+            )
+            .await;
+        assert_eq!(
+            reply.body["error"]["code"], -32602,
+            "{base}/{table}: {}",
+            reply.text
+        );
+    }
+    let reply = platform
+        .mcp(
+            &token,
+            "2025-06-18",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/get",
+                   "params": {"name": "analyze_table", "arguments": {"base_id": "appSandboxDemoCRM", "table": "Contacts"}}}),
+        )
+        .await;
+    assert!(
+        reply.body["result"]["messages"].is_array(),
+        "{}",
+        reply.text
+    );
 }

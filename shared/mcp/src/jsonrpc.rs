@@ -196,11 +196,17 @@ pub fn classify(value: &Value) -> Message<'_> {
         return Message::Notification { method };
     };
     if !is_valid_id(id) {
+        let kind = match id {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Array(_) => "an array",
+            _ => "an object",
+        };
         return Message::Invalid {
             id: ErrorId::Null,
-            error: RpcError::invalid_request(
-                "Invalid Request: \"id\" must be a string or a number, not null",
-            ),
+            error: RpcError::invalid_request(format!(
+                "Invalid Request: \"id\" must be a string or a number, not {kind}"
+            )),
         };
     }
     Message::Request { id, method, params }
@@ -209,6 +215,24 @@ pub fn classify(value: &Value) -> Message<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_that_is_not_a_string_or_number_is_named_for_what_it_is() {
+        for (id, kind) in [
+            (json!(null), "null"),
+            (json!({"a": 1}), "an object"),
+            (json!([1]), "an array"),
+            (json!(true), "a boolean"),
+        ] {
+            let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+            match classify(&request) {
+                Message::Invalid { error, .. } => {
+                    assert!(error.message.ends_with(kind), "{}", error.message)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn a_notification_with_params_that_are_not_an_object_is_invalid() {

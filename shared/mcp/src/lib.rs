@@ -131,9 +131,9 @@ pub use methods::{
     CLIENT_CAPABILITIES_META_KEY, PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY, ServerInfo,
 };
 pub use transport::{
-    ForbiddenOrigin, HttpReply, MCP_METHOD_HEADER, MCP_NAME_HEADER, MCP_PROTOCOL_VERSION_HEADER,
-    check_origin, decode_header_value, handle_delete, handle_get, handle_post, method_not_allowed,
-    origin_header,
+    ForbiddenOrigin, HttpReply, MAX_BATCH_MESSAGES, MCP_METHOD_HEADER, MCP_NAME_HEADER,
+    MCP_PROTOCOL_VERSION_HEADER, check_origin, decode_header_value, handle_delete, handle_get,
+    handle_post, method_not_allowed, origin_header,
 };
 pub use version::{
     DEFAULT_HEADERLESS_VERSION, LATEST_INITIALIZE_VERSION, ProtocolVersion, SUPPORTED_VERSIONS,

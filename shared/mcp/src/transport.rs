@@ -517,6 +517,12 @@ pub fn decode_header_value(value: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// The most messages one batch may hold. Every message of a batch is work (a tool call is an
+/// Airtable call), so an unbounded batch would let one HTTP request do unbounded work; clients
+/// batch a handful of messages at most (the 2025-03-26 SDKs sent a few notifications and
+/// responses together).
+pub const MAX_BATCH_MESSAGES: usize = 20;
+
 /// 2025-03-26 allowed a POST body to be a JSON-RPC batch; 2025-06-18 removed batching, and
 /// 2026-07-28 requires "a single JSON-RPC request or notification". Batches are therefore served
 /// only at 2025-03-26 (the version of a header-less request), else refused with 400 and -32600.
@@ -561,6 +567,16 @@ async fn handle_batch(
             StatusCode::BAD_REQUEST,
             &ErrorId::Null,
             &RpcError::invalid_request("Invalid Request: empty batch"),
+        );
+    }
+    if items.len() > MAX_BATCH_MESSAGES {
+        return HttpReply::error(
+            StatusCode::BAD_REQUEST,
+            &ErrorId::Null,
+            &RpcError::invalid_request(format!(
+                "Invalid Request: a batch may hold at most {MAX_BATCH_MESSAGES} messages (this one has {})",
+                items.len()
+            )),
         );
     }
     let call = Call {

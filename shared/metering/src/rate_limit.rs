@@ -61,7 +61,17 @@ impl RequestRateLimit {
     /// Counts one request for the subject (a tenant id or a client address); `Ok(Err(..))` when
     /// it is over the limit.
     pub async fn admit(&self, subject: &str) -> Result<Result<(), RateLimited>, StoreError> {
-        if self.per_minute == 0 {
+        self.admit_many(subject, 1).await
+    }
+
+    /// Counts `count` requests at once (one HTTP request that carries several, such as an MCP
+    /// batch); `Ok(Err(..))` when they take the subject over the limit.
+    pub async fn admit_many(
+        &self,
+        subject: &str,
+        count: u32,
+    ) -> Result<Result<(), RateLimited>, StoreError> {
+        if self.per_minute == 0 || count == 0 {
             return Ok(Ok(()));
         }
         let now = self.clock.epoch_seconds();
@@ -77,7 +87,7 @@ impl RequestRateLimit {
                 Table::Ephemeral,
                 &key,
                 Update::new()
-                    .add("count", 1)
+                    .add("count", i64::from(count))
                     .set_if_absent("expires_at", (minute + 2) * 60),
                 None,
             )
@@ -128,6 +138,23 @@ mod tests {
         // The next minute starts afresh.
         clock.advance(chrono::Duration::seconds(45));
         assert_eq!(limit.admit("ten_a").await.expect("store"), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn several_requests_at_once_count_as_several() {
+        let clock = Arc::new(ManualClock::at(
+            Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 15)
+                .single()
+                .expect("time"),
+        ));
+        let db = Database::in_memory().expect("db");
+        let store = Arc::new(SqliteStore::new(db, clock.clone()));
+        let limit = RequestRateLimit::new(store, clock, LimitSubject::Tenant, 5);
+        assert_eq!(limit.admit_many("ten_a", 4).await.expect("store"), Ok(()));
+        assert!(limit.admit_many("ten_a", 2).await.expect("store").is_err());
+        // Nothing is counted for nothing.
+        assert_eq!(limit.admit_many("ten_b", 0).await.expect("store"), Ok(()));
+        assert_eq!(limit.admit_many("ten_b", 5).await.expect("store"), Ok(()));
     }
 
     #[tokio::test]

@@ -38,8 +38,8 @@ pub fn routes() -> FunctionRoutes {
 struct RegisterBody {
     #[schema(format = Email, max_length = 254)]
     email: String,
-    /// 8 to 256 characters after NFKC normalisation.
-    #[schema(min_length = 8, max_length = 256)]
+    /// 8 to 256 characters, counted after NFKC normalisation (so no raw length bound is
+    /// exact: normalising can join or split characters).
     password: String,
     /// A display name, up to 100 characters without control characters.
     #[serde(default)]
@@ -214,8 +214,8 @@ async fn update_me(
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     current_password: String,
-    /// 8 to 256 characters after NFKC normalisation.
-    #[schema(min_length = 8, max_length = 256)]
+    /// 8 to 256 characters, counted after NFKC normalisation (so no raw length bound is
+    /// exact: normalising can join or split characters).
     new_password: String,
 }
 

@@ -14,6 +14,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use basics::ApiError;
 use mcp::{
     CallError, McpBackend, PromptArgument, PromptDescriptor, PromptMessage, PromptMessages,
     ResourceContents, ResourceDescriptor, Role, ServerInfo, ToolAnnotations, ToolDescriptor,
@@ -122,8 +123,44 @@ async fn mcp_post(
     let usage = usage
         .map(|axum::Extension(tally)| tally)
         .unwrap_or_default();
+    if let Err(refusal) = charge_batch(&state, &caller.0.tenant_id, &body).await {
+        return refusal.into_response();
+    }
     let backend = PlatformBackend::new(&state, caller.0, usage);
     reply(mcp::handle_post(&headers, &body, &backend, &server_info(&state)).await)
+}
+
+/// A batch carries several messages, each as much work as a request of its own (a tool call is
+/// an Airtable call): the tenant's request limit counts every message, not the one HTTP request
+/// (the authentication layer has counted the first). Batches past `mcp::MAX_BATCH_MESSAGES` are
+/// refused whole by the protocol layer and cost nothing more.
+async fn charge_batch(state: &AppState, tenant_id: &str, body: &Bytes) -> Result<(), ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'[') {
+        return Ok(());
+    }
+    let Ok(messages) = serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(body) else {
+        return Ok(()); // not a well-formed batch: the protocol layer answers -32700
+    };
+    if messages.len() > mcp::MAX_BATCH_MESSAGES {
+        return Ok(()); // refused whole by the protocol layer: no message will run
+    }
+    let extra = messages.len().saturating_sub(1);
+    let extra = u32::try_from(extra).unwrap_or(u32::MAX);
+    match state.tenant_rate_limit().admit_many(tenant_id, extra).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(limited)) => Err(ApiError::rate_limited(
+            format!(
+                "This batch of {} messages takes the tenant over its limit of {} requests per minute; retry in {} s",
+                messages.len(),
+                limited.limit,
+                limited.retry_after
+            ),
+            limited.retry_after,
+        )
+        .with_type("TENANT_RATE_LIMITED")),
+        Err(err) => Err(ApiError::from(err)),
+    }
 }
 
 /// The MCP backend for one request: one tenant, one principal.
@@ -284,9 +321,19 @@ impl McpBackend for PlatformBackend {
                     CallError::InvalidArguments(format!("the {key} argument is required"))
                 })
         };
+        // The prompt's ids go into text a model will act on: they must be ids the tools would
+        // take, or the model is sent after a table that cannot exist.
+        let base_and_table = || -> Result<(gateway::BaseId, gateway::TableRef), CallError> {
+            let base = gateway::BaseId::parse(&required("base_id")?)
+                .map_err(|err| CallError::InvalidArguments(format!("base_id: {err}")))?;
+            let table = gateway::TableRef::parse(&required("table")?)
+                .map_err(|err| CallError::InvalidArguments(format!("table: {err}")))?;
+            Ok((base, table))
+        };
         let text = match name {
             ANALYSIS_PROMPT => {
-                let (base, table) = (required("base_id")?, required("table")?);
+                let (base, table) = base_and_table()?;
+                let table = table.as_str();
                 let focus = arguments
                     .get("focus")
                     .map(|f| format!(" Pay particular attention to: {f}."))
@@ -296,7 +343,8 @@ impl McpBackend for PlatformBackend {
                 )
             }
             SUMMARY_PROMPT => {
-                let (base, table) = (required("base_id")?, required("table")?);
+                let (base, table) = base_and_table()?;
+                let table = table.as_str();
                 let filter = arguments
                     .get("filter")
                     .filter(|f| !f.trim().is_empty())
