@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::Airtable;
 use crate::error::AirtableError;
-use crate::http::Call;
 pub use crate::http::RawAnswer;
 use crate::ids::BaseId;
 use crate::path::ApiPath;
@@ -36,9 +35,10 @@ impl Airtable {
     /// errors.
     pub async fn forward(&self, request: &Forward) -> Result<RawAnswer, AirtableError> {
         let transport = self.transport();
-        let mut url = transport.url(&request.path)?;
-        url.set_query(request.query.as_deref().filter(|q| !q.is_empty()));
-        let mut call = Call::new(request.method.clone(), url, request.idempotency);
+        let mut call =
+            transport.call(request.method.clone(), &request.path, request.idempotency)?;
+        call.url
+            .set_query(request.query.as_deref().filter(|q| !q.is_empty()));
         if let Some(body) = &request.body {
             call = call.body(body.clone());
         }

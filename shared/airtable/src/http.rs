@@ -18,32 +18,26 @@ use tokio::time::Instant;
 use crate::config::ClientConfig;
 use crate::error::AirtableError;
 use crate::ids::BaseId;
-use crate::path::ApiPath;
+use crate::path::{ApiPath, Change};
 use crate::rate_limit::{RateLimiter, Subject};
 use crate::retry::{Idempotency, Outcome, RetryPolicy, is_retryable, parse_retry_after};
 
-/// One logical call (which may take several attempts).
+/// One logical call (which may take several attempts). Built by [`Transport::call`] from a
+/// parsed path, so what it may change is known before it is sent.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub method: Method,
+    /// The path's URL; callers may add a query.
     pub url: Url,
     pub body: Option<Value>,
     /// The base whose 5/s budget this call spends; `None` for token-wide calls.
     pub base_id: Option<String>,
     pub idempotency: Idempotency,
+    /// What the call may change at Airtable; `None` for reads.
+    change: Option<Change>,
 }
 
 impl Call {
-    pub fn new(method: Method, url: Url, idempotency: Idempotency) -> Self {
-        Self {
-            method,
-            url,
-            body: None,
-            base_id: None,
-            idempotency,
-        }
-    }
-
     pub fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
@@ -96,15 +90,25 @@ pub(crate) struct Transport {
     latency_budget: Duration,
     retry: RetryPolicy,
     pub stats: Stats,
-    /// Told of every call that goes out (see [`CallObserver`]).
-    observer: Option<Arc<dyn CallObserver>>,
+    /// Told of every call that goes out (see [`CallObserver`]), in the order they were added.
+    observers: Vec<Arc<dyn CallObserver>>,
 }
 
-/// Something that wants to know of each call the client sends to Airtable, e.g. to count a
-/// tenant's Airtable calls per base in its usage. Told once per call (not per retry), when its
-/// first attempt goes out; a call refused by our own rate limit before sending is not a call.
+/// Something that wants to know of the calls the client sends to Airtable: to count a tenant's
+/// Airtable calls per base in its usage, or to make cached reads a write affected unreachable.
+#[async_trait::async_trait]
 pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// Told once per call (not per retry), when its first attempt goes out; a call refused by
+    /// our own rate limit before sending is not a call.
     fn call_sent(&self, base_id: Option<&str>);
+
+    /// Told once per writing call, after it ended, when it may have changed something at
+    /// Airtable: an attempt succeeded, failed on the network after it was sent, or got a 5xx
+    /// (Airtable may have applied it before failing). Not told of reads, nor of writes that
+    /// never left or that Airtable refused with a 4xx only. A write chunked into several calls
+    /// is told of each chunk as it ends, so a failure half-way still reports the chunks sent.
+    /// The call's caller waits for this, so what it does is done before the caller goes on.
+    async fn write_ended(&self, _change: &Change) {}
 }
 
 /// A failed attempt: the error to report and what the retry decision needs.
@@ -181,13 +185,15 @@ impl Transport {
             latency_budget: config.latency_budget,
             retry: config.retry,
             stats: Stats::default(),
-            observer: None,
+            observers: Vec::new(),
         })
     }
 
-    /// The same transport (sharing its connection pool) reporting calls to `observer`; its
-    /// stats start at zero.
+    /// The same transport (sharing its connection pool) reporting calls to `observer` as well
+    /// as to this one's observers; its stats start at zero.
     pub fn observed(&self, observer: Arc<dyn CallObserver>) -> Self {
+        let mut observers = self.observers.clone();
+        observers.push(observer);
         Self {
             http: self.http.clone(),
             root: self.root.clone(),
@@ -198,8 +204,25 @@ impl Transport {
             latency_budget: self.latency_budget,
             retry: self.retry,
             stats: Stats::default(),
-            observer: Some(observer),
+            observers,
         }
+    }
+
+    /// A call to `path` (see [`Self::url`]), knowing what it may change.
+    pub fn call(
+        &self,
+        method: Method,
+        path: &ApiPath,
+        idempotency: Idempotency,
+    ) -> Result<Call, AirtableError> {
+        Ok(Call {
+            url: self.url(path)?,
+            change: path.change(&method),
+            method,
+            body: None,
+            base_id: None,
+            idempotency,
+        })
     }
 
     /// `<root>/v0/<path>`, each segment percent-encoded as a segment (table names may hold
@@ -248,8 +271,25 @@ impl Transport {
         }
     }
 
-    /// The retry loop: attempts until success, a final refusal, or the end of the budget.
+    /// Runs the call, then tells the observers of a write that may have changed something.
     async fn exchange(&self, call: &Call) -> Result<Answer, AirtableError> {
+        let mut maybe_applied = false;
+        let result = self.attempts(call, &mut maybe_applied).await;
+        if let Some(change) = call.change.as_ref().filter(|_| maybe_applied) {
+            for observer in &self.observers {
+                observer.write_ended(change).await;
+            }
+        }
+        result
+    }
+
+    /// The retry loop: attempts until success, a final refusal, or the end of the budget.
+    /// `maybe_applied` is set when an attempt may have been acted on by Airtable.
+    async fn attempts(
+        &self,
+        call: &Call,
+        maybe_applied: &mut bool,
+    ) -> Result<Answer, AirtableError> {
         let deadline = Instant::now() + self.latency_budget;
         let subject = Subject {
             base_id: call.base_id.as_deref(),
@@ -262,11 +302,14 @@ impl Transport {
             let reservation = self.limiter.acquire(subject, remaining).await?;
             if attempt > 1 {
                 self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            } else if let Some(observer) = &self.observer {
-                observer.call_sent(call.base_id.as_deref());
+            } else {
+                for observer in &self.observers {
+                    observer.call_sent(call.base_id.as_deref());
+                }
             }
             let failure = match self.attempt(call).await {
                 Ok((status, body)) => {
+                    *maybe_applied = true;
                     if reservation.base_struck
                         && let Some(base_id) = &call.base_id
                     {
@@ -275,6 +318,10 @@ impl Transport {
                     return Ok(Answer::Success { status, body });
                 }
                 Err(failure) => failure,
+            };
+            *maybe_applied |= match failure.outcome {
+                Outcome::Status(status) => status >= 500,
+                Outcome::Network { sent } => sent,
             };
             // Any answer but a 429 shows the base is not locked out.
             if reservation.base_struck

@@ -67,7 +67,7 @@ pub use models::webhooks::{
     CreatedWebhook, NewWebhook, RefreshedWebhook, Webhook, WebhookList, WebhookPayload,
     WebhookPayloads,
 };
-pub use path::{ApiPath, WebhookAction};
+pub use path::{ApiPath, Change, WebhookAction};
 pub use rate_limit::{RateLimiter, RateLimits, Reservation};
 pub use records::TableClient;
 pub use retry::{Idempotency, RetryPolicy};
@@ -102,7 +102,8 @@ impl Airtable {
     }
 
     /// A client sharing this one's connections and limits that reports every call it sends to
-    /// `observer` (for per-request usage counting).
+    /// `observer` (for per-request usage counting, or invalidating cached reads after writes),
+    /// as well as to the observers this one already has.
     pub fn observed(&self, observer: Arc<dyn CallObserver>) -> Self {
         Self {
             transport: Arc::new(self.transport.observed(observer)),

@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::Airtable;
 use crate::error::AirtableError;
-use crate::http::Call;
 use crate::ids::{BaseId, FieldId, TableId, TableRef};
 use crate::models::schema::{
     BaseInfo, BaseSchema, BasesPage, FieldSchema, NewField, NewTable, SchemaChange, TableSchema,
@@ -21,22 +20,18 @@ impl Airtable {
     /// Who the token belongs to, and its scopes: the check a new connection must pass.
     pub async fn whoami(&self) -> Result<WhoAmI, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::whoami())?;
-        transport
-            .send(Call::new(Method::GET, url, Idempotency::Idempotent))
-            .await
+        let call = transport.call(Method::GET, &ApiPath::whoami(), Idempotency::Idempotent)?;
+        transport.send(call).await
     }
 
     /// One page of the bases the token can see.
     pub async fn bases_page(&self, offset: Option<&str>) -> Result<BasesPage, AirtableError> {
         let transport = self.transport();
-        let mut url = transport.url(&ApiPath::bases())?;
+        let mut call = transport.call(Method::GET, &ApiPath::bases(), Idempotency::Idempotent)?;
         if let Some(offset) = offset {
-            url.query_pairs_mut().append_pair("offset", offset);
+            call.url.query_pairs_mut().append_pair("offset", offset);
         }
-        transport
-            .send(Call::new(Method::GET, url, Idempotency::Idempotent))
-            .await
+        transport.send(call).await
     }
 
     /// Every base the token can see (all pages).
@@ -61,14 +56,17 @@ impl Airtable {
         visible_field_ids: bool,
     ) -> Result<BaseSchema, AirtableError> {
         let transport = self.transport();
-        let mut url = transport.url(&ApiPath::base_tables(base_id))?;
+        let mut call = transport.call(
+            Method::GET,
+            &ApiPath::base_tables(base_id),
+            Idempotency::Idempotent,
+        )?;
         if visible_field_ids {
-            url.query_pairs_mut()
+            call.url
+                .query_pairs_mut()
                 .append_pair("include[]", "visibleFieldIds");
         }
-        transport
-            .send(Call::new(Method::GET, url, Idempotency::Idempotent).base(base_id))
-            .await
+        transport.send(call.base(base_id)).await
     }
 
     /// Creates a table. Not retried once sent: a repeat would fail on the duplicate name at
@@ -79,12 +77,16 @@ impl Airtable {
         table: &NewTable,
     ) -> Result<TableSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::base_tables(base_id))?;
         let body = serde_json::to_value(table)
             .map_err(|e| AirtableError::InvalidRequest(e.to_string()))?;
         transport
             .send(
-                Call::new(Method::POST, url, Idempotency::NotIdempotent)
+                transport
+                    .call(
+                        Method::POST,
+                        &ApiPath::base_tables(base_id),
+                        Idempotency::NotIdempotent,
+                    )?
                     .body(body)
                     .base(base_id),
             )
@@ -99,10 +101,14 @@ impl Airtable {
         change: &SchemaChange,
     ) -> Result<TableSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::table_schema(base_id, table))?;
         transport
             .send(
-                Call::new(Method::PATCH, url, Idempotency::Idempotent)
+                transport
+                    .call(
+                        Method::PATCH,
+                        &ApiPath::table_schema(base_id, table),
+                        Idempotency::Idempotent,
+                    )?
                     .body(json!(change))
                     .base(base_id),
             )
@@ -117,10 +123,14 @@ impl Airtable {
         field: &NewField,
     ) -> Result<FieldSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::fields(base_id, &table_id.clone().into()))?;
         transport
             .send(
-                Call::new(Method::POST, url, Idempotency::NotIdempotent)
+                transport
+                    .call(
+                        Method::POST,
+                        &ApiPath::fields(base_id, &table_id.clone().into()),
+                        Idempotency::NotIdempotent,
+                    )?
                     .body(json!(field))
                     .base(base_id),
             )
@@ -136,10 +146,14 @@ impl Airtable {
         change: &SchemaChange,
     ) -> Result<FieldSchema, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::field(base_id, &table_id.clone().into(), field_id))?;
         transport
             .send(
-                Call::new(Method::PATCH, url, Idempotency::Idempotent)
+                transport
+                    .call(
+                        Method::PATCH,
+                        &ApiPath::field(base_id, &table_id.clone().into(), field_id),
+                        Idempotency::Idempotent,
+                    )?
                     .body(json!(change))
                     .base(base_id),
             )

@@ -7,37 +7,83 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use reqwest::Method;
 use serde::{Serialize, Serializer};
 
 use crate::ids::{BaseId, FieldId, RecordId, TableRef, WebhookId};
 
-/// The path after `/v0/`, one element per segment, not yet percent-encoded.
+/// The path after `/v0/`, one element per segment, not yet percent-encoded, and what kind of
+/// resource it names (known from the constructor, so it never has to be guessed from text).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ApiPath(Vec<Cow<'static, str>>);
+pub struct ApiPath {
+    segments: Vec<Cow<'static, str>>,
+    resource: Resource,
+}
+
+/// The kind of resource a path names, with the ids that matter to whoever caches its reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Resource {
+    /// Token-wide: who the token is, its bases.
+    Token,
+    /// A table's records, or one of them.
+    Records { base: BaseId, table: TableRef },
+    /// `listRecords`: a POST that only reads.
+    RecordsQuery,
+    /// A base's schema: its tables, or a table's fields.
+    Schema { base: BaseId },
+    /// A base's webhooks (not cached anywhere; changing them changes no data).
+    Webhooks,
+}
+
+/// What a call may have changed at Airtable, in the terms of the reads it makes stale.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// Records of one table, as the caller named it (id or name).
+    Records { base: BaseId, table: TableRef },
+    /// A base's schema (a table or a field created or changed), and so every record's shape.
+    Schema { base: BaseId },
+}
+
+impl Change {
+    /// The base the change happened in.
+    pub fn base(&self) -> &BaseId {
+        match self {
+            Change::Records { base, .. } | Change::Schema { base } => base,
+        }
+    }
+}
 
 impl ApiPath {
-    fn of(segments: Vec<Cow<'static, str>>) -> Self {
-        Self(segments)
+    fn of(segments: Vec<Cow<'static, str>>, resource: Resource) -> Self {
+        Self { segments, resource }
     }
 
     fn then(mut self, segment: impl Into<Cow<'static, str>>) -> Self {
-        self.0.push(segment.into());
+        self.segments.push(segment.into());
+        self
+    }
+
+    fn naming(mut self, resource: Resource) -> Self {
+        self.resource = resource;
         self
     }
 
     /// `meta/whoami`.
     pub fn whoami() -> Self {
-        Self::of(vec!["meta".into(), "whoami".into()])
+        Self::of(vec!["meta".into(), "whoami".into()], Resource::Token)
     }
 
     /// `meta/bases`.
     pub fn bases() -> Self {
-        Self::of(vec!["meta".into(), "bases".into()])
+        Self::of(vec!["meta".into(), "bases".into()], Resource::Token)
     }
 
     /// `meta/bases/{baseId}/tables`.
     pub fn base_tables(base: &BaseId) -> Self {
-        Self::bases().then(base.as_str().to_string()).then("tables")
+        Self::bases()
+            .then(base.as_str().to_string())
+            .then("tables")
+            .naming(Resource::Schema { base: base.clone() })
     }
 
     /// `meta/bases/{baseId}/tables/{tableIdOrName}`.
@@ -57,15 +103,23 @@ impl ApiPath {
 
     /// `{baseId}/{table}`: list (GET), create (POST), update many (PATCH/PUT), delete many.
     pub fn records(base: &BaseId, table: &TableRef) -> Self {
-        Self::of(vec![
-            base.as_str().to_string().into(),
-            table.as_str().to_string().into(),
-        ])
+        Self::of(
+            vec![
+                base.as_str().to_string().into(),
+                table.as_str().to_string().into(),
+            ],
+            Resource::Records {
+                base: base.clone(),
+                table: table.clone(),
+            },
+        )
     }
 
     /// `{baseId}/{table}/listRecords`.
     pub fn list_records(base: &BaseId, table: &TableRef) -> Self {
-        Self::records(base, table).then("listRecords")
+        Self::records(base, table)
+            .then("listRecords")
+            .naming(Resource::RecordsQuery)
     }
 
     /// `{baseId}/{table}/{recordId}`.
@@ -75,11 +129,14 @@ impl ApiPath {
 
     /// `bases/{baseId}/webhooks`.
     pub fn webhooks(base: &BaseId) -> Self {
-        Self::of(vec![
-            "bases".into(),
-            base.as_str().to_string().into(),
-            "webhooks".into(),
-        ])
+        Self::of(
+            vec![
+                "bases".into(),
+                base.as_str().to_string().into(),
+                "webhooks".into(),
+            ],
+            Resource::Webhooks,
+        )
     }
 
     /// `bases/{baseId}/webhooks/{webhookId}`, then `action` when given (`refresh`, `payloads`,
@@ -94,7 +151,23 @@ impl ApiPath {
 
     /// The segments, in order.
     pub fn segments(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|s| s.as_ref())
+        self.segments.iter().map(|s| s.as_ref())
+    }
+
+    /// What a call with `method` on this path may change: `None` for reads (a `GET`, a
+    /// `listRecords` POST) and for calls that change no data (webhooks).
+    pub fn change(&self, method: &Method) -> Option<Change> {
+        if method == Method::GET || method == Method::HEAD {
+            return None;
+        }
+        match &self.resource {
+            Resource::Records { base, table } => Some(Change::Records {
+                base: base.clone(),
+                table: table.clone(),
+            }),
+            Resource::Schema { base } => Some(Change::Schema { base: base.clone() }),
+            Resource::Token | Resource::RecordsQuery | Resource::Webhooks => None,
+        }
     }
 }
 
@@ -120,7 +193,7 @@ impl WebhookAction {
 impl fmt::Display for ApiPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for segment in &self.0 {
+        for segment in &self.segments {
             if !first {
                 f.write_str("/")?;
             }
@@ -172,5 +245,53 @@ mod tests {
             ApiPath::webhook(&base, &hook, Some(WebhookAction::EnableNotifications)).to_string(),
             "bases/appA0000000000000/webhooks/achW0000000000001/enableNotifications"
         );
+    }
+
+    #[test]
+    fn a_path_knows_what_a_call_to_it_may_change() {
+        let (base, table, record) = ids();
+        let records = Change::Records {
+            base: base.clone(),
+            table: table.clone(),
+        };
+        let schema = Change::Schema { base: base.clone() };
+        for method in [Method::POST, Method::PATCH, Method::PUT, Method::DELETE] {
+            assert_eq!(
+                ApiPath::records(&base, &table).change(&method).as_ref(),
+                Some(&records)
+            );
+            assert_eq!(
+                ApiPath::record(&base, &table, &record)
+                    .change(&method)
+                    .as_ref(),
+                Some(&records)
+            );
+        }
+        assert_eq!(ApiPath::records(&base, &table).change(&Method::GET), None);
+        assert_eq!(
+            ApiPath::list_records(&base, &table).change(&Method::POST),
+            None,
+            "listRecords only reads"
+        );
+        let field = FieldId::parse("fldX").expect("field");
+        assert_eq!(
+            ApiPath::base_tables(&base).change(&Method::POST),
+            Some(schema.clone())
+        );
+        assert_eq!(ApiPath::base_tables(&base).change(&Method::GET), None);
+        assert_eq!(
+            ApiPath::table_schema(&base, &table).change(&Method::PATCH),
+            Some(schema.clone())
+        );
+        assert_eq!(
+            ApiPath::fields(&base, &table).change(&Method::POST),
+            Some(schema.clone())
+        );
+        assert_eq!(
+            ApiPath::field(&base, &table, &field).change(&Method::PATCH),
+            Some(schema)
+        );
+        assert_eq!(ApiPath::webhooks(&base).change(&Method::POST), None);
+        assert_eq!(ApiPath::bases().change(&Method::POST), None);
     }
 }

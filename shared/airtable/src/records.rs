@@ -14,7 +14,6 @@ use serde_json::{Map, Value, json};
 
 use crate::Airtable;
 use crate::error::AirtableError;
-use crate::http::Call;
 use crate::ids::{BaseId, RecordId, TableRef};
 use crate::models::records::{
     DeletedRecord, Fields, GetParams, ListParams, MAX_RECORDS_PER_WRITE, Record, RecordPage,
@@ -68,20 +67,25 @@ impl TableClient {
         offset: Option<&str>,
     ) -> Result<RecordPage, AirtableError> {
         let transport = self.client.transport();
-        let mut url = transport.url(&self.records_path())?;
-        url.query_pairs_mut()
+        let mut call =
+            transport.call(Method::GET, &self.records_path(), Idempotency::Idempotent)?;
+        call.url
+            .query_pairs_mut()
             .extend_pairs(params.query_pairs(offset));
-        let call = if url.as_str().len() < MAX_URL_LENGTH {
-            Call::new(Method::GET, url, Idempotency::Idempotent)
-        } else {
-            let mut url = transport.url(&ApiPath::list_records(&self.base_id, &self.table))?;
+        if call.url.as_str().len() >= MAX_URL_LENGTH {
+            // A listRecords POST only reads, so it is as safe to retry as a GET.
+            call = transport
+                .call(
+                    Method::POST,
+                    &ApiPath::list_records(&self.base_id, &self.table),
+                    Idempotency::Idempotent,
+                )?
+                .body(params.post_body(offset));
             let query_only = params.query_only_pairs();
             if !query_only.is_empty() {
-                url.query_pairs_mut().extend_pairs(query_only);
+                call.url.query_pairs_mut().extend_pairs(query_only);
             }
-            // A listRecords POST only reads, so it is as safe to retry as a GET.
-            Call::new(Method::POST, url, Idempotency::Idempotent).body(params.post_body(offset))
-        };
+        }
         transport.send(call.base(&self.base_id)).await
     }
 
@@ -134,13 +138,16 @@ impl TableClient {
         params: &GetParams,
     ) -> Result<Record, AirtableError> {
         let transport = self.client.transport();
-        let mut url = transport.url(&ApiPath::record(&self.base_id, &self.table, record_id))?;
+        let mut call = transport.call(
+            Method::GET,
+            &ApiPath::record(&self.base_id, &self.table, record_id),
+            Idempotency::Idempotent,
+        )?;
         let pairs = params.query_pairs();
         if !pairs.is_empty() {
-            url.query_pairs_mut().extend_pairs(pairs);
+            call.url.query_pairs_mut().extend_pairs(pairs);
         }
-        let call = Call::new(Method::GET, url, Idempotency::Idempotent).base(&self.base_id);
-        transport.send(call).await
+        transport.send(call.base(&self.base_id)).await
     }
 
     /// Creates one record.
@@ -191,11 +198,12 @@ impl TableClient {
         options: WriteOptions,
     ) -> Result<Record, AirtableError> {
         let transport = self.client.transport();
-        let url = transport.url(&ApiPath::record(&self.base_id, &self.table, record_id))?;
+        let path = ApiPath::record(&self.base_id, &self.table, record_id);
         let mut body = Map::new();
         body.insert("fields".into(), Value::Object(fields));
         options.apply(&mut body);
-        let call = Call::new(method_for(replace), url, Idempotency::Idempotent)
+        let call = transport
+            .call(method_for(replace), &path, Idempotency::Idempotent)?
             .body(Value::Object(body))
             .base(&self.base_id);
         transport.send(call).await
@@ -262,8 +270,13 @@ impl TableClient {
     /// Deletes one record.
     pub async fn delete(&self, record_id: &RecordId) -> Result<DeletedRecord, AirtableError> {
         let transport = self.client.transport();
-        let url = transport.url(&ApiPath::record(&self.base_id, &self.table, record_id))?;
-        let call = Call::new(Method::DELETE, url, Idempotency::Idempotent).base(&self.base_id);
+        let call = transport
+            .call(
+                Method::DELETE,
+                &ApiPath::record(&self.base_id, &self.table, record_id),
+                Idempotency::Idempotent,
+            )?
+            .base(&self.base_id);
         transport.send(call).await
     }
 
@@ -275,10 +288,16 @@ impl TableClient {
         let transport = self.client.transport();
         let mut deleted = Vec::with_capacity(record_ids.len());
         for chunk in record_ids.chunks(MAX_RECORDS_PER_WRITE) {
-            let mut url = transport.url(&self.records_path())?;
-            url.query_pairs_mut()
+            let mut call = transport
+                .call(
+                    Method::DELETE,
+                    &self.records_path(),
+                    Idempotency::Idempotent,
+                )?
+                .base(&self.base_id);
+            call.url
+                .query_pairs_mut()
                 .extend_pairs(chunk.iter().map(|id| ("records[]", id.as_str())));
-            let call = Call::new(Method::DELETE, url, Idempotency::Idempotent).base(&self.base_id);
             let envelope: RecordsEnvelope<DeletedRecord> = transport.send(call).await?;
             deleted.extend(envelope.records);
         }
@@ -293,8 +312,8 @@ impl TableClient {
         idempotency: Idempotency,
     ) -> Result<T, AirtableError> {
         let transport = self.client.transport();
-        let url = transport.url(&self.records_path())?;
-        let call = Call::new(method, url, idempotency)
+        let call = transport
+            .call(method, &self.records_path(), idempotency)?
             .body(body)
             .base(&self.base_id);
         transport.send(call).await

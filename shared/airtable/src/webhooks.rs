@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use crate::Airtable;
 use crate::error::AirtableError;
-use crate::http::Call;
 use crate::ids::{BaseId, WebhookId};
 use crate::models::webhooks::{
     CreatedWebhook, NewWebhook, RefreshedWebhook, Webhook, WebhookList, WebhookPayloads,
@@ -24,12 +23,13 @@ impl Airtable {
         webhook: &NewWebhook,
     ) -> Result<CreatedWebhook, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::webhooks(base_id))?;
+        let path = ApiPath::webhooks(base_id);
         let body = serde_json::to_value(webhook)
             .map_err(|e| AirtableError::InvalidRequest(e.to_string()))?;
         transport
             .send(
-                Call::new(Method::POST, url, Idempotency::NotIdempotent)
+                transport
+                    .call(Method::POST, &path, Idempotency::NotIdempotent)?
                     .body(body)
                     .base(base_id),
             )
@@ -39,9 +39,13 @@ impl Airtable {
     /// The base's webhooks.
     pub async fn webhooks(&self, base_id: &BaseId) -> Result<Vec<Webhook>, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::webhooks(base_id))?;
+        let path = ApiPath::webhooks(base_id);
         let list: WebhookList = transport
-            .send(Call::new(Method::GET, url, Idempotency::Idempotent).base(base_id))
+            .send(
+                transport
+                    .call(Method::GET, &path, Idempotency::Idempotent)?
+                    .base(base_id),
+            )
             .await?;
         Ok(list.webhooks)
     }
@@ -53,9 +57,13 @@ impl Airtable {
         webhook_id: &WebhookId,
     ) -> Result<(), AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::webhook(base_id, webhook_id, None))?;
+        let path = ApiPath::webhook(base_id, webhook_id, None);
         let _: Value = transport
-            .send(Call::new(Method::DELETE, url, Idempotency::Idempotent).base(base_id))
+            .send(
+                transport
+                    .call(Method::DELETE, &path, Idempotency::Idempotent)?
+                    .base(base_id),
+            )
             .await?;
         Ok(())
     }
@@ -68,14 +76,15 @@ impl Airtable {
         enable: bool,
     ) -> Result<(), AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::webhook(
+        let path = ApiPath::webhook(
             base_id,
             webhook_id,
             Some(WebhookAction::EnableNotifications),
-        ))?;
+        );
         let _: Value = transport
             .send(
-                Call::new(Method::POST, url, Idempotency::Idempotent)
+                transport
+                    .call(Method::POST, &path, Idempotency::Idempotent)?
                     .body(json!({ "enable": enable }))
                     .base(base_id),
             )
@@ -90,13 +99,13 @@ impl Airtable {
         webhook_id: &WebhookId,
     ) -> Result<RefreshedWebhook, AirtableError> {
         let transport = self.transport();
-        let url = transport.url(&ApiPath::webhook(
-            base_id,
-            webhook_id,
-            Some(WebhookAction::Refresh),
-        ))?;
+        let path = ApiPath::webhook(base_id, webhook_id, Some(WebhookAction::Refresh));
         transport
-            .send(Call::new(Method::POST, url, Idempotency::Idempotent).base(base_id))
+            .send(
+                transport
+                    .call(Method::POST, &path, Idempotency::Idempotent)?
+                    .base(base_id),
+            )
             .await
     }
 
@@ -109,11 +118,14 @@ impl Airtable {
         limit: Option<u32>,
     ) -> Result<WebhookPayloads, AirtableError> {
         let transport = self.transport();
-        let mut url = transport.url(&ApiPath::webhook(
-            base_id,
-            webhook_id,
-            Some(WebhookAction::Payloads),
-        ))?;
+        let mut call = transport
+            .call(
+                Method::GET,
+                &ApiPath::webhook(base_id, webhook_id, Some(WebhookAction::Payloads)),
+                Idempotency::Idempotent,
+            )?
+            .base(base_id);
+        let url = &mut call.url;
         {
             let mut query = url.query_pairs_mut();
             if let Some(cursor) = cursor {
@@ -127,8 +139,6 @@ impl Airtable {
         if url.query() == Some("") {
             url.set_query(None);
         }
-        transport
-            .send(Call::new(Method::GET, url, Idempotency::Idempotent).base(base_id))
-            .await
+        transport.send(call).await
     }
 }

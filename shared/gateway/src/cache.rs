@@ -1,5 +1,6 @@
 //! The read cache: Airtable answers kept per tenant in the ephemeral table for a short TTL, and
-//! made unreachable by writes through the gateway.
+//! made unreachable by writes through the platform: `/v0` writes, and the writes chat and MCP
+//! tools send through the shared client (see [`crate::stale`]).
 //!
 //! Invalidation works by generations rather than by deleting entries: each base has one
 //! generation item holding counters (one per table as the caller named it, one for all the
@@ -18,7 +19,7 @@
 //!
 //! Generation items never expire: one that expired and was recreated would count from zero
 //! again and could meet the keys of entries made under its predecessor. They are small (one per
-//! base a tenant has written to through the gateway, one counter per table name).
+//! base a tenant has written to, one counter per table name).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -5,7 +5,8 @@
 //!   ([`airtable::Airtable::forward`]), so it waits for a rate-limit slot within a latency budget
 //!   instead of meeting Airtable's 429, and reads are retried on 429/502/503;
 //! * **a read cache** per tenant, base, table and request ([`cache`]), invalidated by writes
-//!   through the gateway, reported in `X-Cache`;
+//!   through the gateway and by the writes of chat and MCP tools ([`stale`],
+//!   [`Gateway::client_for_tools`]), reported in `X-Cache`;
 //! * **idempotent writes** with `Idempotency-Key` ([`idempotency`]);
 //! * **usage accounting**: Airtable calls per tenant and base, and cache hits, in the tenant's
 //!   usage counters.
@@ -20,10 +21,11 @@ pub mod error;
 pub mod idempotency;
 pub mod operation;
 pub mod settings;
+pub mod stale;
 
 use std::sync::Arc;
 
-use airtable::{AirtableError, Forward, RawAnswer};
+use airtable::{Airtable, AirtableError, Forward, RawAnswer};
 use basics::Clock;
 use connections::Connections;
 use metering::UsageTally;
@@ -36,6 +38,7 @@ pub use error::GatewayError;
 pub use idempotency::{Claim, Idempotency, IdempotencyKey};
 pub use operation::{BaseId, Effect, FieldId, Operation, Permission, RecordId, TableRef};
 pub use settings::GatewaySettings;
+pub use stale::StaleReads;
 
 use cache::{Cached, Scope};
 
@@ -71,7 +74,11 @@ impl Request {
     }
 }
 
-fn identity_of(operation: &Operation, query: Option<&str>, body: Option<&Value>) -> String {
+pub(crate) fn identity_of(
+    operation: &Operation,
+    query: Option<&str>,
+    body: Option<&Value>,
+) -> String {
     serde_json::to_string(&(
         operation.method.as_str(),
         &operation.path,
@@ -169,6 +176,25 @@ impl Gateway {
             cache: ReadCache::new(Arc::clone(&store), Arc::clone(&clock), settings.cache_ttl),
             idempotency: Idempotency::new(store, clock),
         }
+    }
+
+    /// The tenant's client for Airtable calls made outside `/v0` (chat and MCP tools): it
+    /// counts its calls into `usage` as a gateway call does, and each write it sends makes the
+    /// cached reads it affects unreachable, as the same write through `/v0` would.
+    pub fn client_for_tools(
+        &self,
+        tenant_id: &str,
+        client: &TenantClient,
+        usage: &UsageTally,
+    ) -> Airtable {
+        client
+            .airtable
+            .observed(Arc::new(CountAirtableCalls(usage.clone())))
+            .observed(Arc::new(self.stale_reads(tenant_id, client)))
+    }
+
+    fn stale_reads(&self, tenant_id: &str, client: &TenantClient) -> StaleReads {
+        StaleReads::new(self.cache.clone(), tenant_id, &client.token_key)
     }
 
     /// Serves one request for a tenant. Airtable calls and cache hits are added to `usage`,
@@ -314,8 +340,8 @@ impl Gateway {
             Err(err) => Err(err),
         };
         let changed = matches!(&outcome, Ok(raw) if raw.status < 300 || raw.status >= 500);
-        if changed {
-            self.invalidate(tenant_id, client, &request.operation).await;
+        if changed && let Some(change) = request.operation.change() {
+            self.stale_reads(tenant_id, client).after(&change).await;
         }
         if let Some(key) = &request.idempotency_key {
             let kept = match &outcome {
@@ -354,52 +380,6 @@ impl Gateway {
             .airtable
             .observed(Arc::new(CountAirtableCalls(usage.clone())));
         airtable.forward(&forward).await
-    }
-
-    /// Makes the reads a write affected unreachable. A failure is logged, not returned: the
-    /// write has happened, and stale reads end with the TTL.
-    async fn invalidate(&self, tenant_id: &str, client: &TenantClient, operation: &Operation) {
-        if !self.cache.enabled() {
-            return;
-        }
-        let (base, invalidation) = match &operation.effect {
-            Effect::SchemaWrite { base } => (base, Invalidation::Schema),
-            Effect::RecordsWrite { base, table } => {
-                let invalidation = match self.table_aliases(tenant_id, client, base, table).await {
-                    Some(names) => Invalidation::Tables(names),
-                    None => Invalidation::AllRecords,
-                };
-                (base, invalidation)
-            }
-            _ => return,
-        };
-        if let Err(err) = self.cache.invalidate(tenant_id, base, &invalidation).await {
-            tracing::error!(error = %err, base_id = %base, "could not invalidate cached reads after a write");
-        }
-    }
-
-    /// Every name the table goes by, from the cached schema; `None` when the schema is not in
-    /// the cache or does not list the table.
-    async fn table_aliases(
-        &self,
-        tenant_id: &str,
-        client: &TenantClient,
-        base: &BaseId,
-        table: &TableRef,
-    ) -> Option<Vec<String>> {
-        let generations = self.cache.generations(tenant_id, base).await.ok()?;
-        let schema = Operation::base_schema(base.clone());
-        let key = self.cache.key(
-            tenant_id,
-            &client.token_key,
-            Scope::Schema { base },
-            &generations,
-            &identity_of(&schema, None, None),
-        );
-        let cached = self.cache.get(&key).await.ok()??;
-        let mut names = cache::table_aliases(&cached.body, table)?;
-        names.push(table.as_str().to_string());
-        Some(names)
     }
 }
 

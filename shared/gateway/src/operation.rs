@@ -2,7 +2,7 @@
 //! touches the cache. The HTTP layer builds one [`Operation`] per route from parsed path
 //! parameters, so everything after this point works on ids that are known to be well formed.
 
-use airtable::{ApiPath, Idempotency};
+use airtable::{ApiPath, Change, Idempotency};
 use http::Method;
 
 /// The id types are the Airtable client's: the gateway and the client parse with the same rules.
@@ -92,6 +92,22 @@ impl Operation {
             self.effect,
             Effect::RecordsWrite { .. } | Effect::SchemaWrite { .. }
         )
+    }
+
+    /// What the call changes at Airtable, in the terms both write paths invalidate by (see
+    /// [`crate::stale`]); `None` for reads.
+    pub fn change(&self) -> Option<Change> {
+        match &self.effect {
+            Effect::RecordsWrite { base, table } => Some(Change::Records {
+                base: base.clone(),
+                table: table.clone(),
+            }),
+            Effect::SchemaWrite { base } => Some(Change::Schema { base: base.clone() }),
+            Effect::Uncached
+            | Effect::RecordsRead { .. }
+            | Effect::SchemaRead { .. }
+            | Effect::BasesRead => None,
+        }
     }
 
     /// `GET /v0/meta/whoami`.

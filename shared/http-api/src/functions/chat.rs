@@ -113,9 +113,11 @@ async fn chat_turn(
         principal,
         model,
         price,
-        tools: ToolContext::new(client.airtable.observed(std::sync::Arc::new(
-            gateway::CountAirtableCalls(tally.clone()),
-        ))),
+        tools: ToolContext::new(state.gateway().client_for_tools(
+            &principal.tenant_id,
+            &client,
+            &tally,
+        )),
         usage: &tally,
     };
     let reply = chat.turn(context, request).await.map_err(chat_error)?;

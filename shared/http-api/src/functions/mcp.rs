@@ -198,9 +198,11 @@ impl PlatformBackend {
                         .airtable_clients
                         .client(tenant_id, token)
                         .map(|client| {
-                            ToolContext::new(client.airtable.observed(std::sync::Arc::new(
-                                gateway::CountAirtableCalls(self.usage.clone()),
-                            )))
+                            ToolContext::new(self.state.gateway().client_for_tools(
+                                tenant_id,
+                                &client,
+                                &self.usage,
+                            ))
                         })
                         .map_err(|e| e.to_string()),
                     Err(connections::ConnectionError::NotConnected) => Err(
