@@ -1,0 +1,133 @@
+//! On the AWS adapters (against moto), a model key created in Secrets Manager after the server
+//! started is used once the secrets cache's TTL (`SECRETS_CACHE_SECONDS`) has passed: the
+//! cached absence of the key does not outlive it. Skipped without `MOTO_ENDPOINT` (fails
+//! instead when `REQUIRE_MOTO=1`, as `./scripts/test` sets it).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{devserver, free_port, start_fresh};
+use fake_llm::{DEFAULT_GEMINI_KEY, FakeLlm, Provider, Turn};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
+const CACHE_SECONDS: u64 = 3;
+
+/// Creates a secret in moto's Secrets Manager as an operator's tool would, outside the
+/// platform: a `CreateSecret` call in the JSON protocol (moto checks no signature, and takes
+/// the region from the credential scope).
+async fn create_secret_outside(http: &reqwest::Client, moto: &str, name: &str, value: &str) {
+    let response = http
+        .post(format!("{}/", moto.trim_end_matches('/')))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "secretsmanager.CreateSecret")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/secretsmanager/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+        .json(&json!({"Name": name, "SecretString": value}))
+        .send()
+        .await
+        .expect("moto answers");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "CreateSecret: {status} {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_key_created_after_start_is_used_once_the_secrets_cache_expires() {
+    let Ok(moto) = std::env::var("MOTO_ENDPOINT") else {
+        assert!(
+            std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
+            "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
+        );
+        eprintln!("MOTO_ENDPOINT is not set: skipping the BACKEND=aws secrets run");
+        return;
+    };
+    let llm = FakeLlm::builder()
+        .start("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("fake LLM starts");
+    llm.push_turn(Provider::Gemini, Turn::text("Hello from Gemini"));
+    let unique = free_port();
+    let prefix = format!("late-key-{unique}/");
+    let mut command = devserver();
+    command
+        .env("BACKEND", "aws")
+        .env("AWS_ENDPOINT_URL", &moto)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("RESOURCE_PREFIX", format!("late-key-{unique}-"))
+        .env("SECRETS_PREFIX", &prefix)
+        .env("SECRETS_CACHE_SECONDS", CACHE_SECONDS.to_string())
+        .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
+        .env("TENANT_REQUESTS_PER_MINUTE", "0")
+        .env_remove("CHAT_MODEL")
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env("GEMINI_BASE_URL", llm.gemini_base_url());
+    let platform = tokio::task::block_in_place(|| start_fresh(command));
+    let http = reqwest::Client::new();
+    let post = |path: &str, bearer: &str, body: Value| {
+        http.post(format!("{}{path}", platform.url))
+            .bearer_auth(bearer)
+            .json(&body)
+            .send()
+    };
+
+    let registered = post(
+        "/v1/auth/register",
+        "",
+        json!({"email": "late@example.com", "password": "correct horse battery staple"}),
+    )
+    .await
+    .expect("register");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let body: Value = registered.json().await.expect("body");
+    let access = body["access_token"].as_str().expect("access").to_string();
+    let connected = http
+        .put(format!("{}/v1/connections/airtable", platform.url))
+        .bearer_auth(&access)
+        .json(&json!({"token": DEMO_TOKEN}))
+        .send()
+        .await
+        .expect("connect");
+    assert_eq!(connected.status(), StatusCode::OK);
+    let turn = json!({"message": "Say hello", "model": "gemini-2.5-flash"});
+
+    // No key yet: not configured, and that absence is now cached.
+    let asked = Instant::now();
+    let before = post("/v1/chat", &access, turn.clone()).await.expect("chat");
+    assert_eq!(before.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = before.json().await.expect("body");
+    assert_eq!(body["error"]["type"], "MODEL_NOT_CONFIGURED", "{body}");
+
+    create_secret_outside(
+        &http,
+        &moto,
+        &format!("{prefix}llm/gemini-api-key"),
+        DEFAULT_GEMINI_KEY,
+    )
+    .await;
+    let cached = post("/v1/chat", &access, turn.clone()).await.expect("chat");
+    if asked.elapsed() < Duration::from_secs(CACHE_SECONDS) {
+        assert_eq!(
+            cached.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "within the TTL the cached absence stands"
+        );
+    }
+
+    // Past the TTL the key is read again and the turn goes through.
+    tokio::time::sleep(Duration::from_secs(CACHE_SECONDS + 1).saturating_sub(asked.elapsed()))
+        .await;
+    let after = post("/v1/chat", &access, turn).await.expect("chat");
+    let status = after.status();
+    let body: Value = after.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["reply"], "Hello from Gemini", "{body}");
+}
