@@ -59,18 +59,8 @@ impl Platform {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     }
 
-    /// How many requests reached the sandbox ("Airtable") so far.
     async fn upstream_requests(&self) -> u64 {
-        let counters: Value = self
-            .http
-            .get(format!("{}/_sandbox/counters", self.sandbox))
-            .send()
-            .await
-            .expect("sandbox")
-            .json()
-            .await
-            .expect("counters");
-        counters["totalRequests"].as_u64().expect("totalRequests")
+        common::upstream_requests(&self.http, &self.sandbox).await
     }
 
     /// One POST to /mcp at `version`, as an MCP client sends it.

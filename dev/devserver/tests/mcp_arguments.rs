@@ -111,16 +111,7 @@ impl Platform {
     }
 
     async fn upstream_requests(&self) -> u64 {
-        let counters: Value = self
-            .http
-            .get(format!("{}/_sandbox/counters", self.sandbox))
-            .send()
-            .await
-            .expect("counters")
-            .json()
-            .await
-            .expect("counters body");
-        counters["totalRequests"].as_u64().expect("totalRequests")
+        common::upstream_requests(&self.http, &self.sandbox).await
     }
 
     async fn reset_counters(&self) {

@@ -56,6 +56,20 @@ pub fn start_fresh(command: Command) -> Fresh {
     }
 }
 
+/// How many requests reached the sandbox ("Airtable") at `sandbox` so far: what a test reads
+/// to show that a refusal cost no upstream call.
+pub async fn upstream_requests(http: &reqwest::Client, sandbox: &str) -> u64 {
+    let counters: serde_json::Value = http
+        .get(format!("{sandbox}/_sandbox/counters"))
+        .send()
+        .await
+        .expect("the sandbox answers")
+        .json()
+        .await
+        .expect("the counters as JSON");
+    counters["totalRequests"].as_u64().expect("totalRequests")
+}
+
 /// A running server; killed if a test fails before stopping it, so no process outlives a test.
 pub struct Server {
     child: Option<Child>,
