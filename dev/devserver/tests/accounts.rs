@@ -16,7 +16,7 @@ use basics::{Env, ManualClock, RandomIds};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use common::{Server, devserver, free_port, start_fresh};
+use common::{Server, devserver, moto_endpoint, on_moto, start_fresh};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -1030,24 +1030,12 @@ async fn sign_in_routes_are_limited_per_client_address() {
 /// the signing seed, the verify keys and the Airtable token), against moto.
 #[tokio::test]
 async fn accounts_work_on_the_aws_backend_against_moto() {
-    let Ok(moto) = std::env::var("MOTO_ENDPOINT") else {
-        assert!(
-            std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
-            "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
-        );
-        eprintln!("MOTO_ENDPOINT is not set: skipping the BACKEND=aws accounts run");
+    let Some(moto) = moto_endpoint("the BACKEND=aws accounts run") else {
         return;
     };
-    let unique = free_port();
     let mut command = devserver();
+    on_moto(&mut command, &moto, "accounts");
     command
-        .env("BACKEND", "aws")
-        .env("AWS_ENDPOINT_URL", &moto)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("RESOURCE_PREFIX", format!("accounts-{unique}-"))
-        .env("SECRETS_PREFIX", format!("accounts-{unique}/"))
         .env("SECRETS_CACHE_SECONDS", "0")
         .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000");
     let platform = Platform::start_with(command);

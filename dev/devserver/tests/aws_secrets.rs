@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{devserver, free_port, start_fresh};
+use common::{devserver, moto_endpoint, on_moto, start_fresh};
 use fake_llm::{DEFAULT_GEMINI_KEY, FakeLlm, Provider, Turn};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -39,12 +39,7 @@ async fn create_secret_outside(http: &reqwest::Client, moto: &str, name: &str, v
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_key_created_after_start_is_used_once_the_secrets_cache_expires() {
-    let Ok(moto) = std::env::var("MOTO_ENDPOINT") else {
-        assert!(
-            std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
-            "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
-        );
-        eprintln!("MOTO_ENDPOINT is not set: skipping the BACKEND=aws secrets run");
+    let Some(moto) = moto_endpoint("the BACKEND=aws secrets run") else {
         return;
     };
     let llm = FakeLlm::builder()
@@ -52,17 +47,9 @@ async fn a_model_key_created_after_start_is_used_once_the_secrets_cache_expires(
         .await
         .expect("fake LLM starts");
     llm.push_turn(Provider::Gemini, Turn::text("Hello from Gemini"));
-    let unique = free_port();
-    let prefix = format!("late-key-{unique}/");
     let mut command = devserver();
+    let prefix = on_moto(&mut command, &moto, "late-key");
     command
-        .env("BACKEND", "aws")
-        .env("AWS_ENDPOINT_URL", &moto)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("RESOURCE_PREFIX", format!("late-key-{unique}-"))
-        .env("SECRETS_PREFIX", &prefix)
         .env("SECRETS_CACHE_SECONDS", CACHE_SECONDS.to_string())
         .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
         .env("TENANT_REQUESTS_PER_MINUTE", "0")

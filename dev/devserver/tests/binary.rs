@@ -5,7 +5,7 @@ mod common;
 
 use serde_json::{Value, json};
 
-use common::{devserver, free_port, spawn, start, stop};
+use common::{devserver, free_port, moto_endpoint, on_moto, spawn, start, stop};
 
 async fn health(port: u16) -> (u16, Value) {
     let response = reqwest::get(format!("http://127.0.0.1:{port}/v1/health"))
@@ -106,25 +106,15 @@ fn an_airtable_url_replaces_the_sandbox() {
 /// names in `MOTO_ENDPOINT`), the dev server provisions its tables and queues and is healthy.
 #[tokio::test]
 async fn backend_aws_runs_on_moto() {
-    let Ok(moto) = std::env::var("MOTO_ENDPOINT") else {
-        assert!(
-            std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
-            "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
-        );
-        eprintln!("MOTO_ENDPOINT is not set: skipping the BACKEND=aws run");
+    let Some(moto) = moto_endpoint("the BACKEND=aws run") else {
         return;
     };
     let data = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let prefix = format!("devserver-{port}-");
+    let mut command = devserver();
+    on_moto(&mut command, &moto, "devserver");
     let (server, banner) = spawn(
-        devserver()
-            .env("BACKEND", "aws")
-            .env("AWS_ENDPOINT_URL", &moto)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("RESOURCE_PREFIX", &prefix)
+        command
             .env("PORT", port.to_string())
             .env("SANDBOX_PORT", free_port().to_string())
             .env("DATA_DIR", data.path()),

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use common::{Server, devserver, free_port, start_fresh};
+use common::{Server, devserver, moto_endpoint, on_moto, start_fresh};
 
 const PASSWORD: &str = "correct horse battery staple";
 const SIGN_IN_LIMIT: usize = 30;
@@ -324,27 +324,11 @@ async fn caps_limits_and_uniqueness_hold_under_bursts_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn caps_limits_and_uniqueness_hold_under_bursts_on_the_aws_adapters() {
-    let moto = match std::env::var("MOTO_ENDPOINT") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => {
-            assert!(
-                std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
-                "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
-            );
-            eprintln!("note: MOTO_ENDPOINT is not set; skipping the BACKEND=aws bursts");
-            return;
-        }
+    let Some(moto) = moto_endpoint("the BACKEND=aws bursts") else {
+        return;
     };
-    let unique = free_port();
     let mut command = devserver();
-    command
-        .env("BACKEND", "aws")
-        .env("AWS_ENDPOINT_URL", &moto)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("RESOURCE_PREFIX", format!("bursts-{unique}-"))
-        .env("SECRETS_PREFIX", format!("bursts-{unique}/"));
+    on_moto(&mut command, &moto, "bursts");
     let platform = Platform::start(command);
     every_scenario(&platform, "aws").await;
 }

@@ -56,6 +56,39 @@ pub fn start_fresh(command: Command) -> Fresh {
     }
 }
 
+/// Where `./scripts/test` runs moto (`MOTO_ENDPOINT`), for the runs on the AWS adapters; `None`
+/// (the caller skips, saying `what` it skips) when it is not set, and a failure instead when
+/// `REQUIRE_MOTO=1`, so CI can never skip them silently.
+pub fn moto_endpoint(what: &str) -> Option<String> {
+    match std::env::var("MOTO_ENDPOINT") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("REQUIRE_MOTO").as_deref() != Ok("1"),
+                "REQUIRE_MOTO=1 but MOTO_ENDPOINT is not set"
+            );
+            eprintln!("MOTO_ENDPOINT is not set: skipping {what}");
+            None
+        }
+    }
+}
+
+/// Points `command` at the AWS adapters on moto, with table, queue and secret names of its own
+/// (`<label>-<n>-` and `<label>-<n>/`, `n` unique to the run); answers the secrets prefix.
+pub fn on_moto(command: &mut Command, moto: &str, label: &str) -> String {
+    let unique = free_port();
+    let secrets_prefix = format!("{label}-{unique}/");
+    command
+        .env("BACKEND", "aws")
+        .env("AWS_ENDPOINT_URL", moto)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("RESOURCE_PREFIX", format!("{label}-{unique}-"))
+        .env("SECRETS_PREFIX", &secrets_prefix);
+    secrets_prefix
+}
+
 /// How many requests reached the sandbox ("Airtable") at `sandbox` so far: what a test reads
 /// to show that a refusal cost no upstream call.
 pub async fn upstream_requests(http: &reqwest::Client, sandbox: &str) -> u64 {
