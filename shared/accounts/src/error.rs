@@ -1,6 +1,5 @@
 //! What can go wrong with accounts, and how each case answers over HTTP.
 
-use basics::ApiError;
 use ports::{SecretError, StoreError};
 
 use crate::jwt::TokenError;
@@ -38,28 +37,6 @@ impl From<TokenError> for AccountError {
             TokenError::Invalid(reason) => AccountError::Unauthenticated(reason.to_string()),
             TokenError::Secrets(err) => AccountError::Secrets(err),
             TokenError::Keys(detail) => AccountError::Internal(detail),
-        }
-    }
-}
-
-impl From<AccountError> for ApiError {
-    fn from(err: AccountError) -> Self {
-        let message = err.to_string();
-        match err {
-            AccountError::Invalid(_) => ApiError::bad_request(message),
-            AccountError::EmailTaken => ApiError::conflict(message).with_type("EMAIL_TAKEN"),
-            AccountError::BadCredentials => {
-                ApiError::unauthenticated(message).with_type("INVALID_CREDENTIALS")
-            }
-            AccountError::Locked { retry_after } => {
-                ApiError::rate_limited(message, retry_after).with_type("ACCOUNT_LOCKED")
-            }
-            AccountError::Unauthenticated(_) => ApiError::unauthenticated(message),
-            AccountError::Forbidden(_) => ApiError::forbidden(message),
-            AccountError::NotFound(_) => ApiError::not_found(message),
-            AccountError::Store(err) => err.into(),
-            AccountError::Secrets(err) => err.into(),
-            AccountError::Internal(detail) => ApiError::internal(detail),
         }
     }
 }

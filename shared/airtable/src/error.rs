@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use basics::{ApiError, ErrorKind};
 use serde_json::Value;
 
 /// Everything that can go wrong talking to Airtable.
@@ -136,73 +135,9 @@ impl From<crate::ids::InvalidPath> for AirtableError {
 }
 
 /// Whole seconds to put in a `Retry-After` header: rounded up, at least 1.
-pub(crate) fn retry_after_seconds(after: Duration) -> u64 {
+pub fn retry_after_seconds(after: Duration) -> u64 {
     let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
     secs.max(1)
-}
-
-impl From<AirtableError> for ApiError {
-    fn from(err: AirtableError) -> Self {
-        match err {
-            AirtableError::Api {
-                status,
-                error_type,
-                message,
-                retry_after,
-            } if (400..500).contains(&status) => {
-                let kind = match status {
-                    400 => ErrorKind::BadRequest,
-                    401 => ErrorKind::Unauthenticated,
-                    402 => ErrorKind::PaymentRequired,
-                    403 => ErrorKind::Forbidden,
-                    404 => ErrorKind::NotFound,
-                    405 => ErrorKind::MethodNotAllowed,
-                    409 => ErrorKind::Conflict,
-                    413 => ErrorKind::PayloadTooLarge,
-                    429 => ErrorKind::RateLimited,
-                    _ => ErrorKind::Unprocessable,
-                };
-                let mut api = ApiError::new(kind, message).with_type(error_type);
-                if status == 429 {
-                    api = api.with_retry_after(retry_after.map(retry_after_seconds).unwrap_or(30));
-                }
-                api
-            }
-            AirtableError::Api {
-                status, error_type, ..
-            } => {
-                tracing::warn!(status, %error_type, "Airtable failed upstream");
-                ApiError::new(
-                    ErrorKind::BadGateway,
-                    format!("Airtable failed ({status} {error_type}); try again"),
-                )
-            }
-            AirtableError::RateLimited { retry_after } => ApiError::rate_limited(
-                "Too many requests to this Airtable base right now; retry after the given delay",
-                retry_after_seconds(retry_after),
-            ),
-            AirtableError::Network { timed_out, .. } if timed_out => {
-                ApiError::new(ErrorKind::GatewayTimeout, "Airtable did not answer in time")
-            }
-            AirtableError::Network { message, .. } => {
-                tracing::warn!(%message, "network error talking to Airtable");
-                ApiError::new(ErrorKind::BadGateway, "Could not reach Airtable; try again")
-            }
-            AirtableError::Decode { status, message } => {
-                tracing::warn!(status, %message, "undecodable Airtable answer");
-                ApiError::new(
-                    ErrorKind::BadGateway,
-                    "Airtable sent an answer we could not read",
-                )
-            }
-            AirtableError::InvalidRequest(message) => ApiError::unprocessable(message),
-            AirtableError::Limiter(detail) => {
-                tracing::error!(%detail, "Airtable rate limiter unavailable");
-                ApiError::unavailable("The Airtable rate limiter is unavailable; try again")
-            }
-            AirtableError::Config(detail) => ApiError::internal(detail),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -228,41 +163,5 @@ mod tests {
         let html = b"<html>Bad gateway</html>";
         let err = AirtableError::from_response(502, html, None);
         assert_eq!(err.error_type(), Some("SERVER_ERROR"));
-    }
-
-    #[test]
-    fn four_hundreds_pass_through_and_five_hundreds_become_upstream_errors() {
-        let api: ApiError = AirtableError::from_response(
-            422,
-            br#"{"error":{"type":"UNKNOWN_FIELD_NAME","message":"Unknown field name: \"x\""}}"#,
-            None,
-        )
-        .into();
-        assert_eq!(api.status().as_u16(), 422);
-        assert_eq!(api.error_type, "UNKNOWN_FIELD_NAME");
-
-        let api: ApiError = AirtableError::from_response(
-            403,
-            br#"{"error":{"type":"INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND","message":"m"}}"#,
-            None,
-        )
-        .into();
-        assert_eq!(api.status().as_u16(), 403);
-        assert_eq!(api.error_type, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND");
-
-        let api: ApiError = AirtableError::from_response(503, b"{}", None).into();
-        assert_eq!(api.status().as_u16(), 502);
-        assert_eq!(api.error_type, "UPSTREAM_ERROR");
-    }
-
-    #[test]
-    fn rate_limited_becomes_our_429_with_retry_after() {
-        let api: ApiError = AirtableError::RateLimited {
-            retry_after: Duration::from_millis(2_100),
-        }
-        .into();
-        assert_eq!(api.status().as_u16(), 429);
-        assert_eq!(api.error_type, "RATE_LIMITED");
-        assert_eq!(api.retry_after, Some(3));
     }
 }

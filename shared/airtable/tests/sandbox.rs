@@ -356,9 +356,6 @@ async fn a_real_lockout_is_probed_with_escalating_pauses_and_waited_out() {
     );
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(impatient.stats().upstream_429s, 1);
-    let api: basics::ApiError = err.into();
-    assert_eq!(api.error_type, "RATE_LIMITED");
-    assert_eq!(api.retry_after, Some(1));
 }
 
 /// Values that break naive formula pasting.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airtable::{Airtable, AirtableError, ClientConfig, RateLimiter, RetryPolicy};
-use basics::{ApiError, Clock};
+use basics::Clock;
 use ports::{Condition, Key, Secrets, Table, TableStore, from_item, to_item};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -89,24 +89,6 @@ pub enum ConnectionError {
     Store(#[from] ports::StoreError),
     #[error(transparent)]
     Secrets(#[from] ports::SecretError),
-}
-
-impl From<ConnectionError> for ApiError {
-    fn from(err: ConnectionError) -> Self {
-        let message = err.to_string();
-        match err {
-            ConnectionError::Invalid(_) => ApiError::bad_request(message),
-            ConnectionError::Refused(_) => {
-                ApiError::unprocessable(message).with_type("AIRTABLE_TOKEN_REJECTED")
-            }
-            ConnectionError::NotConnected => {
-                ApiError::not_found(message).with_type("NOT_CONNECTED")
-            }
-            ConnectionError::Airtable(err) => err.into(),
-            ConnectionError::Store(err) => err.into(),
-            ConnectionError::Secrets(err) => err.into(),
-        }
-    }
 }
 
 /// Masks a token for display: `pat…f3c9`. Short tokens show nothing but the ellipsis.

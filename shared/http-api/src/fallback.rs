@@ -1,8 +1,8 @@
 //! Answers for requests no route takes, in the platform's error shape rather than axum's empty
 //! bodies.
 
+use crate::{ApiError, ErrorKind};
 use axum::http::{Method, Uri};
-use basics::{ApiError, ErrorKind};
 
 pub async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::not_found(format!("No route for {method} {}", uri.path()))

@@ -5,9 +5,9 @@
 //! sequence onto a struct positionally, so without this check `["Mallory"]` would be read as
 //! `{"name": "Mallory"}` (and `[]` as a struct whose fields are all optional).
 
+use crate::{ApiError, ErrorKind};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use basics::{ApiError, ErrorKind};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

@@ -4,6 +4,7 @@
 //! A function module (e.g. [`functions::health`]) exposes `routes() -> FunctionRoutes`. A Lambda
 //! main turns its one function into a router; the dev server merges them all.
 
+pub mod error;
 pub mod fallback;
 pub mod functions;
 pub mod json;
@@ -17,6 +18,7 @@ pub mod state;
 #[cfg(test)]
 mod testing;
 
+pub use error::{ApiError, ErrorKind};
 pub use principal::Caller;
 pub use routes::{Access, FunctionRoutes, RouteSpec};
 pub use scope_check::Needs;

@@ -2,10 +2,10 @@
 
 use std::ops::Deref;
 
+use crate::ApiError;
 use accounts::Principal;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use basics::ApiError;
 
 /// The principal the authentication middleware put on the request. Only routes behind that
 /// middleware can extract it; elsewhere the extraction answers 401.

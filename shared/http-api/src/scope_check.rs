@@ -5,11 +5,11 @@
 //! without the scope gets 403 `INSUFFICIENT_SCOPE` whatever its body, path or query hold: a
 //! read-only key learns nothing about what a write route would accept.
 
+use crate::ApiError;
 use accounts::{Principal, Scope};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 
 use crate::Caller;
 

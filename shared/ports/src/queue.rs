@@ -153,12 +153,6 @@ pub enum QueueError {
     Unavailable(String),
 }
 
-impl From<QueueError> for basics::ApiError {
-    fn from(err: QueueError) -> Self {
-        basics::ApiError::internal(err)
-    }
-}
-
 /// The queue port.
 #[async_trait]
 pub trait Queue: Send + Sync + fmt::Debug {

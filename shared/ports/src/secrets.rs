@@ -18,12 +18,6 @@ pub enum SecretError {
     Unavailable(String),
 }
 
-impl From<SecretError> for basics::ApiError {
-    fn from(err: SecretError) -> Self {
-        basics::ApiError::internal(err)
-    }
-}
-
 /// Checks a secret name against what Secrets Manager accepts (and what is safe as a file key).
 pub fn validate_name(name: &str) -> Result<(), SecretError> {
     let ok = !name.is_empty()

@@ -78,20 +78,6 @@ pub enum StateMachineError {
     Unavailable(String),
 }
 
-impl From<StateMachineError> for basics::ApiError {
-    fn from(err: StateMachineError) -> Self {
-        match err {
-            StateMachineError::ExecutionNotFound(_) => {
-                basics::ApiError::not_found("No such execution")
-            }
-            StateMachineError::AlreadyExists(name) => basics::ApiError::conflict(format!(
-                "An execution named {name:?} already exists with another input"
-            )),
-            other => basics::ApiError::internal(other),
-        }
-    }
-}
-
 /// Checks an execution name as Step Functions does (1-80 characters, no spaces or wildcards).
 pub fn validate_execution_name(name: &str) -> Result<(), StateMachineError> {
     let ok = !name.is_empty()

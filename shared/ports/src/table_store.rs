@@ -508,19 +508,6 @@ impl StoreError {
     }
 }
 
-impl From<StoreError> for basics::ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::ConditionFailed | StoreError::TransactionCanceled { .. } => {
-                basics::ApiError::conflict("The resource was changed concurrently; try again")
-            }
-            StoreError::InvalidItem(detail) | StoreError::Unavailable(detail) => {
-                basics::ApiError::internal(detail)
-            }
-        }
-    }
-}
-
 /// Whether an item's TTL has passed at `now` (epoch seconds).
 pub fn is_expired(item: &Item, now: i64) -> bool {
     item.get(EXPIRES_AT)

@@ -1,11 +1,11 @@
 //! `api-auth`: accounts (`/v1/auth/*`) and API keys (`/v1/api-keys*`).
 
+use crate::ApiError;
 use accounts::{Credential, NewApiKey, ProfileChange, Scope};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;

@@ -2,12 +2,12 @@
 //! tenant's budget. The loop itself lives in the `chat` crate; this module parses, authorizes,
 //! builds the turn's model and Airtable client, and renders answers and errors.
 
+use crate::{ApiError, ErrorKind};
 use accounts::Scope;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use basics::{ApiError, ErrorKind};
 use chat::{BudgetSettings, CatalogError, ChatError, ChatRequest, TurnContext};
 use llm::LlmError;
 use metering::UsageTally;

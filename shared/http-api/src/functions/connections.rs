@@ -2,12 +2,12 @@
 //! Airtable tokens. The token is verified with Airtable's whoami before it is stored, and is
 //! never returned: reads show a masked form.
 
+use crate::ApiError;
 use accounts::Scope;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;

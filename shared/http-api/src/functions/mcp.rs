@@ -8,13 +8,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::ApiError;
 use accounts::{Principal, Scope};
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 use mcp::{
     CallError, McpBackend, PromptArgument, PromptDescriptor, PromptMessage, PromptMessages,
     ResourceContents, ResourceDescriptor, Role, ServerInfo, ToolAnnotations, ToolDescriptor,

@@ -5,12 +5,12 @@
 //! Clients authenticate with one of our access tokens or API keys in place of an Airtable
 //! token; the gateway calls Airtable with the tenant's connected token.
 
+use crate::{ApiError, ErrorKind};
 use accounts::Scope;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use basics::{ApiError, ErrorKind};
 use gateway::{BaseId, FieldId, IdempotencyKey, Operation, RecordId, Request, TableRef};
 use metering::UsageTally;
 use serde_json::Value;

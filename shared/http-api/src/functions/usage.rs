@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::ApiError;
 use accounts::Scope;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;

@@ -5,12 +5,12 @@
 //! per-minute limit gets 429 with `Retry-After`. Every authenticated request counts towards the
 //! tenant's usage: under its route group when admitted, under `throttled` when refused.
 
+use crate::ApiError;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 use metering::UsageTally;
 
 use crate::{AppState, Caller};

@@ -7,10 +7,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use crate::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 use lambda_http::request::RequestContext;
 
 use crate::AppState;

@@ -16,12 +16,12 @@
 //!
 //! The status code and headers such as `Retry-After`, `Allow` and `WWW-Authenticate` are kept.
 
+use crate::ErrorKind;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use basics::ErrorKind;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
@@ -175,7 +175,7 @@ mod tests {
             )
             .route(
                 "/v1/shaped",
-                get(|| async { basics::ApiError::forbidden("no") }),
+                get(|| async { crate::ApiError::forbidden("no") }),
             )
             .route(
                 "/mcp",
@@ -183,7 +183,7 @@ mod tests {
                     (
                         StatusCode::UNAUTHORIZED,
                         [(header::WWW_AUTHENTICATE, "Bearer")],
-                        basics::ApiError::unauthenticated("who are you"),
+                        crate::ApiError::unauthenticated("who are you"),
                     )
                 })
                 .get(|| async { (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]) }),

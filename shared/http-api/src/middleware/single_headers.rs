@@ -7,10 +7,10 @@
 //! second wrote again), two `Authorization`s authenticate as whichever comes first, two `Host`s
 //! are forbidden by HTTP/1.1 (RFC 9112 §3.2: "a server MUST respond with a 400").
 
+use crate::ApiError;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use basics::ApiError;
 
 /// The headers that must not repeat.
 const SINGLE_VALUED: [&str; 7] = [
