@@ -7,9 +7,9 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 
 use airtable_sandbox::{Sandbox, SandboxHandle};
-use backend::{BackendConfig, BackendKind};
 use basics::config::Port;
 use basics::{ConfigError, Env};
+use platform::{BackendKind, Settings};
 use tokio::net::TcpListener;
 
 /// The sandbox's state file under `DATA_DIR`, so demo data survives restarts like the rest.
@@ -26,7 +26,7 @@ pub struct DevServerConfig {
     pub sandbox_port: u16,
     /// Whether to run the sandbox: yes unless `AIRTABLE_API_URL` is set.
     pub run_sandbox: bool,
-    pub backend: BackendConfig,
+    pub backend: Settings,
 }
 
 impl DevServerConfig {
@@ -36,7 +36,7 @@ impl DevServerConfig {
             port: env.or("PORT", Port(8080))?.0,
             sandbox_port: env.or("SANDBOX_PORT", Port(8081))?.0,
             run_sandbox: env.raw("AIRTABLE_API_URL").is_none(),
-            backend: BackendConfig::from_env(env, BackendKind::Embedded)?,
+            backend: Settings::from_env(env, BackendKind::Embedded)?,
         })
     }
 }
@@ -93,8 +93,8 @@ pub async fn start(
     } else {
         None
     };
-    let state = backend::app_state(&backend).await?;
-    let router = http_api::platform_router(state);
+    let platform = backend::build_platform(&backend).await?;
+    let router = http_api::platform_router(http_api::AppState::new(platform));
     let listener = TcpListener::bind(SocketAddr::new(config.host, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;

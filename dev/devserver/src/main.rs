@@ -33,10 +33,10 @@ async fn main() -> std::process::ExitCode {
 /// What a new user needs to start: where the API is, and how to reach Airtable.
 fn banner(config: &DevServerConfig, running: &Running) -> String {
     let backend = match config.backend.kind {
-        backend::BackendKind::Embedded => {
+        platform::BackendKind::Embedded => {
             format!("embedded, data in {}", config.backend.data_dir.display())
         }
-        backend::BackendKind::Aws => match &config.backend.aws.endpoint_url {
+        platform::BackendKind::Aws => match &config.backend.aws.endpoint_url {
             Some(endpoint) => format!("aws at {endpoint}"),
             None => "aws".to_string(),
         },

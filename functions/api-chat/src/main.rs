@@ -2,6 +2,6 @@
 //! lives in `http-api`.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    backend::run_http_function(http_api::functions::chat::routes()).await
+async fn main() -> Result<(), lambda_runners::Error> {
+    lambda_runners::run_http_function(http_api::functions::chat::routes()).await
 }

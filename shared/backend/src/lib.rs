@@ -1,25 +1,30 @@
-//! The composition root: reads which backend a process runs on (AWS or embedded) from the
-//! environment, builds the adapters once, and hands them to the routers. Lambda mains and the dev
-//! server both start here, so there is one way to assemble the platform.
+//! The composition root: builds the process's [`Platform`] on the adapters its settings name,
+//! once. Lambda functions call [`aws_platform`] only, so their binaries link the AWS adapters and
+//! nothing else; the dev server calls [`build_platform`], which also knows the embedded adapters
+//! (the `embedded` feature).
 
-mod adapters;
-mod config;
-mod lambda;
+mod aws;
+#[cfg(feature = "embedded")]
+mod embedded;
 
-pub use adapters::{Adapters, build_adapters};
-pub use config::{AIRTABLE_API_URL, AwsSettings, BackendConfig, BackendKind};
-pub use lambda::run_http_function;
+use std::sync::Arc;
 
-/// Builds the adapters and wraps them in the routers' shared state.
-pub async fn app_state(config: &BackendConfig) -> Result<http_api::AppState, String> {
-    let adapters = build_adapters(config).await?;
-    Ok(http_api::AppState::new(
-        adapters.store,
-        adapters.queue,
-        adapters.secrets,
-        adapters.clock,
-        std::sync::Arc::new(basics::RandomIds),
-        config.airtable_api_url.clone(),
-        config.platform.clone(),
-    ))
+use platform::{BackendKind, Platform, Settings};
+
+pub use aws::aws_platform;
+#[cfg(feature = "embedded")]
+pub use embedded::{DATABASE_FILE, SECRETS_FILE, embedded_platform};
+
+/// Builds the platform on whichever backend the settings name.
+pub async fn build_platform(settings: &Settings) -> Result<Arc<Platform>, String> {
+    match settings.kind {
+        BackendKind::Aws => aws_platform(settings).await,
+        #[cfg(feature = "embedded")]
+        BackendKind::Embedded => embedded_platform(settings),
+        #[cfg(not(feature = "embedded"))]
+        BackendKind::Embedded => Err(
+            "BACKEND=embedded: this binary is built without the embedded backend (SQLite); use BACKEND=aws"
+                .to_string(),
+        ),
+    }
 }

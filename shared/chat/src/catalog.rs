@@ -43,39 +43,6 @@ pub struct CatalogSettings {
     pub prices: PriceTable,
 }
 
-impl CatalogSettings {
-    /// Reads `CHAT_MODEL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL` and `CHAT_MODEL_PRICES` (a JSON
-    /// object of model → `{input_per_million, output_per_million}`, replacing the defaults).
-    pub fn from_env(env: &basics::Env) -> Result<Self, basics::config::ConfigError> {
-        let defaults = Self::default();
-        let prices = match env.raw("CHAT_MODEL_PRICES") {
-            Some(json) => {
-                PriceTable::parse(&json).map_err(|problem| basics::config::ConfigError {
-                    var: "CHAT_MODEL_PRICES".into(),
-                    problem,
-                })?
-            }
-            None => defaults.prices,
-        };
-        let default_model = env.or("CHAT_MODEL", defaults.default_model)?;
-        if prices.price(&default_model).is_none() {
-            return Err(basics::config::ConfigError {
-                var: "CHAT_MODEL".into(),
-                problem: format!("{default_model:?} has no price; add it to CHAT_MODEL_PRICES"),
-            });
-        }
-        let url = |name: &str, default: String| -> Result<String, basics::config::ConfigError> {
-            Ok(env.or(name, default)?.trim_end_matches('/').to_string())
-        };
-        Ok(Self {
-            default_model,
-            gemini_base_url: url("GEMINI_BASE_URL", defaults.gemini_base_url)?,
-            openai_base_url: url("OPENAI_BASE_URL", defaults.openai_base_url)?,
-            prices,
-        })
-    }
-}
-
 impl Default for CatalogSettings {
     fn default() -> Self {
         Self {

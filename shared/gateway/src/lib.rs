@@ -32,12 +32,13 @@ use metering::UsageTally;
 use ports::TableStore;
 use serde_json::Value;
 
+pub use cache::MAX_CACHE_TTL;
 pub use cache::{Invalidation, ReadCache};
 pub use clients::{ClientPool, TenantClient};
 pub use error::GatewayError;
 pub use idempotency::{Claim, Idempotency, IdempotencyKey};
 pub use operation::{BaseId, Effect, FieldId, Operation, Permission, RecordId, TableRef};
-pub use settings::GatewaySettings;
+pub use settings::{GatewaySettings, MAX_LATENCY_BUDGET};
 pub use stale::StaleReads;
 
 use cache::{Cached, Scope};

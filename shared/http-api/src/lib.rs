@@ -22,7 +22,7 @@ pub use error::{ApiError, ErrorKind};
 pub use principal::Caller;
 pub use routes::{Access, FunctionRoutes, RouteSpec};
 pub use scope_check::Needs;
-pub use state::{AppState, PlatformSettings};
+pub use state::AppState;
 
 /// Every HTTP function of the platform, in the order of DESIGN.md's function table.
 pub fn all_functions() -> Vec<FunctionRoutes> {

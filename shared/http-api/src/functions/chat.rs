@@ -105,7 +105,7 @@ async fn chat_turn(
         .await
         .map_err(gateway::GatewayError::from)?;
     let client = state
-        .airtable_clients
+        .airtable_clients()
         .client(&principal.tenant_id, token)
         .map_err(gateway::GatewayError::from)?;
     let tally = usage.map(|Extension(tally)| tally).unwrap_or_default();

@@ -120,7 +120,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::testing::embedded_state;
+    use crate::testing::{embedded_state, embedded_state_with};
 
     async fn call(state: AppState, method: &str, path: &str) -> (StatusCode, Value) {
         let router = crate::function_router(routes(), state);
@@ -146,7 +146,7 @@ mod tests {
         let (status, body) = call(embedded_state(), "GET", "/v1/health").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["status"], "ok");
-        assert_eq!(body["version"], crate::state::VERSION);
+        assert_eq!(body["version"], platform::VERSION);
         assert_eq!(body["checks"], json!({"store": "ok", "queue": "ok"}));
         assert!(body.get("errors").is_none());
     }
@@ -190,8 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_store_turns_health_to_503() {
-        let mut state = embedded_state();
-        state.store = Arc::new(DownStore);
+        let state = embedded_state_with(|ports| ports.store = Arc::new(DownStore));
         let (status, body) = call(state, "GET", "/v1/health").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "unavailable");

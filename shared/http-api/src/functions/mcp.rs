@@ -46,7 +46,7 @@ async fn origin_guard(
     next: axum::middleware::Next,
 ) -> Response {
     let allowed = mcp::origin_header(request.headers())
-        .and_then(|origin| mcp::check_origin(origin, &state.mcp_allowed_origins));
+        .and_then(|origin| mcp::check_origin(origin, &state.settings.mcp_allowed_origins));
     match allowed {
         Ok(()) => next.run(request).await,
         Err(forbidden) => reply(forbidden.reply()),
@@ -185,7 +185,7 @@ impl PlatformBackend {
     }
 
     fn registry(&self) -> &Registry {
-        &self.state.tools
+        self.state.tools()
     }
 
     async fn context(&self) -> Result<ToolContext, String> {
@@ -195,7 +195,7 @@ impl PlatformBackend {
                 match self.state.connections().token(tenant_id).await {
                     Ok(token) => self
                         .state
-                        .airtable_clients
+                        .airtable_clients()
                         .client(tenant_id, token)
                         .map(|client| {
                             ToolContext::new(self.state.gateway().client_for_tools(

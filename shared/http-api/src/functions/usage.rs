@@ -133,7 +133,7 @@ async fn summary(
         "budget": budget,
         "days": days,
         "counters": usage.counters,
-        "limits": {"requests_per_minute": state.tenant_requests_per_minute},
+        "limits": {"requests_per_minute": state.settings.tenant_requests_per_minute},
     }))
     .into_response())
 }

@@ -142,7 +142,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .info(
             InfoBuilder::new()
                 .title("PyAirtable on Lambda")
-                .version(crate::state::VERSION)
+                .version(platform::VERSION)
                 .description(Some(DESCRIPTION))
                 .build(),
         )

@@ -1,12 +1,64 @@
-//! Which backend to run on, and where its resources are, from the environment.
+//! Every setting a process reads, read here and only here: which backend, where its
+//! resources are, and the platform's limits, tokens, gateway and models. A wrong value becomes a
+//! [`ConfigError`] naming the variable; mains print it as one line and exit.
+
+mod gateway_variables;
+mod model_variables;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use accounts::TokenSettings;
 use basics::{ConfigError, Env};
+use chat::CatalogSettings;
+use gateway::GatewaySettings;
 use ports::{QueueName, Table};
+
+pub use gateway_variables::gateway_settings;
+pub use model_variables::model_settings;
+
+/// The platform's own settings (beside where its adapters are): limits, tokens, the gateway
+/// and the models.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformSettings {
+    /// `JWT_ISSUER`, `JWT_AUDIENCE`; lifetimes are fixed (15 minutes, 30 days).
+    pub tokens: TokenSettings,
+    /// `TENANT_REQUESTS_PER_MINUTE`: each tenant's request limit; 0 turns it off.
+    pub tenant_requests_per_minute: u32,
+    /// `CLIENT_AUTH_REQUESTS_PER_MINUTE`: each client address's limit on the public sign-in
+    /// routes (register, login, refresh); 0 turns it off.
+    pub client_auth_requests_per_minute: u32,
+    /// `RECORDS_CACHE_TTL_SECONDS`, `GATEWAY_LATENCY_BUDGET_MS`, and the Airtable pacing.
+    pub gateway: GatewaySettings,
+    /// `CHAT_MODEL`, `GEMINI_BASE_URL`, `OPENAI_BASE_URL`, `CHAT_MODEL_PRICES`.
+    pub models: CatalogSettings,
+    /// `MCP_ALLOWED_ORIGINS`: browser origins allowed to call `/mcp` (comma-separated).
+    pub mcp_allowed_origins: Vec<String>,
+}
+
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        Self {
+            tokens: TokenSettings::default(),
+            tenant_requests_per_minute: DEFAULT_TENANT_REQUESTS_PER_MINUTE,
+            client_auth_requests_per_minute: DEFAULT_CLIENT_AUTH_REQUESTS_PER_MINUTE,
+            gateway: GatewaySettings::default(),
+            models: CatalogSettings::default(),
+            mcp_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// Ten requests a second on average per tenant: generous for people and scripts, and a ceiling
+/// on what one runaway client can cost everyone else.
+pub const DEFAULT_TENANT_REQUESTS_PER_MINUTE: u32 = 600;
+
+/// One sign-in attempt every two seconds per address on average: plenty for people and for a
+/// script that logs in once, and a brake on password spraying across many emails (which the
+/// per-email lockout alone cannot see) and on mass sign-ups, each of which costs a password hash.
+pub const DEFAULT_CLIENT_AUTH_REQUESTS_PER_MINUTE: u32 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -47,7 +99,7 @@ pub struct AwsSettings {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct BackendConfig {
+pub struct Settings {
     /// `BACKEND`: `embedded` or `aws`.
     pub kind: BackendKind,
     /// `DATA_DIR`: where the embedded backend keeps its SQLite file and secrets file.
@@ -59,7 +111,7 @@ pub struct BackendConfig {
     pub aws: AwsSettings,
     /// `JWT_ISSUER`, `JWT_AUDIENCE`, `TENANT_REQUESTS_PER_MINUTE`,
     /// `CLIENT_AUTH_REQUESTS_PER_MINUTE`.
-    pub platform: http_api::PlatformSettings,
+    pub platform: PlatformSettings,
 }
 
 /// Airtable's real API origin.
@@ -85,7 +137,7 @@ pub fn queue_variable(queue: QueueName) -> &'static str {
     }
 }
 
-impl BackendConfig {
+impl Settings {
     /// Reads the configuration; `default_kind` applies when `BACKEND` is unset (embedded for
     /// the dev server, AWS inside Lambda).
     pub fn from_env(env: &Env, default_kind: BackendKind) -> Result<Self, ConfigError> {
@@ -114,9 +166,9 @@ impl BackendConfig {
                 queue_urls.insert(queue, url);
             }
         }
-        let defaults = http_api::PlatformSettings::default();
-        let platform = http_api::PlatformSettings {
-            tokens: accounts::TokenSettings {
+        let defaults = PlatformSettings::default();
+        let platform = PlatformSettings {
+            tokens: TokenSettings {
                 issuer: env.or("JWT_ISSUER", defaults.tokens.issuer.clone())?,
                 audience: env.or("JWT_AUDIENCE", defaults.tokens.audience.clone())?,
                 ..defaults.tokens
@@ -129,8 +181,8 @@ impl BackendConfig {
                 "CLIENT_AUTH_REQUESTS_PER_MINUTE",
                 defaults.client_auth_requests_per_minute,
             )?,
-            gateway: gateway::GatewaySettings::from_env(env)?,
-            models: chat::CatalogSettings::from_env(env)?,
+            gateway: gateway_settings(env)?,
+            models: model_settings(env)?,
             mcp_allowed_origins: env
                 .raw("MCP_ALLOWED_ORIGINS")
                 .map(|list| {
@@ -166,7 +218,7 @@ mod tests {
     #[test]
     fn embedded_needs_nothing() {
         let config =
-            BackendConfig::from_env(&Env::from_pairs([]), BackendKind::Embedded).expect("defaults");
+            Settings::from_env(&Env::from_pairs([]), BackendKind::Embedded).expect("defaults");
         assert_eq!(config.kind, BackendKind::Embedded);
         assert_eq!(config.data_dir, PathBuf::from("./.data"));
         assert_eq!(config.aws.tables[&Table::Core], "pyairtable-core");
@@ -174,7 +226,7 @@ mod tests {
 
     #[test]
     fn aws_without_provisioning_requires_queue_urls() {
-        let err = BackendConfig::from_env(&Env::from_pairs([]), BackendKind::Aws)
+        let err = Settings::from_env(&Env::from_pairs([]), BackendKind::Aws)
             .expect_err("queue urls are required");
         assert_eq!(err.var, "QUEUE_RUNS_URL");
     }
@@ -185,16 +237,15 @@ mod tests {
             ("BACKEND", "aws"),
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
         ]);
-        let config = BackendConfig::from_env(&env, BackendKind::Embedded).expect("config");
+        let config = Settings::from_env(&env, BackendKind::Embedded).expect("config");
         assert_eq!(config.kind, BackendKind::Aws);
         assert!(config.aws.provision);
     }
 
     #[test]
     fn a_bad_backend_is_named() {
-        let err =
-            BackendConfig::from_env(&Env::from_pairs([("BACKEND", "mysql")]), BackendKind::Aws)
-                .expect_err("bad backend");
+        let err = Settings::from_env(&Env::from_pairs([("BACKEND", "mysql")]), BackendKind::Aws)
+            .expect_err("bad backend");
         assert_eq!(err.var, "BACKEND");
     }
 }

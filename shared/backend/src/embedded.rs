@@ -1,0 +1,72 @@
+//! The platform on one SQLite file and a secrets file under `DATA_DIR`: the local default.
+
+use std::sync::Arc;
+
+use basics::{Clock, Env, RandomIds, SystemClock};
+use platform::{Platform, Ports, Settings};
+use ports::CachedSecrets;
+
+/// The SQLite file under `DATA_DIR`.
+pub const DATABASE_FILE: &str = "platform.sqlite";
+/// The local secrets file under `DATA_DIR`.
+pub const SECRETS_FILE: &str = "secrets.json";
+
+/// Builds the platform on the embedded adapters (creating `DATA_DIR`'s database if needed).
+pub fn embedded_platform(settings: &Settings) -> Result<Arc<Platform>, String> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = embedded::Database::open(&settings.data_dir.join(DATABASE_FILE))?;
+    let secrets = embedded::FileSecrets::new(settings.data_dir.join(SECRETS_FILE), Env::process());
+    let ports = Ports {
+        store: Arc::new(embedded::SqliteStore::new(db.clone(), Arc::clone(&clock))),
+        queue: Arc::new(embedded::SqliteQueue::new(db, Arc::clone(&clock))),
+        secrets: Arc::new(CachedSecrets::new(
+            secrets,
+            settings.secrets_cache_ttl,
+            Arc::clone(&clock),
+        )),
+        clock,
+        ids: Arc::new(RandomIds),
+    };
+    Ok(Arc::new(Platform::new(
+        ports,
+        settings.airtable_api_url.clone(),
+        settings.platform.clone(),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use platform::BackendKind;
+    use ports::{Key, Table};
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn embedded_data_survives_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env_dir = dir.path().to_string_lossy().to_string();
+        let env = Env::from_pairs([("DATA_DIR", env_dir.as_str())]);
+        let settings = Settings::from_env(&env, BackendKind::Embedded).expect("settings");
+        let key = Key::new("TENANT#t1", "PROFILE");
+        {
+            let first = embedded_platform(&settings).expect("platform");
+            let item = json!({"pk": "TENANT#t1", "sk": "PROFILE", "name": "Acme"});
+            first
+                .store
+                .put(
+                    Table::Core,
+                    item.as_object().cloned().unwrap_or_default(),
+                    None,
+                )
+                .await
+                .expect("put");
+        }
+        let second = embedded_platform(&settings).expect("platform again");
+        let got = second.store.get(Table::Core, &key).await.expect("get");
+        assert_eq!(
+            got.and_then(|i| i.get("name").cloned()),
+            Some(json!("Acme"))
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! The ports a process runs on and the services over them.
+
+use std::sync::{Arc, OnceLock};
+
+use accounts::{Accounts, TokenService};
+use basics::{Clock, IdGenerator};
+use chat::{ChatLimits, ChatService, ModelCatalog};
+use connections::Connections;
+use gateway::{ClientPool, Gateway};
+use metering::{LimitSubject, RequestRateLimit, UsageCounters};
+use ports::{Queue, Secrets, TableStore};
+use tools::Registry;
+
+use crate::settings::PlatformSettings;
+
+/// This build's version, from Cargo.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The adapters behind the ports, as the composition root (`backend`, or a test) built them.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub store: Arc<dyn TableStore>,
+    pub queue: Arc<dyn Queue>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+/// Everything a handler of any trigger needs: the ports, the settings, and the services, each
+/// built once per process on first use. Shared behind an `Arc`.
+#[derive(Debug)]
+pub struct Platform {
+    pub store: Arc<dyn TableStore>,
+    pub queue: Arc<dyn Queue>,
+    pub secrets: Arc<dyn Secrets>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    /// Airtable's API origin: `https://api.airtable.com`, or the local sandbox.
+    pub airtable_api_url: String,
+    pub settings: PlatformSettings,
+    /// The platform version reported by health and MCP.
+    pub version: &'static str,
+    tokens: OnceLock<Arc<TokenService>>,
+    airtable_clients: OnceLock<Arc<ClientPool>>,
+    tools: OnceLock<Arc<Registry>>,
+}
+
+impl Platform {
+    pub fn new(ports: Ports, airtable_api_url: String, settings: PlatformSettings) -> Self {
+        Self {
+            store: ports.store,
+            queue: ports.queue,
+            secrets: ports.secrets,
+            clock: ports.clock,
+            ids: ports.ids,
+            airtable_api_url,
+            settings,
+            version: VERSION,
+            tokens: OnceLock::new(),
+            airtable_clients: OnceLock::new(),
+            tools: OnceLock::new(),
+        }
+    }
+
+    /// Mints and verifies access tokens; caches keys for the process.
+    pub fn tokens(&self) -> &Arc<TokenService> {
+        self.tokens
+            .get_or_init(|| Arc::new(TokenService::new(self.settings.tokens.clone())))
+    }
+
+    /// The Airtable clients, one per tenant, kept for the process: the `/v0` gateway, chat and
+    /// MCP tools share them, so they share one rate limiter and one read cache.
+    pub fn airtable_clients(&self) -> &Arc<ClientPool> {
+        self.airtable_clients.get_or_init(|| {
+            Arc::new(ClientPool::new(
+                Arc::clone(&self.store),
+                Arc::clone(&self.clock),
+                self.airtable_api_url.clone(),
+                self.settings.gateway.latency_budget,
+                self.settings.gateway.airtable_limits,
+            ))
+        })
+    }
+
+    /// The one tool registry chat and MCP share (its argument schemas are compiled once).
+    pub fn tools(&self) -> &Arc<Registry> {
+        self.tools.get_or_init(|| Arc::new(Registry::standard()))
+    }
+
+    pub fn accounts(&self) -> Accounts {
+        Accounts::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.secrets),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.ids),
+            Arc::clone(self.tokens()),
+        )
+    }
+
+    pub fn usage(&self) -> UsageCounters {
+        UsageCounters::new(Arc::clone(&self.store), Arc::clone(&self.clock))
+    }
+
+    pub fn tenant_rate_limit(&self) -> RequestRateLimit {
+        RequestRateLimit::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            LimitSubject::Tenant,
+            self.settings.tenant_requests_per_minute,
+        )
+    }
+
+    pub fn client_auth_rate_limit(&self) -> RequestRateLimit {
+        RequestRateLimit::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            LimitSubject::Client,
+            self.settings.client_auth_requests_per_minute,
+        )
+    }
+
+    pub fn gateway(&self) -> Gateway {
+        Gateway::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            self.connections(),
+            Arc::clone(self.airtable_clients()),
+            &self.settings.gateway,
+        )
+    }
+
+    pub fn chat(&self) -> ChatService {
+        ChatService::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.ids),
+            Arc::clone(self.tools()),
+            ChatLimits::default(),
+        )
+    }
+
+    pub fn model_catalog(&self) -> ModelCatalog {
+        ModelCatalog::new(self.settings.models.clone(), Arc::clone(&self.secrets))
+    }
+
+    pub fn connections(&self) -> Connections {
+        Connections::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.secrets),
+            Arc::clone(&self.clock),
+            self.airtable_api_url.clone(),
+        )
+    }
+}
