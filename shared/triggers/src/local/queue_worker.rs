@@ -119,10 +119,23 @@ async fn consume(
         match received {
             Ok(messages) if messages.is_empty() => {}
             Ok(messages) => {
-                let inbound = messages.iter().cloned().map(InboundMessage::from).collect();
-                let outcome =
-                    process_batch_until(consumer.as_ref(), inbound, queue.is_fifo(), &stop).await;
-                settle(port.as_ref(), queue, &messages, &outcome).await;
+                let inbound: Vec<InboundMessage> =
+                    messages.iter().cloned().map(InboundMessage::from).collect();
+                // In a task of its own, so a consumer that panics loses this batch (it comes back
+                // after the visibility timeout, as from a crashed Lambda) but not the worker.
+                let batch = tokio::spawn({
+                    let (consumer, stop) = (Arc::clone(&consumer), stop.clone());
+                    async move {
+                        process_batch_until(consumer.as_ref(), inbound, queue.is_fifo(), &stop)
+                            .await
+                    }
+                });
+                match batch.await {
+                    Ok(outcome) => settle(port.as_ref(), queue, &messages, &outcome).await,
+                    Err(err) => {
+                        tracing::error!(%queue, error = %err, "a consumer panicked; its batch comes back after the visibility timeout");
+                    }
+                }
             }
             Err(err) => {
                 tracing::warn!(%queue, error = %err, "receive failed; trying again");
@@ -226,7 +239,7 @@ mod tests {
             }
         }
 
-        fn worker(&mut self, queue: QueueName, consumer: Arc<Consumer>) -> QueueWorker {
+        fn worker(&mut self, queue: QueueName, consumer: Arc<dyn QueueConsumer>) -> QueueWorker {
             let (tx, rx) = oneshot::channel::<()>();
             self.shutdown = Some(tx);
             let settings = WorkerSettings {
@@ -294,6 +307,51 @@ mod tests {
         assert_eq!(handled, sent);
         f.past_visibility();
         assert!(f.receive_all(QueueName::Runs).await.is_empty(), "deleted");
+    }
+
+    /// Panics on the message whose body is "panic", handles the others.
+    struct Panicky(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl QueueConsumer for Panicky {
+        async fn consume(&self, message: &InboundMessage) -> Result<(), JobFailure> {
+            assert_ne!(message.body, "panic", "this consumer panics on it");
+            self.0.lock().expect("handled").push(message.body.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_consumer_loses_its_batch_to_redelivery_but_not_the_worker() {
+        let mut f = Fixture::new();
+        f.send(QueueName::Runs, "panic", SendOptions::default())
+            .await;
+        let consumer = Arc::new(Panicky(Mutex::default()));
+        let worker = f.worker(QueueName::Runs, consumer.clone());
+        eventually("the panicking message is in flight", async || {
+            f.depth(QueueName::Runs).await == 0
+        })
+        .await;
+        f.send(QueueName::Runs, "after", SendOptions::default())
+            .await;
+        eventually("the worker goes on", async || {
+            consumer.0.lock().expect("handled").len() == 1
+        })
+        .await;
+        f.shut_down();
+        worker.join().await;
+        f.past_visibility();
+        let back: Vec<String> = f
+            .receive_all(QueueName::Runs)
+            .await
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(
+            back,
+            ["panic"],
+            "the panicked batch comes back; the other was deleted"
+        );
     }
 
     #[tokio::test]

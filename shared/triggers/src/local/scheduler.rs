@@ -121,12 +121,25 @@ fn due_minutes(last_fired: DateTime<Utc>, now: DateTime<Utc>) -> Vec<DateTime<Ut
         .collect()
 }
 
-/// Runs every job for one tick, side by side; a failure is logged, as the Lambda runtime would,
-/// and does not keep the other jobs from running.
+/// Runs every job for one tick, side by side, each in a task of its own: a failure or a panic is
+/// logged, as the Lambda runtime would, and keeps neither the other jobs nor later ticks from
+/// running.
 async fn run_tick(jobs: &[Arc<dyn ScheduledJob>], tick: ScheduledTick) {
-    let results = futures::future::join_all(jobs.iter().map(|job| job.tick(&tick))).await;
-    for failure in results.into_iter().filter_map(Result::err) {
-        tracing::warn!(tick = %tick.time, error = %failure, "scheduled job failed");
+    let running: Vec<_> = jobs
+        .iter()
+        .map(|job| {
+            let job = Arc::clone(job);
+            tokio::spawn(async move { job.tick(&tick).await })
+        })
+        .collect();
+    for finished in futures::future::join_all(running).await {
+        match finished {
+            Ok(Ok(())) => {}
+            Ok(Err(failure)) => {
+                tracing::warn!(tick = %tick.time, error = %failure, "scheduled job failed");
+            }
+            Err(err) => tracing::error!(tick = %tick.time, error = %err, "scheduled job panicked"),
+        }
     }
 }
 
@@ -136,6 +149,7 @@ mod tests {
 
     use async_trait::async_trait;
     use basics::ManualClock;
+    use chrono::Timelike;
     use tokio::sync::{Semaphore, mpsc, oneshot};
 
     use super::*;
@@ -160,13 +174,18 @@ mod tests {
         }
     }
 
-    /// Fails every tick, to show one job's failure does not stop another's.
-    struct Failing;
+    /// Fails on even minutes and panics on odd ones, to show that neither keeps the other job
+    /// or later ticks from running.
+    struct Broken;
 
     #[async_trait]
-    impl ScheduledJob for Failing {
-        async fn tick(&self, _tick: &ScheduledTick) -> Result<(), JobFailure> {
-            Err(JobFailure::new("always fails"))
+    impl ScheduledJob for Broken {
+        async fn tick(&self, tick: &ScheduledTick) -> Result<(), JobFailure> {
+            assert!(
+                tick.time.minute().is_multiple_of(2),
+                "panics on odd minutes"
+            );
+            Err(JobFailure::new("fails on even minutes"))
         }
     }
 
@@ -196,7 +215,7 @@ mod tests {
                 check_every: Duration::from_millis(5),
             },
             Arc::new(clock.clone()),
-            vec![Arc::new(Failing), job.clone()],
+            vec![Arc::new(Broken), job.clone()],
             async move {
                 let _ = signal.await;
             },
