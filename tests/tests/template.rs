@@ -1,5 +1,7 @@
 //! `infra/template.yaml` and the code must agree: the same HTTP routes, each served by the same
-//! function, and the same queue redrive count.
+//! function, the same non-HTTP event sources, and the same queue redrive count.
+
+mod event_sources;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -665,4 +667,122 @@ fn sample_http_events_parse_and_name_real_routes() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------- non-HTTP event sources
+
+fn infra_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra")
+}
+
+#[test]
+fn template_event_sources_equal_the_code() {
+    if let Err(problems) = event_sources::compare_event_sources(
+        &template(),
+        &infra_dir(),
+        triggers::sources::EVENT_SOURCES,
+    ) {
+        panic!("event sources differ:\n{problems}");
+    }
+}
+
+/// Each queue the code names is the template queue its `QUEUE_*_URL` variable refers to, of
+/// the same kind (FIFO or not), redriving into the code's dead-letter queue, and hiding a
+/// received message as long as the dev server's worker does.
+#[test]
+fn queues_match_the_queue_port_and_the_local_worker() {
+    let template = template();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let resource_of = |queue: ports::QueueName| -> String {
+        let variable = event_sources::queue_variable(queue);
+        variables[variable.as_str()]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("Globals set no {variable}: Ref <queue>"))
+            .to_string()
+    };
+    for queue in ports::QueueName::ALL {
+        let id = resource_of(queue);
+        let resource = &template["Resources"][id.as_str()];
+        assert_eq!(resource["Type"], "AWS::SQS::Queue", "{queue}: {id}");
+        let properties = &resource["Properties"];
+        assert_eq!(
+            properties["FifoQueue"].as_bool().unwrap_or(false),
+            queue.is_fifo(),
+            "{queue}: {id}.FifoQueue"
+        );
+        match queue.dead_letter_queue() {
+            Some(dlq) => {
+                assert_eq!(
+                    properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0].as_str(),
+                    Some(resource_of(dlq).as_str()),
+                    "{queue}: {id} redrives into the {dlq} queue"
+                );
+                assert_eq!(
+                    properties["VisibilityTimeout"].as_u64(),
+                    Some(triggers::local::VISIBILITY_TIMEOUT.as_secs()),
+                    "{queue}: {id}.VisibilityTimeout equals triggers::local::VISIBILITY_TIMEOUT"
+                );
+            }
+            None => assert!(
+                properties["RedrivePolicy"].is_null(),
+                "{queue}: {id} is a dead-letter queue"
+            ),
+        }
+    }
+}
+
+/// The sample events of the other triggers parse as the runners read them.
+#[test]
+fn sample_trigger_events_parse() {
+    let mut kinds = BTreeSet::new();
+    for file in event_files() {
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let text = std::fs::read_to_string(&file).expect("read an event");
+        let kind = stem.split('-').next().unwrap_or_default().to_string();
+        match kind.as_str() {
+            "sqs" => {
+                let event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                let records = event["Records"].as_array().expect("Records");
+                assert!(!records.is_empty(), "{stem}: no records");
+                for record in records {
+                    for field in ["messageId", "receiptHandle", "body", "eventSourceARN"] {
+                        assert!(record[field].is_string(), "{stem}: {field}");
+                    }
+                    assert!(
+                        record["attributes"]["ApproximateReceiveCount"].is_string(),
+                        "{stem}: attributes.ApproximateReceiveCount"
+                    );
+                    let fifo = record["eventSourceARN"]
+                        .as_str()
+                        .is_some_and(|arn| arn.ends_with(".fifo"));
+                    assert_eq!(
+                        record["attributes"]["MessageGroupId"].is_string(),
+                        fifo,
+                        "{stem}: a FIFO record, and only a FIFO record, has a MessageGroupId"
+                    );
+                }
+            }
+            "schedule" => {
+                let event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                assert_eq!(event["detail-type"], "Scheduled Event", "{stem}");
+                assert_eq!(event["source"], "aws.events", "{stem}");
+                assert!(event["time"].is_string(), "{stem}: time");
+            }
+            "task" => {
+                let input: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+                assert!(input.is_object(), "{stem}: a task input is a JSON object");
+            }
+            _ => continue,
+        }
+        kinds.insert(kind);
+    }
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["schedule".to_string(), "sqs".into(), "task".into()]),
+        "a sample event for each trigger"
+    );
 }
