@@ -3,14 +3,20 @@
 //! started in-process as its Airtable unless `AIRTABLE_API_URL` points elsewhere. It is what a new
 //! user runs first: no AWS account, no Docker, no Python.
 
+mod workers;
+
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use airtable_sandbox::{Sandbox, SandboxHandle};
 use basics::config::Port;
-use basics::{ConfigError, Env};
+use basics::{Clock, ConfigError, Env, SystemClock};
 use platform::{BackendKind, Settings};
 use tokio::net::TcpListener;
+
+use workers::RunningWorkers;
+pub use workers::{Workers, WorkersFactory};
 
 /// The sandbox's state file under `DATA_DIR`, so demo data survives restarts like the rest.
 pub const SANDBOX_FILE: &str = "airtable-sandbox.json";
@@ -47,13 +53,17 @@ pub struct Running {
     /// The in-process Airtable sandbox, when it runs.
     pub sandbox: Option<SandboxHandle>,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The platform the routers and workers share (its ports, for tests to look into).
+    pub platform: Arc<platform::Platform>,
+    workers: RunningWorkers,
 }
 
 impl Running {
-    /// Waits for the server to stop (after the shutdown future completes), then stops the
-    /// sandbox.
+    /// Waits for the server to stop (after the shutdown future completes) and the workers to
+    /// drain, then stops the sandbox (last: draining work may still call Airtable).
     pub async fn wait(self) -> Result<(), String> {
         let served = self.task.await;
+        self.workers.drain().await;
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
         }
@@ -79,10 +89,28 @@ async fn start_sandbox(config: &DevServerConfig) -> Result<SandboxHandle, String
         .map_err(|e| format!("cannot start the Airtable sandbox: {e}"))
 }
 
+/// How a dev server starts beyond its configuration: what tests control.
+#[derive(Default)]
+pub struct StartOptions {
+    /// The clock every port, service and worker reads; the system clock when `None`.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Builds the in-process workers; [`Workers::standard`] when `None`.
+    pub workers: Option<WorkersFactory>,
+}
+
 /// Builds the platform and serves it until `shutdown` completes. Binds before returning, so the
 /// address is ready for requests.
 pub async fn start(
     config: &DevServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Running, String> {
+    start_with(config, StartOptions::default(), shutdown).await
+}
+
+/// [`start`] with a chosen clock and workers.
+pub async fn start_with(
+    config: &DevServerConfig,
+    options: StartOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running, String> {
     let mut backend = config.backend.clone();
@@ -93,27 +121,37 @@ pub async fn start(
     } else {
         None
     };
-    let platform = backend::build_platform(&backend).await?;
-    let router = http_api::platform_router(http_api::AppState::new(platform));
+    let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let platform = backend::build_platform(&backend, clock).await?;
+    let router = http_api::platform_router(http_api::AppState::new(Arc::clone(&platform)));
     let listener = TcpListener::bind(SocketAddr::new(config.host, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let stopped = workers::fan_out(shutdown);
+    let workers = match options.workers {
+        Some(factory) => factory(&platform),
+        None => Workers::standard(&platform),
+    };
+    let workers = RunningWorkers::start(&platform, workers, &stopped);
+    let http_stopped = stopped();
     let task = tokio::spawn(async move {
         // The peer address feeds the per-client limit on the sign-in routes.
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(http_stopped)
         .await
     });
     Ok(Running {
         address,
         sandbox,
         task,
+        platform,
+        workers,
     })
 }
 

@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use basics::{Clock, RandomIds, SystemClock};
+use basics::{Clock, RandomIds};
 use platform::{Platform, Ports, Settings};
 use ports::CachedSecrets;
 
 /// Builds the platform on the AWS adapters. With `AWS_PROVISION` on (an emulator), missing
 /// tables and queues are created first.
-pub async fn aws_platform(settings: &Settings) -> Result<Arc<Platform>, String> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+pub async fn aws_platform(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Platform>, String> {
     let aws = &settings.aws;
     let sdk = aws_adapters::sdk_config(aws.endpoint_url.as_deref()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);

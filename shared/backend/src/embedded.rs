@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use basics::{Clock, Env, RandomIds, SystemClock};
+use basics::{Clock, Env, RandomIds};
 use platform::{Platform, Ports, Settings};
 use ports::CachedSecrets;
 
@@ -12,8 +12,10 @@ pub const DATABASE_FILE: &str = "platform.sqlite";
 pub const SECRETS_FILE: &str = "secrets.json";
 
 /// Builds the platform on the embedded adapters (creating `DATA_DIR`'s database if needed).
-pub fn embedded_platform(settings: &Settings) -> Result<Arc<Platform>, String> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+pub fn embedded_platform(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Platform>, String> {
     let db = embedded::Database::open(&settings.data_dir.join(DATABASE_FILE))?;
     let secrets = embedded::FileSecrets::new(settings.data_dir.join(SECRETS_FILE), Env::process());
     let ports = Ports {
@@ -50,7 +52,8 @@ mod tests {
         let settings = Settings::from_env(&env, BackendKind::Embedded).expect("settings");
         let key = Key::new("TENANT#t1", "PROFILE");
         {
-            let first = embedded_platform(&settings).expect("platform");
+            let first =
+                embedded_platform(&settings, Arc::new(basics::SystemClock)).expect("platform");
             let item = json!({"pk": "TENANT#t1", "sk": "PROFILE", "name": "Acme"});
             first
                 .store
@@ -62,7 +65,8 @@ mod tests {
                 .await
                 .expect("put");
         }
-        let second = embedded_platform(&settings).expect("platform again");
+        let second =
+            embedded_platform(&settings, Arc::new(basics::SystemClock)).expect("platform again");
         let got = second.store.get(Table::Core, &key).await.expect("get");
         assert_eq!(
             got.and_then(|i| i.get("name").cloned()),

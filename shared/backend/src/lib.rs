@@ -9,18 +9,23 @@ mod embedded;
 
 use std::sync::Arc;
 
+use basics::Clock;
 use platform::{BackendKind, Platform, Settings};
 
 pub use aws::aws_platform;
 #[cfg(feature = "embedded")]
 pub use embedded::{DATABASE_FILE, SECRETS_FILE, embedded_platform};
 
-/// Builds the platform on whichever backend the settings name.
-pub async fn build_platform(settings: &Settings) -> Result<Arc<Platform>, String> {
+/// Builds the platform on whichever backend the settings name. Every port and service reads
+/// `clock` (the system clock, or a controllable one in tests).
+pub async fn build_platform(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Platform>, String> {
     match settings.kind {
-        BackendKind::Aws => aws_platform(settings).await,
+        BackendKind::Aws => aws_platform(settings, clock).await,
         #[cfg(feature = "embedded")]
-        BackendKind::Embedded => embedded_platform(settings),
+        BackendKind::Embedded => embedded_platform(settings, clock),
         #[cfg(not(feature = "embedded"))]
         BackendKind::Embedded => Err(
             "BACKEND=embedded: this binary is built without the embedded backend (SQLite); use BACKEND=aws"

@@ -4,14 +4,16 @@
 //! tests drive the routers and handlers directly.
 
 mod http;
+mod workers;
 
 use std::sync::Arc;
 
-use basics::Env;
 use basics::config::exit_on_error;
+use basics::{Env, SystemClock};
 use platform::{BackendKind, Platform, Settings};
 
 pub use http::run_http_function;
+pub use workers::{run_queue_function, run_schedule_function, run_task_function};
 
 /// The error every runner returns to its main.
 pub type Error = lambda_http::Error;
@@ -21,7 +23,7 @@ pub type Error = lambda_http::Error;
 async fn init(function: &str) -> Result<Arc<Platform>, Error> {
     basics::telemetry::init();
     let settings = exit_on_error(Settings::from_env(&Env::process(), BackendKind::Aws));
-    match backend::aws_platform(&settings).await {
+    match backend::aws_platform(&settings, Arc::new(SystemClock)).await {
         Ok(platform) => {
             tracing::info!(function, "initialised");
             Ok(platform)
