@@ -242,7 +242,9 @@ async fn handle_group(
         } else {
             handle_one(consumer, &entries[position], stop).await
         };
-        failed |= !disposition.is_handled();
+        // Not started (shutdown) is no failure: the rest are not started either, and come back
+        // at once rather than after the visibility timeout.
+        failed |= matches!(disposition, Disposition::Failed(_));
         results.push((position, disposition));
     }
     results

@@ -401,6 +401,7 @@ mod tests {
         let group = |n: u32| SendOptions::fifo("appAAAAAAAAAAAAAA", format!("dedup-{n}"));
         let first = f.send(QueueName::Events, "first", group(1)).await;
         let second = f.send(QueueName::Events, "second", group(2)).await;
+        let third = f.send(QueueName::Events, "third", group(3)).await;
         let worker = f.worker(QueueName::Events, consumer.clone());
         eventually("the first is in hand", async || {
             consumer.attempts().len() == 1
@@ -412,21 +413,21 @@ mod tests {
         })
         .await;
         let late = f
-            .send(QueueName::Events, "sent during shutdown", group(3))
+            .send(QueueName::Events, "sent during shutdown", group(4))
             .await;
         gate.add_permits(1);
         worker.join().await;
 
         assert_eq!(consumer.finished(), [first], "only the first ran");
-        // The second was received with the first but not started: visible again at once, in
-        // order, with the late one behind it; the first is gone.
+        // The second and third were received with the first but not started: visible again at
+        // once, in order, with the late one behind them; the first is gone.
         let left: Vec<String> = f
             .receive_all(QueueName::Events)
             .await
             .into_iter()
             .map(|m| m.id)
             .collect();
-        assert_eq!(left, [second, late]);
+        assert_eq!(left, [second, third, late]);
     }
 
     #[tokio::test]
