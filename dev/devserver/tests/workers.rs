@@ -95,6 +95,24 @@ async fn start(clock: Arc<ManualClock>, workers: Workers) -> Started {
     }
 }
 
+/// A dev server whose runs queue is consumed by `recorder`.
+async fn consuming_runs(
+    clock: &Arc<ManualClock>,
+    recorder: &Arc<Recorder>,
+    queue_settings: WorkerSettings,
+) -> Started {
+    let consumer: Arc<dyn QueueConsumer> = recorder.clone();
+    start(
+        Arc::clone(clock),
+        Workers {
+            consumers: vec![(QueueName::Runs, consumer)],
+            queue_settings,
+            ..Workers::default()
+        },
+    )
+    .await
+}
+
 fn quick_polling() -> WorkerSettings {
     WorkerSettings {
         idle_wait: Duration::from_millis(50),
@@ -127,16 +145,7 @@ const PAST_VISIBILITY: chrono::Duration = chrono::Duration::seconds(901);
 async fn a_message_on_the_runs_queue_is_consumed_once_and_deleted() {
     let clock = noon();
     let recorder = Arc::new(Recorder::default());
-    let consumer: Arc<dyn QueueConsumer> = recorder.clone();
-    let started = start(
-        Arc::clone(&clock),
-        Workers {
-            consumers: vec![(QueueName::Runs, consumer)],
-            queue_settings: quick_polling(),
-            ..Workers::default()
-        },
-    )
-    .await;
+    let started = consuming_runs(&clock, &recorder, quick_polling()).await;
     let queue = Arc::clone(&started.running.platform.queue);
     queue
         .send(QueueName::Runs, r#"{"run":"r1"}"#, SendOptions::default())
@@ -162,16 +171,7 @@ async fn a_message_on_the_runs_queue_is_consumed_once_and_deleted() {
 async fn a_message_failing_five_times_lands_in_the_dead_letter_queue() {
     let clock = noon();
     let recorder = Arc::new(Recorder::default());
-    let consumer: Arc<dyn QueueConsumer> = recorder.clone();
-    let started = start(
-        Arc::clone(&clock),
-        Workers {
-            consumers: vec![(QueueName::Runs, consumer)],
-            queue_settings: quick_polling(),
-            ..Workers::default()
-        },
-    )
-    .await;
+    let started = consuming_runs(&clock, &recorder, quick_polling()).await;
     let queue = Arc::clone(&started.running.platform.queue);
     queue
         .send(QueueName::Runs, "fail: poison", SendOptions::default())
@@ -271,16 +271,12 @@ async fn a_tick_fires_for_each_minute_the_clock_passes() {
 async fn shutdown_drains_without_losing_a_message() {
     let clock = noon();
     let recorder = Arc::new(Recorder::default());
-    let consumer: Arc<dyn QueueConsumer> = recorder.clone();
-    let started = start(
-        Arc::clone(&clock),
-        Workers {
-            consumers: vec![(QueueName::Runs, consumer)],
-            queue_settings: WorkerSettings {
-                batch_size: 1,
-                ..quick_polling()
-            },
-            ..Workers::default()
+    let started = consuming_runs(
+        &clock,
+        &recorder,
+        WorkerSettings {
+            batch_size: 1,
+            ..quick_polling()
         },
     )
     .await;

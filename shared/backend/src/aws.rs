@@ -43,9 +43,5 @@ pub async fn aws_platform(
         clock,
         ids: Arc::new(RandomIds),
     };
-    Ok(Arc::new(Platform::new(
-        ports,
-        settings.airtable_api_url.clone(),
-        settings.platform.clone(),
-    )))
+    Ok(crate::assemble(ports, settings))
 }

@@ -29,11 +29,7 @@ pub fn embedded_platform(
         clock,
         ids: Arc::new(RandomIds),
     };
-    Ok(Arc::new(Platform::new(
-        ports,
-        settings.airtable_api_url.clone(),
-        settings.platform.clone(),
-    )))
+    Ok(crate::assemble(ports, settings))
 }
 
 #[cfg(test)]

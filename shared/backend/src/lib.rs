@@ -10,7 +10,7 @@ mod embedded;
 use std::sync::Arc;
 
 use basics::Clock;
-use platform::{BackendKind, Platform, Settings};
+use platform::{BackendKind, Platform, Ports, Settings};
 
 pub use aws::aws_platform;
 #[cfg(feature = "embedded")]
@@ -32,4 +32,13 @@ pub async fn build_platform(
                 .to_string(),
         ),
     }
+}
+
+/// The platform over built ports, with the settings' Airtable origin and platform settings.
+fn assemble(ports: Ports, settings: &Settings) -> Arc<Platform> {
+    Arc::new(Platform::new(
+        ports,
+        settings.airtable_api_url.clone(),
+        settings.platform.clone(),
+    ))
 }

@@ -78,18 +78,14 @@ impl From<AirtableError> for ApiError {
                 message,
                 retry_after,
             } if (400..500).contains(&status) => {
-                let kind = match status {
-                    400 => ErrorKind::BadRequest,
-                    401 => ErrorKind::Unauthenticated,
-                    402 => ErrorKind::PaymentRequired,
-                    403 => ErrorKind::Forbidden,
-                    404 => ErrorKind::NotFound,
-                    405 => ErrorKind::MethodNotAllowed,
-                    409 => ErrorKind::Conflict,
-                    413 => ErrorKind::PayloadTooLarge,
-                    429 => ErrorKind::RateLimited,
-                    _ => ErrorKind::Unprocessable,
-                };
+                // Airtable's own status, except that a 4xx we have no kind for is told as 422
+                // (the request was understood and refused) rather than as a malformed one.
+                let kind =
+                    match axum::http::StatusCode::from_u16(status).map(ErrorKind::from_status) {
+                        Ok(ErrorKind::BadRequest) if status != 400 => ErrorKind::Unprocessable,
+                        Ok(kind) => kind,
+                        Err(_) => ErrorKind::Unprocessable,
+                    };
                 let mut api = ApiError::new(kind, message).with_type(error_type);
                 if status == 429 {
                     api = api.with_retry_after(
