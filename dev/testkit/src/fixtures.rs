@@ -10,6 +10,9 @@ use crate::reply::Reply;
 /// The password every test owner signs up with.
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The display name every test owner signs up with.
+pub const OWNER_NAME: &str = "Ada";
+
 /// The scopes a gateway (`/v0`) client needs: read and write records, read the schema.
 pub const GATEWAY_SCOPES: [&str; 3] = ["records:read", "records:write", "schema:read"];
 
@@ -23,13 +26,13 @@ pub struct Owner {
 }
 
 impl TestApp {
-    /// Registers an owner with [`PASSWORD`] (a new tenant); asserts 201.
+    /// Registers an owner named [`OWNER_NAME`] with [`PASSWORD`] (a new tenant); asserts 201.
     pub async fn register_owner(&self, email: &str) -> Owner {
         let registered = self
             .post(
                 "/v1/auth/register",
                 None,
-                json!({"email": email, "password": PASSWORD}),
+                json!({"email": email, "password": PASSWORD, "name": OWNER_NAME}),
             )
             .await
             .expect(StatusCode::CREATED);

@@ -30,6 +30,6 @@ mod reply;
 pub use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN};
 pub use app::TestApp;
 pub use builder::TestAppBuilder;
-pub use fixtures::{GATEWAY_SCOPES, Owner, PASSWORD};
+pub use fixtures::{GATEWAY_SCOPES, OWNER_NAME, Owner, PASSWORD};
 pub use moto::moto_endpoint;
 pub use reply::{Bearer, Reply};
