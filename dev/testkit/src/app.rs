@@ -189,6 +189,40 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// One of the sandbox's admin endpoints (`/_sandbox/...`: faults, rate limits, tokens,
+    /// reset); its JSON answer (`Null` when there is none). Panics when it fails.
+    pub async fn sandbox_admin(&self, method: Method, path: &str, body: Value) -> Value {
+        let reply = self
+            .send(
+                self.http
+                    .request(method, format!("{}{path}", self.sandbox.url()))
+                    .json(&body),
+            )
+            .await;
+        assert!(reply.status.is_success(), "{path}: {}", reply.text);
+        reply.body
+    }
+
+    /// How many records the demo base's `table` holds in the sandbox, read straight (every
+    /// page): what a test compares to show a write happened once, or not at all.
+    pub async fn sandbox_record_count(&self, table: &str) -> usize {
+        let mut total = 0;
+        let mut offset: Option<String> = None;
+        loop {
+            let mut path = format!("/v0/{}/{table}?pageSize=100", crate::DEMO_BASE_ID);
+            if let Some(offset) = &offset {
+                path.push_str(&format!("&offset={offset}"));
+            }
+            let page = self.straight(Method::GET, &path, None).await;
+            assert!(page.status.is_success(), "{path}: {}", page.text);
+            total += page.body["records"].as_array().map_or(0, Vec::len);
+            match page.body["offset"].as_str() {
+                Some(next) => offset = Some(next.to_string()),
+                None => return total,
+            }
+        }
+    }
+
     /// How many requests reached the sandbox ("Airtable") so far: what a test reads to show
     /// that a refusal or a cache hit cost no upstream call.
     pub fn upstream_requests(&self) -> u64 {
