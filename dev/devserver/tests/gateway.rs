@@ -29,18 +29,14 @@ async fn send(
 
 #[tokio::test]
 async fn answers_match_airtable_and_reads_are_cached_until_a_write() {
-    let platform = TestApp::spawn().await;
-    let (access, key) = platform
-        .connected_key("ada@example.com", &GATEWAY_SCOPES)
-        .await;
     // This test also calls the sandbox straight, past our limiter; the sandbox's own limit
     // would lock the base for 30 s and prove nothing here.
-    platform
-        .sandbox_admin(
-            Method::POST,
-            "/_sandbox/rate-limits",
-            json!({"enabled": false}),
-        )
+    let platform = TestApp::builder()
+        .without_sandbox_rate_limits()
+        .spawn()
+        .await;
+    let (access, key) = platform
+        .connected_key("ada@example.com", &GATEWAY_SCOPES)
         .await;
     let list = format!("/v0/{BASE}/Contacts?pageSize=3&sort%5B0%5D%5Bfield%5D=Name");
 
@@ -336,18 +332,14 @@ async fn idempotency_keys_scopes_and_bad_input() {
 
 #[tokio::test]
 async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_twice() {
-    let platform = TestApp::spawn().await;
-    let (_, key) = platform
-        .connected_key("faults@example.com", &GATEWAY_SCOPES)
-        .await;
     // The test's own straight reads go past our limiter; the sandbox's real limit is not what
     // this test is about (the pyairtable fault test keeps it on).
-    platform
-        .sandbox_admin(
-            Method::POST,
-            "/_sandbox/rate-limits",
-            json!({"enabled": false}),
-        )
+    let platform = TestApp::builder()
+        .without_sandbox_rate_limits()
+        .spawn()
+        .await;
+    let (_, key) = platform
+        .connected_key("faults@example.com", &GATEWAY_SCOPES)
         .await;
     let before = platform.sandbox_record_count("Contacts").await;
     // Every route: a 429 or a 503 on about a third of the requests.
