@@ -39,7 +39,9 @@ impl TestApp {
     }
 
     pub(crate) async fn start(mut options: TestAppBuilder) -> Self {
-        refuse_process_model_keys();
+        if options.has_llm() {
+            refuse_process_model_keys();
+        }
         let logs_from = options
             .captures_logs()
             .then(logs::install)

@@ -178,6 +178,10 @@ impl TestAppBuilder {
         std::mem::replace(&mut self.sandbox, Sandbox::builder())
     }
 
+    pub(crate) fn has_llm(&self) -> bool {
+        self.llm.is_some()
+    }
+
     pub(crate) fn take_llm(&mut self) -> Option<FakeLlmBuilder> {
         self.llm.take()
     }
