@@ -27,6 +27,25 @@ async fn send(
     app.send(request).await
 }
 
+/// A `/v0` write to `url` with an `Idempotency-Key`.
+async fn write_once(
+    app: &TestApp,
+    url: &str,
+    key: &str,
+    body: Option<Value>,
+    idempotency_key: &str,
+) -> Reply {
+    send(
+        app,
+        Method::POST,
+        url.to_string(),
+        key,
+        body,
+        &[("idempotency-key", idempotency_key)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn answers_match_airtable_and_reads_are_cached_until_a_write() {
     // This test also calls the sandbox straight, past our limiter; the sandbox's own limit
@@ -173,35 +192,18 @@ async fn idempotency_keys_scopes_and_bad_input() {
     let before = platform.sandbox_record_count("Contacts").await;
     let body = json!({"records": [{"fields": {"Name": "Idem Potent"}}]});
 
-    let first = send(
-        &platform,
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "order-1")],
-    )
-    .await;
+    let first = write_once(&platform, &path, &key, Some(body.clone()), "order-1").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-    let again = send(
-        &platform,
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "order-1")],
-    )
-    .await;
+    let again = write_once(&platform, &path, &key, Some(body.clone()), "order-1").await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.text, first.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
-    let other = send(
+    let other = write_once(
         &platform,
-        Method::POST,
-        path.clone(),
+        &path,
         &key,
         Some(json!({"records": [{"fields": {"Name": "Someone Else"}}]})),
-        &[("idempotency-key", "order-1")],
+        "order-1",
     )
     .await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -211,15 +213,7 @@ async fn idempotency_keys_scopes_and_bad_input() {
         before + 1,
         "one record, written once"
     );
-    let bad_key = send(
-        &platform,
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "")],
-    )
-    .await;
+    let bad_key = write_once(&platform, &path, &key, Some(body.clone()), "").await;
     assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
 
     // A records:read key reads but cannot write or read the schema; nothing is written.
@@ -513,15 +507,7 @@ async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_f
             json!({"route": "create_records", "sequence": [500]}),
         )
         .await;
-    let first = send(
-        &platform,
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "maybe-1")],
-    )
-    .await;
+    let first = write_once(&platform, &path, &key, Some(body.clone()), "maybe-1").await;
     assert_eq!(
         first.status,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -530,15 +516,7 @@ async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_f
     );
     assert_eq!(first.body["error"]["type"], "UPSTREAM_OUTCOME_UNKNOWN");
     let upstream = platform.upstream_requests();
-    let again = send(
-        &platform,
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "maybe-1")],
-    )
-    .await;
+    let again = write_once(&platform, &path, &key, Some(body.clone()), "maybe-1").await;
     assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(
@@ -555,25 +533,10 @@ async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_f
             json!({"route": "create_records", "sequence": [{"delayMs": 1500}]}),
         )
         .await;
-    let slow = send(
-        &platform,
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "race-1")],
-    );
+    let slow = write_once(&platform, &path, &key, Some(body.clone()), "race-1");
     let eager = async {
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        send(
-            &platform,
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(body.clone()),
-            &[("idempotency-key", "race-1")],
-        )
-        .await
+        write_once(&platform, &path, &key, Some(body.clone()), "race-1").await
     };
     let (slow, eager) = tokio::join!(slow, eager);
     assert_eq!(slow.status, StatusCode::OK, "{}", slow.text);
@@ -583,15 +546,7 @@ async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_f
     platform
         .sandbox_admin(Method::DELETE, "/_sandbox/faults", json!({}))
         .await;
-    let done = send(
-        &platform,
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "race-1")],
-    )
-    .await;
+    let done = write_once(&platform, &path, &key, Some(body.clone()), "race-1").await;
     assert_eq!(
         done.text, slow.text,
         "once the first finished, its answer is replayed"
