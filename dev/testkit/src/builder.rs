@@ -267,3 +267,66 @@ impl TestAppBuilder {
         (config, secrets_prefix)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_options_land_in_the_dev_servers_configuration() {
+        let dir = Path::new("/tmp/kit");
+        let (config, prefix) = TestAppBuilder::default()
+            .tenant_limit(7)
+            .client_auth_limit(3)
+            .secrets_cache_ttl(Duration::ZERO)
+            .chat_model("acme-chat-1")
+            .model_prices([("acme-chat-1", 1.0, 2.0)])
+            .config(
+                dir,
+                "http://127.0.0.1:1".into(),
+                Some(("http://g".into(), "http://o/v1".into())),
+            );
+        assert_eq!(prefix, None, "no secrets prefix on the embedded backend");
+        assert_eq!((config.port, config.run_sandbox), (0, false));
+        assert_eq!(config.backend.kind, BackendKind::Embedded);
+        assert_eq!(config.backend.data_dir, dir);
+        assert_eq!(config.backend.airtable_api_url, "http://127.0.0.1:1");
+        assert_eq!(config.backend.secrets_cache_ttl, Duration::ZERO);
+        let platform = &config.backend.platform;
+        assert_eq!(platform.tenant_requests_per_minute, 7);
+        assert_eq!(platform.client_auth_requests_per_minute, 3);
+        assert_eq!(platform.models.default_model, "acme-chat-1");
+        assert_eq!(platform.models.openai_base_url, "http://o/v1");
+        assert_eq!(platform.models.prices.0.len(), 1);
+    }
+
+    #[test]
+    fn each_app_on_moto_has_resources_of_its_own() {
+        let on_moto = || {
+            TestAppBuilder::default()
+                .on_moto("http://127.0.0.1:5000/", "kit")
+                .config(Path::new("/tmp/kit"), String::new(), None)
+        };
+        let ((first, first_prefix), (second, second_prefix)) = (on_moto(), on_moto());
+        assert_eq!(first.backend.kind, BackendKind::Aws);
+        assert_eq!(
+            first.backend.aws.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        assert!(first.backend.aws.provision);
+        assert_ne!(first_prefix, second_prefix);
+        let prefix = first.backend.aws.resource_prefix.clone();
+        assert!(prefix.starts_with("kit-"), "{prefix}");
+        assert!(
+            first
+                .backend
+                .aws
+                .tables
+                .values()
+                .all(|name| name.starts_with(&prefix)),
+            "{:?}",
+            first.backend.aws.tables
+        );
+        assert_ne!(first.backend.aws.tables, second.backend.aws.tables);
+    }
+}

@@ -12,7 +12,7 @@
 //! ```no_run
 //! # async fn demo() {
 //! let app = testkit::TestApp::spawn().await;
-//! let key = app.connected_key("ada@example.com", &["records:read"]).await;
+//! let (_access, key) = app.connected_key("ada@example.com", &["records:read"]).await;
 //! let before = app.upstream_requests();
 //! app.get("/v0/appSandboxDemoCRM/Contacts", &key).await.expect(reqwest::StatusCode::OK);
 //! assert_eq!(app.upstream_requests(), before + 1);
