@@ -483,14 +483,8 @@ async fn forged_expired_unsigned_and_foreign_tokens_are_refused() {
 #[tokio::test]
 async fn tenants_are_isolated_and_keys_are_scoped() {
     let platform = accounts_platform().spawn().await;
-    let alice = platform
-        .register("alice@a.example")
-        .await
-        .str("/access_token");
-    let bob = platform
-        .register("bob@b.example")
-        .await
-        .str("/access_token");
+    let alice = platform.owner("alice@a.example").await;
+    let bob = platform.owner("bob@b.example").await;
 
     // Bob makes a key; Alice cannot see or delete it.
     let bobs_key = platform
@@ -684,14 +678,8 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
 #[tokio::test]
 async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
     let platform = accounts_platform().spawn().await;
-    let alice = platform
-        .register("alice@a.example")
-        .await
-        .str("/access_token");
-    let bob = platform
-        .register("bob@b.example")
-        .await
-        .str("/access_token");
+    let alice = platform.owner("alice@a.example").await;
+    let bob = platform.owner("bob@b.example").await;
     // A token of our own in the sandbox (the demo token is printed in the banner on purpose).
     let secret_part = format!(
         "{}{}",
@@ -799,14 +787,8 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
 #[tokio::test]
 async fn usage_is_metered_per_tenant_and_the_rate_limit_answers_429() {
     let platform = accounts_platform().tenant_limit(20).spawn().await;
-    let alice = platform
-        .register("alice@a.example")
-        .await
-        .str("/access_token");
-    let bob = platform
-        .register("bob@b.example")
-        .await
-        .str("/access_token");
+    let alice = platform.owner("alice@a.example").await;
+    let bob = platform.owner("bob@b.example").await;
     for _ in 0..3 {
         platform
             .get("/v1/auth/me", &alice)
