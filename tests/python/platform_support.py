@@ -66,11 +66,47 @@ class Platform:
 
 
 @contextmanager
+def _running(name: str, argv: list[str], env: dict[str, str], ready: str, lines: list[str]):
+    """Runs ``argv`` until the ``with`` ends, collecting what it prints into ``lines`` and waiting
+    (60 s at most) for a line containing ``ready``; fails the test, with the output, if it
+    exits or never prints it."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    started = threading.Event()
+
+    def drain():
+        # Keeps reading until the process exits, so a chatty server never blocks on a full pipe.
+        for line in proc.stdout:
+            lines.append(line)
+            if ready in line:
+                started.set()
+        started.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        if not started.wait(60) or proc.poll() is not None or ready not in "".join(lines):
+            pytest.fail(f"the {name} did not start (exit code {proc.poll()}); it printed:\n{''.join(lines)}")
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _binary(variable: str, name: str, package: str) -> Path:
+    """A binary of this workspace: ``$variable``, default ``target/debug/<name>``."""
+    binary = Path(os.environ.get(variable, ROOT / "target" / "debug" / name))
+    if not binary.exists():
+        pytest.fail(f"{name} binary not found at {binary}; run `cargo build -p {package}`")
+    return binary
+
+
+@contextmanager
 def running_platform(data_dir: Path):
     """Starts the dev server (``DEVSERVER_BIN``, default ``target/debug/devserver``) and stops it."""
-    binary = Path(os.environ.get("DEVSERVER_BIN", ROOT / "target" / "debug" / "devserver"))
-    if not binary.exists():
-        pytest.fail(f"dev server binary not found at {binary}; run `cargo build -p devserver`")
+    binary = _binary("DEVSERVER_BIN", "devserver", "devserver")
     port = free_port()
     sandbox_port = free_port({port})
     env = {k: v for k, v in os.environ.items() if k not in _UNSET}
@@ -81,41 +117,42 @@ def running_platform(data_dir: Path):
         TENANT_REQUESTS_PER_MINUTE="0",
         RUST_LOG=os.environ.get("RUST_LOG", "warn"),
     )
-    proc = subprocess.Popen(
-        [str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    )
     server = Platform(url=f"http://127.0.0.1:{port}", sandbox_url=f"http://127.0.0.1:{sandbox_port}")
-    ready = threading.Event()
-
-    def drain():
-        # Keeps reading until the process exits, so a chatty server never blocks on a full pipe.
-        for line in proc.stdout:
-            server.lines.append(line)
-            if BANNER in line:
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        if not ready.wait(60) or proc.poll() is not None or BANNER not in server.output():
-            pytest.fail(f"the dev server did not start (exit code {proc.poll()}); it printed:\n{server.output()}")
+    with _running("dev server", [str(binary)], env, BANNER, server.lines):
         # The banner is printed once both the platform and its sandbox listen.
         sandbox_admin(server, "POST", "/_sandbox/rate-limits", {"enabled": False})
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
-def sandbox_admin(platform: Platform, method: str, path: str, body: dict | list | None = None) -> dict:
-    """Calls one of the sandbox's admin endpoints (`/_sandbox/...`)."""
-    resp = requests.request(method, platform.sandbox_url + path, json=body, timeout=TIMEOUT)
+@contextmanager
+def running_sandbox():
+    """Starts the Airtable sandbox alone (``SANDBOX_BIN``, default ``target/debug/airtable-sandbox``)
+    on a free port with its demo data; yields its URL."""
+    binary = _binary("SANDBOX_BIN", "airtable-sandbox", "airtable-sandbox")
+    port = free_port()
+    with _running("Airtable sandbox", [str(binary), "--port", str(port)], dict(os.environ), "listening on", []):
+        yield f"http://127.0.0.1:{port}"
+
+
+def sandbox_admin(platform: Platform | str, method: str, path: str, body: dict | list | None = None) -> dict:
+    """Calls one of the sandbox's admin endpoints (`/_sandbox/...`), of a platform or at a URL."""
+    url = platform if isinstance(platform, str) else platform.sandbox_url
+    resp = requests.request(method, url + path, json=body, timeout=TIMEOUT)
     assert resp.ok, f"{method} {path}: {resp.status_code} {resp.text}"
     return resp.json()
+
+
+def straight(
+    platform: Platform, method: str, path: str, body: dict | None = None, params=None, *, check: bool = True
+) -> requests.Response:
+    """Airtable's REST API straight on the sandbox, with the demo token; asserts success unless
+    ``check`` is off."""
+    resp = requests.request(
+        method, platform.sandbox_url + path, json=body, params=params, headers=bearer(SANDBOX_TOKEN), timeout=TIMEOUT
+    )
+    if check:
+        assert resp.ok, f"{method} {path}: {resp.status_code} {resp.text}"
+    return resp
 
 
 def bearer(token: str) -> dict:
@@ -142,8 +179,9 @@ def api_key(platform: Platform, access_token: str, scopes: list[str], name: str 
     return key
 
 
-def new_tenant(platform: Platform, label: str, *, connect: bool) -> Tenant:
-    """Registers a tenant, connects the sandbox's demo token if asked, and makes a gateway key."""
+def register(platform: Platform, label: str, *, connect: bool) -> tuple[str, str]:
+    """Registers a new owner (a tenant) and connects the sandbox's demo token if asked; answers
+    the email and the access token."""
     email = f"{label}-{uuid.uuid4().hex[:10]}@example.com"
     resp = requests.post(
         platform.url + "/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=TIMEOUT
@@ -158,4 +196,10 @@ def new_tenant(platform: Platform, label: str, *, connect: bool) -> Tenant:
             timeout=TIMEOUT,
         )
         assert resp.status_code in (200, 201), resp.text
+    return email, access_token
+
+
+def new_tenant(platform: Platform, label: str, *, connect: bool) -> Tenant:
+    """Registers a tenant, connects the sandbox's demo token if asked, and makes a gateway key."""
+    email, access_token = register(platform, label, connect=connect)
     return Tenant(email, access_token, api_key(platform, access_token, GATEWAY_SCOPES))

@@ -32,16 +32,21 @@ import pytest
 import requests
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
-from platform_support import Platform, running_platform, sandbox_admin
+from platform_support import (
+    BASE_ID,
+    TIMEOUT,
+    Platform,
+    api_key,
+    bearer as _bearer,
+    register,
+    running_platform,
+    sandbox_admin,
+    straight as _straight,
+)
 
-BASE_ID = "appSandboxDemoCRM"
 TABLE = "Contacts"
 SCHEMA_URI = f"airtable://bases/{BASE_ID}/schema"
-SANDBOX_TOKEN = "patSandboxDemo001.demo-token-for-local-development-only"
-PASSWORD = "correct horse battery staple"
 SERVER_NAME = "pyairtable-on-lambda"
-# (connect, read) timeouts for plain HTTP calls.
-TIMEOUT = (5, 60)
 # The most one SDK test may take, handshake included.
 SDK_DEADLINE = 120
 
@@ -79,19 +84,6 @@ def platform(tmp_path_factory):
         yield server
 
 
-def _straight(platform: Platform, method: str, path: str, body: dict | None = None, params=None) -> requests.Response:
-    """Airtable's REST API straight on the sandbox, with the demo token; asserts success."""
-    resp = _straight_raw(platform, method, path, body, params)
-    assert resp.ok, f"{method} {path}: {resp.status_code} {resp.text}"
-    return resp
-
-
-def _straight_raw(platform: Platform, method: str, path: str, body: dict | None = None, params=None) -> requests.Response:
-    return requests.request(
-        method, platform.sandbox_url + path, json=body, params=params, headers=_bearer(SANDBOX_TOKEN), timeout=TIMEOUT
-    )
-
-
 def _straight_records(platform: Platform, table: str, params: list[tuple[str, str]] | None = None) -> list[dict]:
     """Every record of `table` straight from the sandbox, following offsets."""
     records: list[dict] = []
@@ -108,10 +100,6 @@ def _straight_records(platform: Platform, table: str, params: list[tuple[str, st
 # --- tenants, keys ----------------------------------------------------------------------------
 
 
-def _bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @dataclass
 class Tenant:
     access_token: str
@@ -120,41 +108,16 @@ class Tenant:
     write_key: str  # records:read and records:write
 
 
-def _api_key(platform: Platform, access_token: str, scopes: list[str], name: str) -> str:
-    resp = requests.post(
-        platform.url + "/v1/api-keys",
-        json={"name": name, "scopes": scopes},
-        headers=_bearer(access_token),
-        timeout=TIMEOUT,
-    )
-    assert resp.status_code == 201, resp.text
-    key = resp.json()["key"]
-    assert key.startswith("pak_"), key
-    return key
-
-
 @pytest.fixture(scope="module")
 def tenant(platform) -> Tenant:
-    email = f"mcp-{uuid.uuid4().hex[:10]}@example.com"
-    resp = requests.post(
-        platform.url + "/v1/auth/register", json={"email": email, "password": PASSWORD}, timeout=TIMEOUT
-    )
-    assert resp.status_code == 201, resp.text
-    access_token = resp.json()["access_token"]
-    resp = requests.put(
-        platform.url + "/v1/connections/airtable",
-        json={"token": SANDBOX_TOKEN},
-        headers=_bearer(access_token),
-        timeout=TIMEOUT,
-    )
-    assert resp.status_code in (200, 201), resp.text
+    _, access_token = register(platform, "mcp", connect=True)
     return Tenant(
         access_token=access_token,
-        full_key=_api_key(
+        full_key=api_key(
             platform, access_token, ["records:read", "records:write", "schema:read", "schema:write"], "mcp full"
         ),
-        read_key=_api_key(platform, access_token, ["records:read"], "mcp read"),
-        write_key=_api_key(platform, access_token, ["records:read", "records:write"], "mcp write"),
+        read_key=api_key(platform, access_token, ["records:read"], "mcp read"),
+        write_key=api_key(platform, access_token, ["records:read", "records:write"], "mcp write"),
     )
 
 
@@ -355,7 +318,7 @@ def test_analyze_table_profiles_the_sandbox_records(platform, tenant, mode, vers
 @pytest.mark.parametrize("mode, version", MODES)
 def test_a_failing_tool_comes_back_as_an_error_result(platform, tenant, mode, version):
     bad_formula = "{Name"
-    straight = _straight_raw(platform, "GET", f"/v0/{BASE_ID}/{TABLE}", params={"filterByFormula": bad_formula})
+    straight = _straight(platform, "GET", f"/v0/{BASE_ID}/{TABLE}", params={"filterByFormula": bad_formula}, check=False)
     assert straight.status_code == 422, straight.text
     assert straight.json()["error"]["type"] == "INVALID_FILTER_BY_FORMULA"
 

@@ -1,67 +1,21 @@
 """pyairtable against the local Airtable sandbox.
 
-Starts the sandbox binary (``SANDBOX_BIN``, default ``target/debug/airtable-sandbox``) on a free
-port with the demo CRM seed and drives it through pyairtable's public API: paging, create, batch
+Runs against the sandbox binary (the ``sandbox_url`` fixture of ``conftest.py``) with the demo CRM
+seed and drives it through pyairtable's public API: paging, create, batch
 create, upsert, update, delete, and schema. Rate limiting stays on (pyairtable's own retries cope
 with it, and these tests stay under 5 requests per second per base in aggregate only loosely), so
 each test that writes a lot uses a fresh sandbox reset through the admin endpoint.
 """
 
-import json
-import os
-import socket
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
+from platform_support import BASE_ID, SANDBOX_TOKEN as TOKEN, sandbox_admin
 from pyairtable import Api
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE_ID = "appSandboxDemoCRM"
-TOKEN = "patSandboxDemo001.demo-token-for-local-development-only"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# The sandbox (the `sandbox_url` fixture) comes from conftest.py, one per session.
 
 
 def _admin(url: str, path: str, body: dict | None = None) -> dict:
-    data = json.dumps(body or {}).encode()
-    req = urllib.request.Request(url + path, data=data, method="POST", headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        return json.loads(resp.read() or b"{}")
-
-
-@pytest.fixture(scope="session")
-def sandbox_url():
-    binary = Path(os.environ.get("SANDBOX_BIN", ROOT / "target" / "debug" / "airtable-sandbox"))
-    if not binary.exists():
-        pytest.fail(f"sandbox binary not found at {binary}; run `cargo build -p airtable-sandbox`")
-    port = _free_port()
-    proc = subprocess.Popen([str(binary), "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                urllib.request.urlopen(url + "/_sandbox/counters", timeout=1).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    pytest.fail(f"sandbox did not start: {out}")
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return sandbox_admin(url, "POST", path, body or {})
 
 
 @pytest.fixture
@@ -174,8 +128,7 @@ def test_retries_scripted_429s_and_counters(api, sandbox_url):
     _admin(sandbox_url, "/_sandbox/faults", {"route": "list_records", "sequence": [429, 429]})
     rows = api.table(BASE_ID, "Deals").all()
     assert len(rows) == 7
-    with urllib.request.urlopen(sandbox_url + "/_sandbox/counters", timeout=5) as resp:
-        counters = json.loads(resp.read())
+    counters = sandbox_admin(sandbox_url, "GET", "/_sandbox/counters")
     route = counters["routes"]["list_records"]
     assert route["requests"] == 3
     assert route["injectedFaults"] == 2

@@ -1,96 +1,55 @@
 //! `airtable-sandbox [--port N] [--host ADDR] [--seed FILE] [--persist FILE] [--no-rate-limit]`
 //!
-//! Serves a local Airtable API until Ctrl-C. Arguments are parsed by hand to keep the binary's
-//! dependencies small; a bad argument prints one line and exits with status 2.
+//! Serves a local Airtable API until Ctrl-C. A bad argument prints what is wrong and the usage,
+//! and exits with status 2.
 
-use airtable_sandbox::Sandbox;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: airtable-sandbox [--port N] [--host ADDR] [--seed FILE] [--persist FILE] [--no-rate-limit]";
+use airtable_sandbox::Sandbox;
+use background_server::{init_logging, serve_until_ctrl_c};
+use clap::Parser;
 
-#[derive(Debug, PartialEq)]
+/// A faithful Airtable Web API on localhost, with demo data.
+#[derive(Debug, Parser)]
+#[command(name = "airtable-sandbox")]
 struct Args {
-    host: IpAddr,
+    /// The port to listen on.
+    #[arg(long, default_value_t = 8081)]
     port: u16,
-    seed: Option<String>,
-    persist: Option<String>,
-    rate_limit: bool,
-}
-
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut out = Args {
-        host: IpAddr::from([127, 0, 0, 1]),
-        port: 8081,
-        seed: None,
-        persist: None,
-        rate_limit: true,
-    };
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match flag.as_str() {
-            "--port" => {
-                let v = value("--port")?;
-                out.port = v
-                    .parse()
-                    .map_err(|_| format!("--port: not a port number: {v}"))?;
-            }
-            "--host" => {
-                let v = value("--host")?;
-                out.host = v
-                    .parse()
-                    .map_err(|_| format!("--host: not an IP address: {v}"))?;
-            }
-            "--seed" => out.seed = Some(value("--seed")?),
-            "--persist" => out.persist = Some(value("--persist")?),
-            "--no-rate-limit" => out.rate_limit = false,
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument: {other}")),
-        }
-    }
-    Ok(Some(out))
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The seed data (JSON) instead of the demo bases.
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Keeps the data in FILE across restarts.
+    #[arg(long, value_name = "FILE")]
+    persist: Option<PathBuf>,
+    /// Turns Airtable's rate limits off.
+    #[arg(long)]
+    no_rate_limit: bool,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("airtable-sandbox: {e} ({USAGE})");
-            return ExitCode::from(2);
-        }
-    };
+    init_logging();
+    let args = Args::parse();
     let mut builder = Sandbox::builder();
-    if let Some(seed) = &args.seed {
+    if let Some(seed) = args.seed {
         builder = builder.seed_file(seed);
     }
-    if let Some(p) = &args.persist {
-        builder = builder.persist(p);
+    if let Some(path) = args.persist {
+        builder = builder.persist(path);
     }
-    if !args.rate_limit {
+    if args.no_rate_limit {
         builder = builder.no_rate_limits();
     }
     let sandbox = match builder.start(SocketAddr::new(args.host, args.port)).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("airtable-sandbox: {e}");
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            eprintln!("airtable-sandbox: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -101,11 +60,7 @@ async fn main() -> ExitCode {
     );
     println!("bases: {}", sandbox.base_ids().join(", "));
     println!("demo token: {}", sandbox.demo_token());
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("airtable-sandbox: cannot wait for Ctrl-C: {e}");
-    }
-    println!("shutting down");
-    sandbox.shutdown().await;
+    serve_until_ctrl_c("airtable-sandbox", sandbox.shutdown()).await;
     ExitCode::SUCCESS
 }
 
@@ -113,20 +68,35 @@ async fn main() -> ExitCode {
 mod tests {
     use super::*;
 
-    fn parse(v: &[&str]) -> Result<Option<Args>, String> {
-        parse_args(v.iter().map(|s| s.to_string()))
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("airtable-sandbox").chain(args.iter().copied()))
     }
 
     #[test]
-    fn args() {
-        let a = parse(&["--port", "9000", "--no-rate-limit", "--seed=x.json"])
-            .unwrap()
-            .unwrap();
-        assert_eq!(a.port, 9000);
-        assert!(!a.rate_limit);
-        assert_eq!(a.seed.as_deref(), Some("x.json"));
-        assert!(parse(&["--port"]).is_err());
-        assert!(parse(&["--port", "abc"]).is_err());
-        assert!(parse(&["--bogus"]).is_err());
+    fn the_flags_scripts_and_the_readme_use_parse() {
+        let args = parse(&["--port", "9000", "--no-rate-limit", "--seed=x.json"]).unwrap();
+        assert_eq!(args.port, 9000);
+        assert!(args.no_rate_limit);
+        assert_eq!(args.seed, Some(PathBuf::from("x.json")));
+        assert_eq!(args.host, IpAddr::from([127, 0, 0, 1]));
+        let defaults = parse(&[]).unwrap();
+        assert_eq!((defaults.port, defaults.no_rate_limit), (8081, false));
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        for bad in [
+            &["--port"][..],
+            &["--port", "abc"],
+            &["--bogus"],
+            &["--host", "x"],
+        ] {
+            let error = parse(bad).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad:?}");
+        }
+        assert_eq!(
+            parse(&["--help"]).unwrap_err().kind(),
+            clap::error::ErrorKind::DisplayHelp
+        );
     }
 }

@@ -13,14 +13,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use background_server::BackgroundServer;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -131,29 +130,10 @@ impl SandboxBuilder {
     /// Binds `addr` (use `127.0.0.1:0` in tests) and serves in a background task.
     pub async fn start(self, addr: SocketAddr) -> Result<SandboxHandle, SandboxError> {
         let (router, control) = self.build()?;
-        let listener = tokio::net::TcpListener::bind(addr)
+        let server = BackgroundServer::start(addr, router, "Airtable sandbox")
             .await
             .map_err(|source| SandboxError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| SandboxError::Bind { addr, source })?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the sandbox server stopped");
-            }
-        });
-        Ok(SandboxHandle {
-            addr: local,
-            control,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        Ok(SandboxHandle { server, control })
     }
 }
 
@@ -233,10 +213,8 @@ impl SandboxControl {
 /// A running sandbox.
 #[derive(Debug)]
 pub struct SandboxHandle {
-    addr: SocketAddr,
+    server: BackgroundServer,
     control: SandboxControl,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
 }
 
 impl std::ops::Deref for SandboxHandle {
@@ -249,11 +227,11 @@ impl std::ops::Deref for SandboxHandle {
 impl SandboxHandle {
     /// The endpoint URL (what pyairtable calls `endpoint_url`); the API lives under `/v0`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     pub fn control(&self) -> SandboxControl {
@@ -261,21 +239,8 @@ impl SandboxHandle {
     }
 
     /// Stops accepting connections and waits for in-flight requests.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for SandboxHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

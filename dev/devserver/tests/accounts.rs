@@ -4,9 +4,8 @@
 //! the per-tenant rate limit. Secrets are checked absent from every response, log line and the
 //! store's files.
 
-mod common;
-
 use std::path::Path;
+use std::time::Duration;
 
 use accounts::jwt::AccessSubject;
 use accounts::{Role, TokenService, TokenSettings};
@@ -15,90 +14,26 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use basics::{Env, ManualClock, RandomIds};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::{PASSWORD, Reply, TestApp, TestAppBuilder};
 
-use common::{Server, devserver, moto_endpoint, on_moto, start_fresh};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A dev server on a fresh data directory, and a client for it.
-struct Platform {
-    server: Server,
-    data: tempfile::TempDir,
-    base: String,
-    sandbox: String,
-    http: reqwest::Client,
+/// The platform with its logs captured at debug level: a secret that leaked into any log line
+/// would show up there.
+fn accounts_platform() -> TestAppBuilder {
+    TestApp::builder().capture_logs()
 }
 
-impl Platform {
-    /// A server whose per-client sign-in limit is out of the way: every request of these
-    /// tests comes from 127.0.0.1. The limit has its own test.
-    fn start() -> Self {
-        let mut command = devserver();
-        command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000");
-        Self::start_with(command)
-    }
+/// The accounts routes' calls, on the kit's app.
+trait AccountCalls {
+    async fn register(&self, email: &str) -> Reply;
+    async fn register_again_is_taken(&self, email: &str);
+    async fn login(&self, email: &str, password: &str) -> Reply;
+    fn stored_bytes(&self) -> Vec<u8>;
+}
 
-    fn start_with(mut command: std::process::Command) -> Self {
-        // Debug logs: a secret that leaked into any log line would show up here.
-        command.env("RUST_LOG", "debug");
-        let fresh = start_fresh(command);
-        Self {
-            server: fresh.server,
-            data: fresh.data,
-            base: fresh.url,
-            sandbox: fresh.sandbox,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(bearer) = bearer {
-            request = request.bearer_auth(bearer);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .expect("request reaches the dev server");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            body,
-        }
-    }
-
-    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {
-        self.call(Method::POST, path, bearer, Some(body)).await
-    }
-
-    async fn get(&self, path: &str, bearer: &str) -> Reply {
-        self.call(Method::GET, path, Some(bearer), None).await
-    }
-
+impl AccountCalls for TestApp {
+    /// Registers an owner; the whole answer (tokens, user).
     async fn register(&self, email: &str) -> Reply {
-        let reply = self
-            .post(
-                "/v1/auth/register",
-                None,
-                json!({"email": email, "password": PASSWORD, "name": "Ada"}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        reply
+        self.register_owner(email).await.registered
     }
 
     async fn register_again_is_taken(&self, email: &str) {
@@ -123,10 +58,10 @@ impl Platform {
     }
 
     /// Every byte the platform stored on disk (SQLite files and the secrets file), leaving out
-    /// the sandbox's own state: that file is the fake Airtable's storage, not ours.
+    /// the sandbox's own state, were there any: that is the fake Airtable's storage, not ours.
     fn stored_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
-        for entry in std::fs::read_dir(self.data.path()).expect("data dir") {
+        for entry in std::fs::read_dir(self.data_dir()).expect("data dir") {
             let path = entry.expect("entry").path();
             let sandbox_state = path
                 .file_name()
@@ -139,38 +74,6 @@ impl Platform {
     }
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-    body: Value,
-}
-
-impl Reply {
-    fn str(&self, pointer: &str) -> String {
-        self.body
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("{pointer} missing in {}", self.text))
-            .to_string()
-    }
-
-    fn expect(self, status: StatusCode) -> Self {
-        assert_eq!(self.status, status, "{}", self.text);
-        self
-    }
-
-    fn expect_error(self, status: StatusCode) -> Self {
-        assert_eq!(self.status, status, "{}", self.text);
-        assert!(
-            self.body["error"]["type"].is_string() && self.body["error"]["message"].is_string(),
-            "errors use the error shape: {}",
-            self.text
-        );
-        self
-    }
-}
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -179,7 +82,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn the_whole_session_cycle() {
-    let platform = Platform::start();
+    let platform = accounts_platform().spawn().await;
     let registered = platform.register("  Ada@Example.com ").await;
     assert_eq!(registered.str("/user/email"), "ada@example.com");
     assert_eq!(registered.str("/user/role"), "owner");
@@ -254,7 +157,7 @@ async fn the_whole_session_cycle() {
         .call(
             Method::PATCH,
             "/v1/auth/me",
-            Some(&access),
+            &access,
             Some(json!({"name": "Ada Lovelace"})),
         )
         .await
@@ -264,7 +167,7 @@ async fn the_whole_session_cycle() {
         .call(
             Method::PATCH,
             "/v1/auth/me",
-            Some(&access),
+            &access,
             Some(json!({"email": "ada@lovelace.dev"})),
         )
         .await
@@ -306,7 +209,7 @@ async fn the_whole_session_cycle() {
         .expect(StatusCode::OK);
     let access3 = session.str("/access_token");
     platform
-        .call(Method::POST, "/v1/auth/logout", Some(&access3), None)
+        .call(Method::POST, "/v1/auth/logout", &access3, None)
         .await
         .expect(StatusCode::NO_CONTENT);
     platform
@@ -335,7 +238,7 @@ async fn the_whole_session_cycle() {
     platform
         .post(
             "/v1/auth/password",
-            Some(&here_access),
+            &here_access,
             json!({"current_password": "wrong password", "new_password": "a new passphrase"}),
         )
         .await
@@ -343,7 +246,7 @@ async fn the_whole_session_cycle() {
     platform
         .post(
             "/v1/auth/password",
-            Some(&here_access),
+            &here_access,
             json!({"current_password": PASSWORD, "new_password": "a new passphrase"}),
         )
         .await
@@ -386,16 +289,13 @@ async fn the_whole_session_cycle() {
     assert!(contains(&stored, "$argon2id$v=19$m=19456,t=2,p=1$"));
     for secret in [PASSWORD, "a new passphrase", r1.as_str(), r2.as_str()] {
         assert!(!contains(&stored, secret), "stored in the clear: {secret}");
-        assert!(
-            !platform.server.output().contains(secret),
-            "logged: {secret}"
-        );
+        assert!(!platform.logs().contains(secret), "logged: {secret}");
     }
 }
 
 #[tokio::test]
 async fn five_failures_lock_an_email_for_fifteen_minutes() {
-    let platform = Platform::start();
+    let platform = accounts_platform().spawn().await;
     platform.register("grace@example.com").await;
     for _ in 0..5 {
         let reply = platform
@@ -470,7 +370,7 @@ async fn mint(
 
 #[tokio::test]
 async fn forged_expired_unsigned_and_foreign_tokens_are_refused() {
-    let platform = Platform::start();
+    let platform = accounts_platform().spawn().await;
     let signed_in = platform.register("eve@example.com").await;
     let access = signed_in.str("/access_token");
     let genuine = claims(&access);
@@ -480,7 +380,7 @@ async fn forged_expired_unsigned_and_foreign_tokens_are_refused() {
     // refusal below is due to the one thing that differs.
     let now = ManualClock::at(chrono::Utc::now());
     let control = mint(
-        platform.data.path(),
+        platform.data_dir(),
         TokenSettings::default(),
         &now,
         &genuine,
@@ -493,14 +393,14 @@ async fn forged_expired_unsigned_and_foreign_tokens_are_refused() {
 
     let an_hour_ago = ManualClock::at(chrono::Utc::now() - chrono::Duration::hours(1));
     let expired = mint(
-        platform.data.path(),
+        platform.data_dir(),
         TokenSettings::default(),
         &an_hour_ago,
         &genuine,
     )
     .await;
     let wrong_audience = mint(
-        platform.data.path(),
+        platform.data_dir(),
         TokenSettings {
             audience: "another-api".into(),
             ..TokenSettings::default()
@@ -510,7 +410,7 @@ async fn forged_expired_unsigned_and_foreign_tokens_are_refused() {
     )
     .await;
     let wrong_issuer = mint(
-        platform.data.path(),
+        platform.data_dir(),
         TokenSettings {
             issuer: "someone-else".into(),
             ..TokenSettings::default()
@@ -566,8 +466,8 @@ async fn forged_expired_unsigned_and_foreign_tokens_are_refused() {
         .expect_error(StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.body["error"]["type"], "AUTHENTICATION_REQUIRED");
     let basic = platform
-        .http
-        .get(format!("{}/v1/auth/me", platform.base))
+        .http()
+        .get(platform.url("/v1/auth/me"))
         .basic_auth("eve@example.com", Some(PASSWORD))
         .send()
         .await
@@ -582,21 +482,15 @@ async fn forged_expired_unsigned_and_foreign_tokens_are_refused() {
 
 #[tokio::test]
 async fn tenants_are_isolated_and_keys_are_scoped() {
-    let platform = Platform::start();
-    let alice = platform
-        .register("alice@a.example")
-        .await
-        .str("/access_token");
-    let bob = platform
-        .register("bob@b.example")
-        .await
-        .str("/access_token");
+    let platform = accounts_platform().spawn().await;
+    let alice = platform.owner("alice@a.example").await;
+    let bob = platform.owner("bob@b.example").await;
 
     // Bob makes a key; Alice cannot see or delete it.
     let bobs_key = platform
         .post(
             "/v1/api-keys",
-            Some(&bob),
+            &bob,
             json!({"name": "ci", "scopes": ["records:read", "records:write"]}),
         )
         .await
@@ -615,7 +509,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
         .call(
             Method::DELETE,
             &format!("/v1/api-keys/{bobs_key_id}"),
-            Some(&alice),
+            &alice,
             None,
         )
         .await
@@ -642,7 +536,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
     let reader = platform
         .post(
             "/v1/api-keys",
-            Some(&alice),
+            &alice,
             json!({"name": "reader", "scopes": ["records:read"]}),
         )
         .await
@@ -665,7 +559,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
         (Method::GET, "/v1/usage/summary", None),
     ] {
         let reply = platform
-            .call(method.clone(), path, Some(&reader), body)
+            .call(method.clone(), path, &reader, body)
             .await
             .expect_error(StatusCode::FORBIDDEN);
         assert_eq!(
@@ -678,7 +572,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
     let admin_key = platform
         .post(
             "/v1/api-keys",
-            Some(&alice),
+            &alice,
             json!({"name": "admin", "scopes": ["admin"], "expires_at": "2030-01-01T00:00:00Z"}),
         )
         .await
@@ -689,7 +583,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
             .call(
                 Method::PATCH,
                 "/v1/auth/me",
-                Some(key),
+                key,
                 Some(json!({"name": "pwned"})),
             )
             .await
@@ -697,7 +591,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
         platform
             .post(
                 "/v1/auth/password",
-                Some(key),
+                key,
                 json!({"current_password": PASSWORD, "new_password": "taken over!"}),
             )
             .await
@@ -706,7 +600,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
     platform
         .post(
             "/v1/api-keys",
-            Some(&admin_key),
+            &admin_key,
             json!({"name": "forever", "scopes": ["admin"]}),
         )
         .await
@@ -722,7 +616,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
     platform
         .post(
             "/v1/api-keys",
-            Some(&alice),
+            &alice,
             json!({"name": "x", "scopes": ["records:delete"]}),
         )
         .await
@@ -730,7 +624,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
     platform
         .post(
             "/v1/api-keys",
-            Some(&alice),
+            &alice,
             json!({"name": "x", "scopes": ["admin"], "expires_at": "2001-01-01T00:00:00Z"}),
         )
         .await
@@ -738,7 +632,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
     platform
         .post(
             "/v1/api-keys",
-            Some(&alice),
+            &alice,
             json!({"name": "x", "scopes": ["admin"], "expires_at": "9999-12-31T23:59:59-01:00"}),
         )
         .await
@@ -749,7 +643,7 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
         .call(
             Method::DELETE,
             &format!("/v1/api-keys/{bobs_key_id}"),
-            Some(&bob),
+            &bob,
             None,
         )
         .await
@@ -778,20 +672,14 @@ async fn tenants_are_isolated_and_keys_are_scoped() {
     assert!(!contains(&stored, &bobs_secret));
     assert!(!contains(&stored, &reader));
     assert!(contains(&stored, &basics::digest::sha256_hex(&reader)));
-    assert!(!platform.server.output().contains(&reader));
+    assert!(!platform.logs().contains(&reader));
 }
 
 #[tokio::test]
 async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
-    let platform = Platform::start();
-    let alice = platform
-        .register("alice@a.example")
-        .await
-        .str("/access_token");
-    let bob = platform
-        .register("bob@b.example")
-        .await
-        .str("/access_token");
+    let platform = accounts_platform().spawn().await;
+    let alice = platform.owner("alice@a.example").await;
+    let bob = platform.owner("bob@b.example").await;
     // A token of our own in the sandbox (the demo token is printed in the banner on purpose).
     let secret_part = format!(
         "{}{}",
@@ -799,14 +687,13 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or(7)
     );
     let token = format!("patTestConnect01.{secret_part}");
-    let added = platform
-        .http
-        .post(format!("{}/_sandbox/tokens", platform.sandbox))
-        .json(&json!({"token": token, "scopes": ["data.records:read", "schema.bases:read"], "bases": ["*"]}))
-        .send()
-        .await
-        .expect("add a sandbox token");
-    assert!(added.status().is_success());
+    platform
+        .sandbox_admin(
+            Method::POST,
+            "/_sandbox/tokens",
+            json!({"token": token, "scopes": ["data.records:read", "schema.bases:read"], "bases": ["*"]}),
+        )
+        .await;
     let token = token.as_str();
 
     platform
@@ -817,7 +704,7 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
         .call(
             Method::PUT,
             "/v1/connections/airtable",
-            Some(&alice),
+            &alice,
             Some(json!({"token": "patNotAToken.0000000000000000"})),
         )
         .await
@@ -827,7 +714,7 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
         .call(
             Method::PUT,
             "/v1/connections/airtable",
-            Some(&alice),
+            &alice,
             Some(json!({"token": ""})),
         )
         .await
@@ -837,7 +724,7 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
         .call(
             Method::PUT,
             "/v1/connections/airtable",
-            Some(&alice),
+            &alice,
             Some(json!({"token": token})),
         )
         .await
@@ -862,7 +749,7 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
         .await
         .expect_error(StatusCode::NOT_FOUND);
     platform
-        .call(Method::DELETE, "/v1/connections/airtable", Some(&bob), None)
+        .call(Method::DELETE, "/v1/connections/airtable", &bob, None)
         .await
         .expect_error(StatusCode::NOT_FOUND);
     platform
@@ -874,7 +761,7 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
     for reply in [&connected, &shown] {
         assert!(!reply.text.contains(&secret_part));
     }
-    let output = platform.server.output();
+    let output = platform.logs();
     assert!(!output.is_empty(), "debug logging captured something");
     assert!(
         !output.contains(&secret_part),
@@ -883,12 +770,7 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
     assert!(!output.contains("patNotAToken.0000000000000000"));
 
     platform
-        .call(
-            Method::DELETE,
-            "/v1/connections/airtable",
-            Some(&alice),
-            None,
-        )
+        .call(Method::DELETE, "/v1/connections/airtable", &alice, None)
         .await
         .expect(StatusCode::NO_CONTENT);
     platform
@@ -904,19 +786,9 @@ async fn the_airtable_connection_is_verified_stored_masked_and_never_shown() {
 
 #[tokio::test]
 async fn usage_is_metered_per_tenant_and_the_rate_limit_answers_429() {
-    let mut command = devserver();
-    command
-        .env("TENANT_REQUESTS_PER_MINUTE", "20")
-        .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000");
-    let platform = Platform::start_with(command);
-    let alice = platform
-        .register("alice@a.example")
-        .await
-        .str("/access_token");
-    let bob = platform
-        .register("bob@b.example")
-        .await
-        .str("/access_token");
+    let platform = accounts_platform().tenant_limit(20).spawn().await;
+    let alice = platform.owner("alice@a.example").await;
+    let bob = platform.owner("bob@b.example").await;
     for _ in 0..3 {
         platform
             .get("/v1/auth/me", &alice)
@@ -946,12 +818,7 @@ async fn usage_is_metered_per_tenant_and_the_rate_limit_answers_429() {
     );
     assert_eq!(summary.body["limits"]["requests_per_minute"], 20);
     platform
-        .call(
-            Method::GET,
-            "/v1/usage/summary?month=2026-13",
-            Some(&alice),
-            None,
-        )
+        .call(Method::GET, "/v1/usage/summary?month=2026-13", &alice, None)
         .await
         .expect_error(StatusCode::BAD_REQUEST);
 
@@ -987,9 +854,7 @@ async fn usage_is_metered_per_tenant_and_the_rate_limit_answers_429() {
 
 #[tokio::test]
 async fn sign_in_routes_are_limited_per_client_address() {
-    let mut command = devserver();
-    command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "5");
-    let platform = Platform::start_with(command);
+    let platform = accounts_platform().client_auth_limit(5).spawn().await;
     // Password spraying: one attempt per email, so no email's lockout ever triggers. 12 attempts
     // cannot all fit in two one-minute windows of 5.
     let mut limited = None;
@@ -1030,15 +895,14 @@ async fn sign_in_routes_are_limited_per_client_address() {
 /// the signing seed, the verify keys and the Airtable token), against moto.
 #[tokio::test]
 async fn accounts_work_on_the_aws_backend_against_moto() {
-    let Some(moto) = moto_endpoint("the BACKEND=aws accounts run") else {
+    let Some(moto) = testkit::moto_endpoint("the BACKEND=aws accounts run") else {
         return;
     };
-    let mut command = devserver();
-    on_moto(&mut command, &moto, "accounts");
-    command
-        .env("SECRETS_CACHE_SECONDS", "0")
-        .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000");
-    let platform = Platform::start_with(command);
+    let platform = accounts_platform()
+        .on_moto(&moto, "accounts")
+        .secrets_cache_ttl(Duration::ZERO)
+        .spawn()
+        .await;
 
     let signed_in = platform.register("ada@example.com").await;
     let access = signed_in.str("/access_token");
@@ -1071,7 +935,7 @@ async fn accounts_work_on_the_aws_backend_against_moto() {
     let key = platform
         .post(
             "/v1/api-keys",
-            Some(&access),
+            &access,
             json!({"name": "etl", "scopes": ["records:read", "usage:read"]}),
         )
         .await
@@ -1085,7 +949,7 @@ async fn accounts_work_on_the_aws_backend_against_moto() {
         .call(
             Method::DELETE,
             &format!("/v1/api-keys/{}", key.str("/id")),
-            Some(&access),
+            &access,
             None,
         )
         .await
@@ -1100,7 +964,7 @@ async fn accounts_work_on_the_aws_backend_against_moto() {
         .call(
             Method::PUT,
             "/v1/connections/airtable",
-            Some(&access),
+            &access,
             Some(json!({"token": airtable_sandbox::DEMO_TOKEN})),
         )
         .await
@@ -1110,12 +974,7 @@ async fn accounts_work_on_the_aws_backend_against_moto() {
         .await
         .expect(StatusCode::OK);
     platform
-        .call(
-            Method::DELETE,
-            "/v1/connections/airtable",
-            Some(&access),
-            None,
-        )
+        .call(Method::DELETE, "/v1/connections/airtable", &access, None)
         .await
         .expect(StatusCode::NO_CONTENT);
     platform
@@ -1133,7 +992,7 @@ async fn accounts_work_on_the_aws_backend_against_moto() {
         usage.text
     );
     assert!(
-        !platform.data.path().join("platform.sqlite").exists(),
+        !platform.data_dir().join("platform.sqlite").exists(),
         "the AWS backend must not touch the embedded store"
     );
 }

@@ -3,16 +3,13 @@
 //! cached absence of the key does not outlive it. Skipped without `MOTO_ENDPOINT` (fails
 //! instead when `REQUIRE_MOTO=1`, as `./scripts/test` sets it).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{devserver, moto_endpoint, on_moto, start_fresh};
 use fake_llm::{DEFAULT_GEMINI_KEY, FakeLlm, Provider, Turn};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
+use testkit::TestApp;
 
-const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
 const CACHE_SECONDS: u64 = 3;
 
 /// Creates a secret in moto's Secrets Manager as an operator's tool would, outside the
@@ -39,64 +36,39 @@ async fn create_secret_outside(http: &reqwest::Client, moto: &str, name: &str, v
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_key_created_after_start_is_used_once_the_secrets_cache_expires() {
-    let Some(moto) = moto_endpoint("the BACKEND=aws secrets run") else {
+    let Some(moto) = testkit::moto_endpoint("the BACKEND=aws secrets run") else {
         return;
     };
-    let llm = FakeLlm::builder()
-        .start("127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("fake LLM starts");
-    llm.push_turn(Provider::Gemini, Turn::text("Hello from Gemini"));
-    let mut command = devserver();
-    let prefix = on_moto(&mut command, &moto, "late-key");
-    command
-        .env("SECRETS_CACHE_SECONDS", CACHE_SECONDS.to_string())
-        .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
-        .env("TENANT_REQUESTS_PER_MINUTE", "0")
-        .env_remove("CHAT_MODEL")
-        .env_remove("GEMINI_API_KEY")
-        .env_remove("OPENAI_API_KEY")
-        .env("GEMINI_BASE_URL", llm.gemini_base_url());
-    let platform = tokio::task::block_in_place(|| start_fresh(command));
-    let http = reqwest::Client::new();
-    let post = |path: &str, bearer: &str, body: Value| {
-        http.post(format!("{}{path}", platform.url))
+    let platform = TestApp::builder()
+        .on_moto(&moto, "late-key")
+        .secrets_cache_ttl(Duration::from_secs(CACHE_SECONDS))
+        .fake_llm(FakeLlm::builder())
+        .spawn()
+        .await;
+    platform
+        .llm()
+        .push_turn(Provider::Gemini, Turn::text("Hello from Gemini"));
+    let access = platform.connected_owner("late@example.com").await;
+    let http = platform.http();
+    let post = |path: &str, bearer: &str, body: serde_json::Value| {
+        http.post(platform.url(path))
             .bearer_auth(bearer)
             .json(&body)
             .send()
     };
-
-    let registered = post(
-        "/v1/auth/register",
-        "",
-        json!({"email": "late@example.com", "password": "correct horse battery staple"}),
-    )
-    .await
-    .expect("register");
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let body: Value = registered.json().await.expect("body");
-    let access = body["access_token"].as_str().expect("access").to_string();
-    let connected = http
-        .put(format!("{}/v1/connections/airtable", platform.url))
-        .bearer_auth(&access)
-        .json(&json!({"token": DEMO_TOKEN}))
-        .send()
-        .await
-        .expect("connect");
-    assert_eq!(connected.status(), StatusCode::OK);
     let turn = json!({"message": "Say hello", "model": "gemini-2.5-flash"});
 
     // No key yet: not configured, and that absence is now cached.
     let asked = Instant::now();
     let before = post("/v1/chat", &access, turn.clone()).await.expect("chat");
     assert_eq!(before.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = before.json().await.expect("body");
+    let body: serde_json::Value = before.json().await.expect("body");
     assert_eq!(body["error"]["type"], "MODEL_NOT_CONFIGURED", "{body}");
 
     create_secret_outside(
-        &http,
+        http,
         &moto,
-        &format!("{prefix}llm/gemini-api-key"),
+        &format!("{}llm/gemini-api-key", platform.secrets_prefix()),
         DEFAULT_GEMINI_KEY,
     )
     .await;
@@ -114,7 +86,7 @@ async fn a_model_key_created_after_start_is_used_once_the_secrets_cache_expires(
         .await;
     let after = post("/v1/chat", &access, turn).await.expect("chat");
     let status = after.status();
-    let body: Value = after.json().await.unwrap_or(Value::Null);
+    let body: serde_json::Value = after.json().await.unwrap_or_default();
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["reply"], "Hello from Gemini", "{body}");
 }

@@ -1,11 +1,21 @@
 //! The `devserver` binary as a user runs it: configuration errors, start, health, the in-process
 //! Airtable sandbox, clean shutdown, and a restart on the same data directory.
 
-mod common;
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::{Value, json};
+use testkit::process::{Server, free_port, on_moto, spawn};
 
-use common::{devserver, free_port, moto_endpoint, on_moto, spawn, start, stop};
+/// The binary under test, without the caller's platform variables.
+fn devserver() -> Command {
+    testkit::process::devserver(env!("CARGO_BIN_EXE_devserver"))
+}
+
+/// Starts the binary with its sandbox on `data_dir` and the given ports; answers its banner.
+fn start(data_dir: &Path, port: u16, sandbox_port: u16) -> (Server, String) {
+    testkit::process::start(devserver(), data_dir, port, sandbox_port)
+}
 
 async fn health(port: u16) -> (u16, Value) {
     let response = reqwest::get(format!("http://127.0.0.1:{port}/v1/health"))
@@ -59,7 +69,7 @@ async fn serves_health_stops_cleanly_and_restarts_on_the_same_data() {
     assert_eq!(created.status().as_u16(), 200);
     let record: Value = created.json().await.expect("record");
     let record_id = record["id"].as_str().expect("record id").to_string();
-    stop(server);
+    server.stop();
 
     assert!(
         data.path().join("platform.sqlite").exists(),
@@ -81,7 +91,7 @@ async fn serves_health_stops_cleanly_and_restarts_on_the_same_data() {
         200,
         "sandbox data survives a restart"
     );
-    stop(server);
+    server.stop();
 }
 
 #[test]
@@ -99,14 +109,14 @@ fn an_airtable_url_replaces_the_sandbox() {
         "{banner}"
     );
     assert!(!banner.contains("sandbox"), "{banner}");
-    stop(server);
+    server.stop();
 }
 
 /// `BACKEND=aws` switches to the AWS adapters: against moto (which `./scripts/test` starts and
 /// names in `MOTO_ENDPOINT`), the dev server provisions its tables and queues and is healthy.
 #[tokio::test]
 async fn backend_aws_runs_on_moto() {
-    let Some(moto) = moto_endpoint("the BACKEND=aws run") else {
+    let Some(moto) = testkit::moto_endpoint("the BACKEND=aws run") else {
         return;
     };
     let data = tempfile::tempdir().expect("tempdir");
@@ -128,5 +138,5 @@ async fn backend_aws_runs_on_moto() {
         !data.path().join("platform.sqlite").exists(),
         "the AWS backend must not touch the embedded store"
     );
-    stop(server);
+    server.stop();
 }

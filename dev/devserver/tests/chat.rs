@@ -5,19 +5,13 @@
 //! before any provider call, spend, one threshold alert), sessions and their tenant, the model
 //! list, and the errors a client can act on.
 
-mod common;
-
-use common::{Server, devserver, start_fresh};
 use fake_llm::{
-    Condition, DEFAULT_GEMINI_KEY, DEFAULT_OPENAI_KEY, FakeLlm, FakeLlmBuilder, FakeLlmHandle,
-    KeyCheck, Last, Provider, RecordedRequest, Rule, Turn,
+    Condition, DEFAULT_GEMINI_KEY, FakeLlm, FakeLlmBuilder, KeyCheck, Last, Provider,
+    RecordedRequest, Rule, Turn,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-const BASE: &str = "appSandboxDemoCRM";
-const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
-const PASSWORD: &str = "correct horse battery staple";
+use testkit::{DEMO_BASE_ID as BASE, Reply, TestApp, TestAppBuilder};
 
 /// The models this deployment offers, with their prices (USD per million tokens).
 const GEMINI_MODEL: &str = "gemini-2.5-flash";
@@ -40,14 +34,22 @@ const WRITE_TOOLS: [&str; 8] = [
     "update_field",
 ];
 
-fn prices() -> String {
-    let price = |(input, output): (f64, f64)| json!({"input_per_million": input, "output_per_million": output});
-    json!({
-        GEMINI_MODEL: price(GEMINI_PRICE),
-        OPENAI_MODEL: price(OPENAI_PRICE),
-        CUSTOM_MODEL: price(CUSTOM_PRICE),
-    })
-    .to_string()
+/// The platform pointed at a fresh fake LLM `llm`, with both keys and the price table set. These
+/// tests also read the sandbox straight; its per-base limit is not what they test.
+fn chat_platform(llm: FakeLlmBuilder) -> TestAppBuilder {
+    TestApp::builder()
+        .fake_llm(llm)
+        .without_sandbox_rate_limits()
+        .model_prices([
+            (GEMINI_MODEL, GEMINI_PRICE.0, GEMINI_PRICE.1),
+            (OPENAI_MODEL, OPENAI_PRICE.0, OPENAI_PRICE.1),
+            (CUSTOM_MODEL, CUSTOM_PRICE.0, CUSTOM_PRICE.1),
+        ])
+}
+
+/// [`chat_platform`] with the fake LLM's defaults.
+async fn start() -> TestApp {
+    chat_platform(FakeLlm::builder()).spawn().await
 }
 
 /// The cost of a call in micro-dollars, computed exactly (tokens × price per million tokens is
@@ -73,178 +75,37 @@ fn assert_close(actual: &Value, expected: f64, what: &str) {
     );
 }
 
-struct Platform {
-    _server: Server,
-    _data: tempfile::TempDir,
-    url: String,
-    sandbox: String,
-    http: reqwest::Client,
-    llm: FakeLlmHandle,
+/// The chat routes' calls, on the kit's app.
+trait ChatCalls {
+    async fn chat(&self, bearer: &str, body: Value) -> Reply;
+    async fn chat_ok(&self, bearer: &str, body: Value) -> Value;
+    async fn counters(&self, access: &str) -> Value;
+    async fn budget(&self, access: &str) -> Value;
+    async fn set_budget(&self, access: &str, monthly_usd: f64, alert_threshold: f64);
 }
 
-struct Reply {
-    status: StatusCode,
-    text: String,
-    body: Value,
-}
-
-impl Reply {
-    fn error_type(&self) -> &str {
-        self.body["error"]["type"].as_str().unwrap_or_default()
-    }
-
-    fn error_message(&self) -> &str {
-        self.body["error"]["message"].as_str().unwrap_or_default()
-    }
-}
-
-impl Platform {
-    async fn start() -> Self {
-        Self::start_with(FakeLlm::builder(), &[]).await
-    }
-
-    /// The dev server pointed at a fresh fake LLM, with both keys and the price table set;
-    /// `overrides` sets (`Some`) or removes (`None`) variables after that.
-    async fn start_with(llm: FakeLlmBuilder, overrides: &[(&str, Option<&str>)]) -> Self {
-        let llm = llm
-            .start("127.0.0.1:0".parse().expect("address"))
-            .await
-            .expect("fake LLM starts");
-        let mut command = devserver();
-        command
-            .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
-            .env("TENANT_REQUESTS_PER_MINUTE", "0")
-            .env_remove("CHAT_MODEL")
-            .env_remove("SECRET_LLM_GEMINI_API_KEY")
-            .env_remove("SECRET_LLM_OPENAI_API_KEY")
-            .env("CHAT_MODEL_PRICES", prices())
-            .env("GEMINI_BASE_URL", llm.gemini_base_url())
-            .env("OPENAI_BASE_URL", llm.openai_base_url())
-            .env("GEMINI_API_KEY", DEFAULT_GEMINI_KEY)
-            .env("OPENAI_API_KEY", DEFAULT_OPENAI_KEY);
-        for (name, value) in overrides {
-            match value {
-                Some(value) => command.env(name, value),
-                None => command.env_remove(name),
-            };
-        }
-        let fresh = tokio::task::block_in_place(|| start_fresh(command));
-        let platform = Self {
-            _server: fresh.server,
-            _data: fresh.data,
-            url: fresh.url,
-            sandbox: fresh.sandbox,
-            http: reqwest::Client::new(),
-            llm,
-        };
-        // These tests also read the sandbox straight; its per-base limit is not what they test.
-        let disabled = platform
-            .http
-            .post(format!("{}/_sandbox/rate-limits", platform.sandbox))
-            .json(&json!({"enabled": false}))
-            .send()
-            .await
-            .expect("sandbox admin");
-        assert!(disabled.status().is_success());
-        platform
-    }
-
-    async fn send(&self, method: Method, url: String, bearer: &str, body: Option<Value>) -> Reply {
-        let mut request = self.http.request(method, url).bearer_auth(bearer);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request is answered");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, text, body }
-    }
-
-    async fn call(&self, method: Method, path: &str, bearer: &str, body: Option<Value>) -> Reply {
-        self.send(method, format!("{}{path}", self.url), bearer, body)
-            .await
-    }
-
+impl ChatCalls for TestApp {
     async fn chat(&self, bearer: &str, body: Value) -> Reply {
-        self.call(Method::POST, "/v1/chat", bearer, Some(body))
-            .await
+        self.post("/v1/chat", bearer, body).await
     }
 
     /// A chat turn that must succeed.
     async fn chat_ok(&self, bearer: &str, body: Value) -> Value {
-        let reply = self.chat(bearer, body).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        reply.body
-    }
-
-    /// Straight to the sandbox with the demo token.
-    async fn straight(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.send(method, format!("{}{path}", self.sandbox), DEMO_TOKEN, body)
-            .await
-    }
-
-    /// Registers an owner and returns the access token.
-    async fn owner(&self, email: &str) -> String {
-        let reply = self
-            .http
-            .post(format!("{}/v1/auth/register", self.url))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(reply.status(), StatusCode::CREATED);
-        let body: Value = reply.json().await.expect("register body");
-        body["access_token"]
-            .as_str()
-            .expect("access token")
-            .to_string()
-    }
-
-    async fn connect(&self, access: &str) {
-        let reply = self
-            .call(
-                Method::PUT,
-                "/v1/connections/airtable",
-                access,
-                Some(json!({"token": DEMO_TOKEN})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    }
-
-    /// A registered owner whose tenant has the sandbox connected.
-    async fn connected_owner(&self, email: &str) -> String {
-        let access = self.owner(email).await;
-        self.connect(&access).await;
-        access
-    }
-
-    async fn api_key(&self, access: &str, scopes: &[&str]) -> String {
-        let reply = self
-            .call(
-                Method::POST,
-                "/v1/api-keys",
-                access,
-                Some(json!({"name": "chat test", "scopes": scopes})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        reply.body["key"].as_str().expect("key").to_string()
+        self.chat(bearer, body).await.expect(StatusCode::OK).body
     }
 
     async fn counters(&self, access: &str) -> Value {
-        let usage = self
-            .call(Method::GET, "/v1/usage/summary", access, None)
-            .await;
-        assert_eq!(usage.status, StatusCode::OK, "{}", usage.text);
-        usage.body
+        self.get("/v1/usage/summary", access)
+            .await
+            .expect(StatusCode::OK)
+            .body
     }
 
     async fn budget(&self, access: &str) -> Value {
-        let budget = self.call(Method::GET, "/v1/budget", access, None).await;
-        assert_eq!(budget.status, StatusCode::OK, "{}", budget.text);
-        budget.body
+        self.get("/v1/budget", access)
+            .await
+            .expect(StatusCode::OK)
+            .body
     }
 
     async fn set_budget(&self, access: &str, monthly_usd: f64, alert_threshold: f64) {
@@ -259,25 +120,6 @@ impl Platform {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         assert_eq!(reply.body["monthly_usd"], json!(monthly_usd));
         assert_eq!(reply.body["alert_threshold"], json!(alert_threshold));
-    }
-
-    /// Records in a table, counted straight at the sandbox.
-    async fn count_records(&self, table: &str) -> usize {
-        let mut total = 0;
-        let mut offset: Option<String> = None;
-        loop {
-            let mut path = format!("/v0/{BASE}/{table}?pageSize=100");
-            if let Some(offset) = &offset {
-                path.push_str(&format!("&offset={offset}"));
-            }
-            let page = self.straight(Method::GET, &path, None).await;
-            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-            total += page.body["records"].as_array().map_or(0, Vec::len);
-            match page.body["offset"].as_str() {
-                Some(next) => offset = Some(next.to_string()),
-                None => return total,
-            }
-        }
     }
 }
 
@@ -334,10 +176,10 @@ async fn two_tool_calls_answer_from_the_sandbox(
     model: &str,
     price: (f64, f64),
 ) {
-    let platform = Platform::start().await;
+    let platform = start().await;
     let access = platform.connected_owner("ada@example.com").await;
     let key = platform
-        .api_key(&access, &["chat", "records:read", "schema:read"])
+        .mint_api_key(&access, &["chat", "records:read", "schema:read"])
         .await;
 
     // A record only the sandbox knows: made straight there, with a random headcount.
@@ -368,7 +210,7 @@ async fn two_tool_calls_answer_from_the_sandbox(
         "filter_formula": format!("{{Name}} = '{name}'"),
         "fields": ["Name", "Employees"],
     });
-    platform.llm.push_turns(
+    platform.llm().push_turns(
         provider,
         [
             Turn::tool_call("list_tables", json!({"base_id": BASE}))
@@ -377,7 +219,7 @@ async fn two_tool_calls_answer_from_the_sandbox(
                 .with_usage(usage[1].0, usage[1].1),
         ],
     );
-    platform.llm.add_rule(
+    platform.llm().add_rule(
         Rule::new(
             Condition::LastIsToolResult,
             Turn::text(
@@ -466,8 +308,8 @@ async fn two_tool_calls_answer_from_the_sandbox(
         Provider::Gemini => Provider::OpenAi,
         Provider::OpenAi => Provider::Gemini,
     };
-    assert!(platform.llm.requests_for(other).is_empty());
-    let log = platform.llm.requests_for(provider);
+    assert!(platform.llm().requests_for(other).is_empty());
+    let log = platform.llm().requests_for(provider);
     assert_eq!(log.len(), 3, "{log:#?}");
     for request in &log {
         assert_eq!(request.model, model);
@@ -561,10 +403,12 @@ async fn openai_compatible_turn_with_two_tool_calls_answers_from_sandbox_data_wi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_writes_off_the_model_gets_no_write_tools_and_cannot_change_data() {
     // The fake lets a model call a tool it was not offered: a model that invents one.
-    let platform = Platform::start_with(FakeLlm::builder().allow_unoffered_tool_calls(), &[]).await;
+    let platform = chat_platform(FakeLlm::builder().allow_unoffered_tool_calls())
+        .spawn()
+        .await;
     let access = platform.connected_owner("grace@example.com").await;
     let target = "recCo000000000005";
-    let before = platform.count_records("Companies").await;
+    let before = platform.sandbox_record_count("Companies").await;
     let destructive = Turn::tool_calls([
         (
             "delete_records",
@@ -576,14 +420,14 @@ async fn with_writes_off_the_model_gets_no_write_tools_and_cannot_change_data() 
         ),
     ]);
     platform
-        .llm
+        .llm()
         .add_rule(Rule::answer_tool_results("Tool said: {tool_result}"));
 
     // The owner holds records:write, but the request does not allow writes (left out, or false).
     for allow in [None, Some(false)] {
-        platform.llm.clear_requests();
+        platform.llm().clear_requests();
         platform
-            .llm
+            .llm()
             .push_turn(Provider::Gemini, destructive.clone());
         let mut body =
             json!({"message": "Delete Edge Logistics and add a company", "base_id": BASE});
@@ -601,7 +445,7 @@ async fn with_writes_off_the_model_gets_no_write_tools_and_cannot_change_data() 
                 "{reply}"
             );
         }
-        let log = platform.llm.requests();
+        let log = platform.llm().requests();
         assert_eq!(log.len(), 2);
         assert_no_write_tools(&log[0]);
         assert_no_write_tools(&log[1]);
@@ -621,15 +465,15 @@ async fn with_writes_off_the_model_gets_no_write_tools_and_cannot_change_data() 
     }
 
     // Nothing changed in Airtable.
-    assert_eq!(platform.count_records("Companies").await, before);
+    assert_eq!(platform.sandbox_record_count("Companies").await, before);
     let still_there = platform
         .straight(Method::GET, &format!("/v0/{BASE}/Companies/{target}"), None)
         .await;
     assert_eq!(still_there.status, StatusCode::OK, "{}", still_there.text);
 
     // The control: with writes allowed, the same owner's model gets the write tools and they work.
-    platform.llm.clear_requests();
-    platform.llm.push_turn(
+    platform.llm().clear_requests();
+    platform.llm().push_turn(
         Provider::Gemini,
         Turn::tool_call(
             "create_records",
@@ -643,23 +487,25 @@ async fn with_writes_off_the_model_gets_no_write_tools_and_cannot_change_data() 
         )
         .await;
     assert_eq!(reply["tool_calls"][0]["ok"], true, "{reply}");
-    let offered = platform.llm.requests()[0].offered_tools();
+    let offered = platform.llm().requests()[0].offered_tools();
     for tool in WRITE_TOOLS {
         assert!(offered.iter().any(|t| t == tool), "{tool}: {offered:?}");
     }
-    assert_eq!(platform.count_records("Companies").await, before + 1);
+    assert_eq!(platform.sandbox_record_count("Companies").await, before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_records_read_key_gets_no_write_tools_even_when_it_asks_for_writes() {
-    let platform = Platform::start_with(FakeLlm::builder().allow_unoffered_tool_calls(), &[]).await;
+    let platform = chat_platform(FakeLlm::builder().allow_unoffered_tool_calls())
+        .spawn()
+        .await;
     let access = platform.connected_owner("hedy@example.com").await;
     let reader = platform
-        .api_key(&access, &["chat", "records:read", "schema:read"])
+        .mint_api_key(&access, &["chat", "records:read", "schema:read"])
         .await;
     let target = "recCo000000000004";
-    let before = platform.count_records("Companies").await;
-    platform.llm.push_turn(
+    let before = platform.sandbox_record_count("Companies").await;
+    platform.llm().push_turn(
         Provider::OpenAi,
         Turn::tool_call(
             "delete_records",
@@ -667,7 +513,7 @@ async fn a_records_read_key_gets_no_write_tools_even_when_it_asks_for_writes() {
         ),
     );
     platform
-        .llm
+        .llm()
         .add_rule(Rule::answer_tool_results("Tool said: {tool_result}"));
     let reply = platform
         .chat_ok(
@@ -677,7 +523,7 @@ async fn a_records_read_key_gets_no_write_tools_even_when_it_asks_for_writes() {
         .await;
     assert_eq!(tool_names(&reply), ["delete_records"]);
     assert_eq!(reply["tool_calls"][0]["ok"], false, "{reply}");
-    let log = platform.llm.requests();
+    let log = platform.llm().requests();
     assert_eq!(log.len(), 2);
     assert_no_write_tools(&log[0]);
     assert_no_write_tools(&log[1]);
@@ -689,7 +535,7 @@ async fn a_records_read_key_gets_no_write_tools_even_when_it_asks_for_writes() {
         "{}",
         log[0].body["messages"][0]
     );
-    assert_eq!(platform.count_records("Companies").await, before);
+    assert_eq!(platform.sandbox_record_count("Companies").await, before);
     let still_there = platform
         .straight(Method::GET, &format!("/v0/{BASE}/Companies/{target}"), None)
         .await;
@@ -698,12 +544,12 @@ async fn a_records_read_key_gets_no_write_tools_even_when_it_asks_for_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_budget_is_refused_before_any_provider_call_until_it_is_raised() {
-    let platform = Platform::start().await;
+    let platform = start().await;
     let access = platform.connected_owner("katherine@example.com").await;
 
     // Budgets: PUT needs admin, GET needs usage:read; nonsense is refused.
-    let usage_reader = platform.api_key(&access, &["usage:read"]).await;
-    let chatter = platform.api_key(&access, &["chat"]).await;
+    let usage_reader = platform.mint_api_key(&access, &["usage:read"]).await;
+    let chatter = platform.mint_api_key(&access, &["chat"]).await;
     let put = platform
         .call(
             Method::PUT,
@@ -740,7 +586,7 @@ async fn an_exhausted_budget_is_refused_before_any_provider_call_until_it_is_rai
 
     platform.set_budget(&access, 0.000001, 0.5).await;
     platform
-        .llm
+        .llm()
         .push_turn(Provider::Gemini, Turn::text("never sent").with_usage(10, 1));
     let refused = platform
         .chat(&access, json!({"message": "How many deals are open?"}))
@@ -758,11 +604,11 @@ async fn an_exhausted_budget_is_refused_before_any_provider_call_until_it_is_rai
         "the message says what happened and what to do: {message}"
     );
     assert!(
-        platform.llm.requests().is_empty(),
+        platform.llm().requests().is_empty(),
         "no provider call: {:?}",
-        platform.llm.requests()
+        platform.llm().requests()
     );
-    assert_eq!(platform.llm.remaining(Provider::Gemini), 1);
+    assert_eq!(platform.llm().remaining(Provider::Gemini), 1);
     let counters = platform.counters(&access).await;
     assert_eq!(counters["llm"]["calls"], 0, "{counters}");
     let budget = platform.budget(&access).await;
@@ -779,7 +625,7 @@ async fn an_exhausted_budget_is_refused_before_any_provider_call_until_it_is_rai
         .chat_ok(&access, json!({"message": "How many deals are open?"}))
         .await;
     assert_eq!(reply["reply"], "never sent");
-    assert_eq!(platform.llm.requests().len(), 1);
+    assert_eq!(platform.llm().requests().len(), 1);
     let budget = platform.budget(&usage_reader).await;
     assert_eq!(budget["monthly_usd"], 5.0);
     assert_eq!(budget["alert_threshold"], 0.5);
@@ -799,7 +645,7 @@ async fn an_exhausted_budget_is_refused_before_any_provider_call_until_it_is_rai
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crossing_the_alert_threshold_records_exactly_one_threshold_alert() {
-    let platform = Platform::start().await;
+    let platform = start().await;
     let access = platform.connected_owner("margaret@example.com").await;
     // 10 000 + 1 000 tokens at $1 per million: $0.011 a turn; threshold at $0.02.
     platform.set_budget(&access, 0.04, 0.5).await;
@@ -819,7 +665,7 @@ async fn crossing_the_alert_threshold_records_exactly_one_threshold_alert() {
 
     let mut expected = Vec::new();
     for n in 1..=4 {
-        platform.llm.push_turn(
+        platform.llm().push_turn(
             Provider::OpenAi,
             Turn::text(format!("answer {n}")).with_usage(10_000, 1_000),
         );
@@ -863,9 +709,9 @@ async fn crossing_the_alert_threshold_records_exactly_one_threshold_alert() {
     assert_eq!(summary["counters"]["llm.cost_micro_usd"], per_turn * 4);
 
     // Past the budget, the next turn is refused without a provider call.
-    platform.llm.clear_requests();
+    platform.llm().clear_requests();
     platform
-        .llm
+        .llm()
         .push_turn(Provider::OpenAi, Turn::text("never sent"));
     let refused = platform.chat(&access, turn(5)).await;
     assert_eq!(
@@ -875,20 +721,20 @@ async fn crossing_the_alert_threshold_records_exactly_one_threshold_alert() {
         refused.text
     );
     assert_eq!(refused.error_type(), "BUDGET_EXCEEDED");
-    assert!(platform.llm.requests().is_empty());
+    assert!(platform.llm().requests().is_empty());
     let budget = platform.budget(&access).await;
     assert_eq!(kinds(&budget), ["exhausted", "threshold"], "no alert twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_carry_history_to_the_model_and_belong_to_their_tenant() {
-    let platform = Platform::start().await;
+    let platform = start().await;
     let alice = platform.connected_owner("alice@example.com").await;
     let bob = platform.connected_owner("bob@example.com").await;
 
     // First turn: a tool call, then an answer.
     let first_message = "Which tables are there? marker-alpha";
-    platform.llm.push_turns(
+    platform.llm().push_turns(
         Provider::Gemini,
         [
             Turn::tool_call("list_tables", json!({"base_id": BASE})),
@@ -905,9 +751,9 @@ async fn sessions_carry_history_to_the_model_and_belong_to_their_tenant() {
 
     // Second turn in the same session: the model receives the whole history, which the fake
     // also checks is a valid Gemini conversation (call, response, signature).
-    platform.llm.clear_requests();
+    platform.llm().clear_requests();
     platform
-        .llm
+        .llm()
         .push_turn(Provider::Gemini, Turn::text("Companies has 5 records."));
     let second = platform
         .chat_ok(
@@ -916,7 +762,7 @@ async fn sessions_carry_history_to_the_model_and_belong_to_their_tenant() {
         )
         .await;
     assert_eq!(second["session_id"], session);
-    let log = platform.llm.requests();
+    let log = platform.llm().requests();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].status, 200, "{:?}", log[0].response);
     assert_eq!(
@@ -971,9 +817,9 @@ async fn sessions_carry_history_to_the_model_and_belong_to_their_tenant() {
     );
 
     // Another tenant: 404 for everything about it, and no model call.
-    platform.llm.clear_requests();
+    platform.llm().clear_requests();
     platform
-        .llm
+        .llm()
         .push_turn(Provider::Gemini, Turn::text("never sent"));
     for (method, body) in [(Method::GET, None), (Method::DELETE, None)] {
         let foreign = platform.call(method.clone(), &path, &bob, body).await;
@@ -990,7 +836,7 @@ async fn sessions_carry_history_to_the_model_and_belong_to_their_tenant() {
         .await;
     assert_eq!(hijack.status, StatusCode::NOT_FOUND, "{}", hijack.text);
     assert_eq!(hijack.error_type(), "SESSION_NOT_FOUND");
-    assert!(platform.llm.requests().is_empty());
+    assert!(platform.llm().requests().is_empty());
     let bobs = platform
         .call(Method::GET, "/v1/chat/sessions", &bob, None)
         .await;
@@ -1002,7 +848,7 @@ async fn sessions_carry_history_to_the_model_and_belong_to_their_tenant() {
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.text);
-    assert!(platform.llm.requests().is_empty());
+    assert!(platform.llm().requests().is_empty());
 
     // The owner's delete: 204, then gone.
     let deleted = platform.call(Method::DELETE, &path, &alice, None).await;
@@ -1019,7 +865,7 @@ async fn sessions_carry_history_to_the_model_and_belong_to_their_tenant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_lists_the_configured_models_with_prices_and_the_default() {
-    let platform = Platform::start().await;
+    let platform = start().await;
     let access = platform.owner("barbara@example.com").await;
     let models = platform
         .call(Method::GET, "/v1/models", &access, None)
@@ -1045,15 +891,17 @@ async fn models_lists_the_configured_models_with_prices_and_the_default() {
         assert_eq!(model["output_per_million_usd"], price.1, "{model}");
         assert_eq!(model["default"], default, "{model}");
     }
-    let no_chat = platform.api_key(&access, &["records:read"]).await;
+    let no_chat = platform.mint_api_key(&access, &["records:read"]).await;
     let refused = platform
         .call(Method::GET, "/v1/models", &no_chat, None)
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     // CHAT_MODEL moves the default, and a turn without a model goes to that model's endpoint.
-    let platform =
-        Platform::start_with(FakeLlm::builder(), &[("CHAT_MODEL", Some(CUSTOM_MODEL))]).await;
+    let platform = chat_platform(FakeLlm::builder())
+        .chat_model(CUSTOM_MODEL)
+        .spawn()
+        .await;
     let access = platform.connected_owner("barbara@example.com").await;
     let models = platform
         .call(Method::GET, "/v1/models", &access, None)
@@ -1067,11 +915,11 @@ async fn models_lists_the_configured_models_with_prices_and_the_default() {
         .collect();
     assert_eq!(defaults, [CUSTOM_MODEL]);
     platform
-        .llm
+        .llm()
         .push_turn(Provider::OpenAi, Turn::text("hello from the default"));
     let reply = platform.chat_ok(&access, json!({"message": "hi"})).await;
     assert_eq!(reply["model"], CUSTOM_MODEL);
-    let log = platform.llm.requests();
+    let log = platform.llm().requests();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].provider, Provider::OpenAi);
     assert_eq!(log[0].model, CUSTOM_MODEL);
@@ -1079,7 +927,7 @@ async fn models_lists_the_configured_models_with_prices_and_the_default() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_unknown_model_empty_message_provider_refusals_and_no_connection() {
-    let platform = Platform::start().await;
+    let platform = start().await;
     let access = platform.connected_owner("frances@example.com").await;
 
     let unknown = platform
@@ -1124,14 +972,14 @@ async fn errors_unknown_model_empty_message_provider_refusals_and_no_connection(
         unknown_field.text
     );
     assert!(
-        platform.llm.requests().is_empty(),
+        platform.llm().requests().is_empty(),
         "none of these reached a model"
     );
 
     // The provider refusing (401, 400, a wrong key) is the provider's refusal: 502 MODEL_REFUSED.
-    platform.llm.push_turn(Provider::Gemini, Turn::error(401));
+    platform.llm().push_turn(Provider::Gemini, Turn::error(401));
     platform
-        .llm
+        .llm()
         .push_turn(Provider::OpenAi, Turn::error(400).with_message("bad tools"));
     for model in [GEMINI_MODEL, OPENAI_MODEL] {
         let refused = platform
@@ -1145,10 +993,10 @@ async fn errors_unknown_model_empty_message_provider_refusals_and_no_connection(
         );
         assert_eq!(refused.error_type(), "MODEL_REFUSED", "{}", refused.text);
     }
-    let log = platform.llm.requests();
+    let log = platform.llm().requests();
     assert_eq!(log.iter().map(|r| r.status).collect::<Vec<_>>(), [401, 400]);
     platform
-        .llm
+        .llm()
         .set_api_key(Provider::Gemini, Some("a-different-key".into()));
     let wrong_key = platform.chat(&access, json!({"message": "hi"})).await;
     assert_eq!(
@@ -1164,21 +1012,21 @@ async fn errors_unknown_model_empty_message_provider_refusals_and_no_connection(
         wrong_key.text
     );
     assert_eq!(
-        platform.llm.last_request().map(|r| r.api_key),
+        platform.llm().last_request().map(|r| r.api_key),
         Some(KeyCheck::Invalid)
     );
     platform
-        .llm
+        .llm()
         .set_api_key(Provider::Gemini, Some(DEFAULT_GEMINI_KEY.into()));
 
     // A provider outage is not a refusal.
-    platform.llm.push_turn(Provider::Gemini, Turn::error(503));
+    platform.llm().push_turn(Provider::Gemini, Turn::error(503));
     let outage = platform.chat(&access, json!({"message": "hi"})).await;
     assert_eq!(outage.status, StatusCode::BAD_GATEWAY, "{}", outage.text);
     assert_eq!(outage.error_type(), "MODEL_UNAVAILABLE");
 
     // No chat scope, and no Airtable connection.
-    let no_chat = platform.api_key(&access, &["records:read"]).await;
+    let no_chat = platform.mint_api_key(&access, &["records:read"]).await;
     let forbidden = platform.chat(&no_chat, json!({"message": "hi"})).await;
     assert_eq!(
         forbidden.status,
@@ -1187,7 +1035,7 @@ async fn errors_unknown_model_empty_message_provider_refusals_and_no_connection(
         forbidden.text
     );
     assert_eq!(forbidden.error_type(), "INSUFFICIENT_SCOPE");
-    platform.llm.clear_requests();
+    platform.llm().clear_requests();
     let unconnected = platform.owner("nobody@example.com").await;
     let not_connected = platform.chat(&unconnected, json!({"message": "hi"})).await;
     assert_eq!(
@@ -1197,12 +1045,15 @@ async fn errors_unknown_model_empty_message_provider_refusals_and_no_connection(
         not_connected.text
     );
     assert_eq!(not_connected.error_type(), "AIRTABLE_NOT_CONNECTED");
-    assert!(platform.llm.requests().is_empty());
+    assert!(platform.llm().requests().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gemini_model_without_a_key_is_not_configured() {
-    let platform = Platform::start_with(FakeLlm::builder(), &[("GEMINI_API_KEY", None)]).await;
+    let platform = chat_platform(FakeLlm::builder())
+        .without_model_key(Provider::Gemini)
+        .spawn()
+        .await;
     let access = platform.connected_owner("radia@example.com").await;
     let reply = platform.chat(&access, json!({"message": "hi"})).await;
     assert_eq!(
@@ -1217,11 +1068,11 @@ async fn a_gemini_model_without_a_key_is_not_configured() {
         "{}",
         reply.text
     );
-    assert!(platform.llm.requests().is_empty());
+    assert!(platform.llm().requests().is_empty());
 
     // The OpenAI-compatible models, which have their key, still work.
     platform
-        .llm
+        .llm()
         .push_turn(Provider::OpenAi, Turn::text("still here"));
     let reply = platform
         .chat_ok(&access, json!({"message": "hi", "model": OPENAI_MODEL}))
@@ -1231,10 +1082,10 @@ async fn a_gemini_model_without_a_key_is_not_configured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_past_its_round_limit_is_incomplete_and_its_session_continues() {
-    let platform = Platform::start().await;
+    let platform = start().await;
     let access = platform.connected_owner("joan@example.com").await;
     // A model that never stops calling tools: six rounds, then the loop gives up.
-    platform.llm.add_rule(
+    platform.llm().add_rule(
         Rule::new(
             Condition::Always,
             Turn::tool_call("list_tables", json!({"base_id": BASE})).with_usage(100, 10),
@@ -1253,14 +1104,14 @@ async fn a_turn_past_its_round_limit_is_incomplete_and_its_session_continues() {
     );
     assert_eq!(reply["usage"]["input_tokens"], 600);
     assert_eq!(reply["usage"]["output_tokens"], 60);
-    assert_eq!(platform.llm.requests().len(), 6);
+    assert_eq!(platform.llm().requests().len(), 6);
     let summary = platform.counters(&access).await;
     assert_eq!(summary["counters"]["llm.calls"], 6, "{summary}");
 
     // The session is well formed for the provider: continuing it works.
-    platform.llm.clear_requests();
+    platform.llm().clear_requests();
     platform
-        .llm
+        .llm()
         .push_turn(Provider::Gemini, Turn::text("Three tables."));
     let next = platform
         .chat_ok(
@@ -1270,7 +1121,7 @@ async fn a_turn_past_its_round_limit_is_incomplete_and_its_session_continues() {
         .await;
     assert_eq!(next["status"], "complete");
     assert_eq!(next["reply"], "Three tables.");
-    let log = platform.llm.requests();
+    let log = platform.llm().requests();
     assert_eq!(log.len(), 1);
     assert_eq!(user_texts(&log[0]), ["Keep looking", "continue"]);
 }

@@ -9,44 +9,14 @@
 //! The sign-in limit counts per client address, so each scenario talks from its own loopback
 //! address (127.0.0.2, .3, …): the refresh burst's window holds only the burst.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::{PASSWORD, Reply, TestApp};
 
-use common::{Server, devserver, moto_endpoint, on_moto, start_fresh};
-
-const PASSWORD: &str = "correct horse battery staple";
 const SIGN_IN_LIMIT: usize = 30;
-
-struct Platform {
-    _server: Server,
-    _data: tempfile::TempDir,
-    base: String,
-}
-
-struct Reply {
-    status: StatusCode,
-    text: String,
-    body: Value,
-}
-
-impl Reply {
-    fn str(&self, pointer: &str) -> String {
-        self.body
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or_else(|| panic!("{pointer} missing in {}", self.text))
-            .to_string()
-    }
-
-    fn error_type(&self) -> &str {
-        self.body["error"]["type"].as_str().unwrap_or_default()
-    }
-}
 
 /// A client whose requests come from `127.0.0.<host>`: one client address for the sign-in limit.
 fn client_from(host: u8) -> reqwest::Client {
@@ -56,20 +26,9 @@ fn client_from(host: u8) -> reqwest::Client {
         .expect("client")
 }
 
-impl Platform {
-    fn start(mut command: std::process::Command) -> Self {
-        command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", SIGN_IN_LIMIT.to_string());
-        let fresh = start_fresh(command);
-        Self {
-            _server: fresh.server,
-            _data: fresh.data,
-            base: fresh.url,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
+/// The platform with the sign-in limit these scenarios check.
+fn platform() -> testkit::TestAppBuilder {
+    TestApp::builder().client_auth_limit(SIGN_IN_LIMIT as u32)
 }
 
 async fn send(
@@ -86,14 +45,13 @@ async fn send(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request
-        .send()
-        .await
-        .expect("request reaches the dev server");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply { status, text, body }
+    Reply::read(
+        request
+            .send()
+            .await
+            .expect("request reaches the dev server"),
+    )
+    .await
 }
 
 /// Sends all the requests at once (each on its own task) and waits for every answer.
@@ -121,7 +79,7 @@ fn statuses(replies: &[Reply]) -> Vec<u16> {
     statuses
 }
 
-async fn register(http: &reqwest::Client, platform: &Platform, email: &str) -> Reply {
+async fn register(http: &reqwest::Client, platform: &TestApp, email: &str) -> Reply {
     send(
         http,
         Method::POST,
@@ -133,7 +91,7 @@ async fn register(http: &reqwest::Client, platform: &Platform, email: &str) -> R
 }
 
 /// 95 keys one by one, then 20 creates at once: exactly 5 are created and the tenant holds 100.
-async fn the_key_cap_holds(platform: &Platform, backend: &str) {
+async fn the_key_cap_holds(platform: &TestApp, backend: &str) {
     let http = client_from(2);
     let owner = register(&http, platform, "keys@example.com").await;
     assert_eq!(owner.status, StatusCode::CREATED, "{}", owner.text);
@@ -196,7 +154,7 @@ async fn the_key_cap_holds(platform: &Platform, backend: &str) {
 }
 
 /// One email registered 10 times at once: one account. Returns its refresh token.
-async fn one_email_makes_one_account(platform: &Platform, backend: &str) -> String {
+async fn one_email_makes_one_account(platform: &TestApp, backend: &str) -> String {
     let http = client_from(3);
     let requests = (0..10)
         .map(|_| {
@@ -248,7 +206,7 @@ async fn one_email_makes_one_account(platform: &Platform, backend: &str) -> Stri
 
 /// 45 refreshes at once from one client: the limit admits 30 in a minute (each admitted one is
 /// answered 200 or 401: one refresh token, used once, then reuse), the rest are 429.
-async fn the_sign_in_limit_holds(platform: &Platform, backend: &str, refresh_token: &str) {
+async fn the_sign_in_limit_holds(platform: &TestApp, backend: &str, refresh_token: &str) {
     // Start in the first three quarters of a minute, so a burst of a few seconds stays in one
     // window of the limit. If it straddles one anyway, each window admits at most 30.
     let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock");
@@ -310,7 +268,7 @@ async fn the_sign_in_limit_holds(platform: &Platform, backend: &str, refresh_tok
     }
 }
 
-async fn every_scenario(platform: &Platform, backend: &str) {
+async fn every_scenario(platform: &TestApp, backend: &str) {
     the_key_cap_holds(platform, backend).await;
     let refresh_token = one_email_makes_one_account(platform, backend).await;
     the_sign_in_limit_holds(platform, backend, &refresh_token).await;
@@ -318,17 +276,15 @@ async fn every_scenario(platform: &Platform, backend: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn caps_limits_and_uniqueness_hold_under_bursts_on_the_embedded_store() {
-    let platform = Platform::start(devserver());
+    let platform = platform().spawn().await;
     every_scenario(&platform, "embedded").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn caps_limits_and_uniqueness_hold_under_bursts_on_the_aws_adapters() {
-    let Some(moto) = moto_endpoint("the BACKEND=aws bursts") else {
+    let Some(moto) = testkit::moto_endpoint("the BACKEND=aws bursts") else {
         return;
     };
-    let mut command = devserver();
-    on_moto(&mut command, &moto, "bursts");
-    let platform = Platform::start(command);
+    let platform = platform().on_moto(&moto, "bursts").spawn().await;
     every_scenario(&platform, "aws").await;
 }

@@ -4,152 +4,50 @@
 //! unreadable headers) arrives in the documented shape: JSON-RPC on `/mcp`, the platform's
 //! `{"error":{"type","message"}}` everywhere else.
 
-mod common;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::{PASSWORD, Reply, TestApp};
 
-use common::{Server, devserver, start_fresh};
-
-const PASSWORD: &str = "correct horse battery staple";
-const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
-
-struct Platform {
-    _server: Server,
-    _data: tempfile::TempDir,
-    base: String,
-    sandbox: String,
-    http: reqwest::Client,
+/// One POST to /mcp at `version`, as an MCP client sends it.
+async fn mcp(app: &TestApp, token: &str, version: &str, body: Value) -> Reply {
+    app.send(
+        app.request(Method::POST, "/mcp", token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", version)
+            .json(&body),
+    )
+    .await
 }
 
-struct Reply {
-    status: StatusCode,
-    content_type: String,
-    text: String,
-    body: Value,
-}
-
-impl Platform {
-    fn start() -> Self {
-        Self::start_with_tenant_limit(0)
-    }
-
-    fn start_with_tenant_limit(per_minute: u32) -> Self {
-        let mut command = devserver();
-        command.env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "0");
-        command.env("TENANT_REQUESTS_PER_MINUTE", per_minute.to_string());
-        let fresh = start_fresh(command);
-        Self {
-            _server: fresh.server,
-            _data: fresh.data,
-            base: fresh.url,
-            sandbox: fresh.sandbox,
-            http: reqwest::Client::new(),
+/// Sends a body over the size limit. The server answers 413 as soon as the limit is passed
+/// and closes the connection while the client may still be writing the rest, which can
+/// reset the connection before the client reads the answer: so it tries a few times, and
+/// checks the answer it gets. Each attempt has a client of its own: the connection the
+/// server closed must not go back to the shared pool, where the next request would meet it.
+async fn send_oversized(app: &TestApp, path: &str, token: &str) -> Reply {
+    let huge = vec![b' '; 10 * 1024 * 1024];
+    for _ in 0..5 {
+        let request = reqwest::Client::new()
+            .post(app.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(huge.clone());
+        match request.send().await {
+            Ok(response) => return Reply::read(response).await,
+            Err(err) => eprintln!("POST {path} with 10 MB: {err}; trying again"),
         }
     }
-
-    /// Connects the sandbox's demo Airtable token for the user of `token`.
-    async fn connect(&self, token: &str) {
-        let reply = self
-            .send(
-                self.request(Method::PUT, "/v1/connections/airtable", Some(token))
-                    .json(&json!({"token": DEMO_TOKEN})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    }
-
-    async fn upstream_requests(&self) -> u64 {
-        common::upstream_requests(&self.http, &self.sandbox).await
-    }
-
-    /// One POST to /mcp at `version`, as an MCP client sends it.
-    async fn mcp(&self, token: &str, version: &str, body: Value) -> Reply {
-        self.send(
-            self.request(Method::POST, "/mcp", Some(token))
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", version)
-                .json(&body),
-        )
-        .await
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("the dev server answers");
-        Self::reply(response).await
-    }
-
-    /// Sends a body over the size limit. The server answers 413 as soon as the limit is passed
-    /// and closes the connection while the client may still be writing the rest, which can
-    /// reset the connection before the client reads the answer: so it tries a few times, and
-    /// checks the answer it gets. Each attempt has a client of its own: the connection the
-    /// server closed must not go back to the shared pool, where the next request would meet it.
-    async fn send_oversized(&self, path: &str, token: &str) -> Reply {
-        let huge = vec![b' '; 10 * 1024 * 1024];
-        for _ in 0..5 {
-            let request = reqwest::Client::new()
-                .post(format!("{}{path}", self.base))
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .body(huge.clone());
-            match request.send().await {
-                Ok(response) => return Self::reply(response).await,
-                Err(err) => eprintln!("POST {path} with 10 MB: {err}; trying again"),
-            }
-        }
-        panic!("POST {path} with 10 MB never got an answer");
-    }
-
-    async fn reply(response: reqwest::Response) -> Reply {
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            content_type,
-            text,
-            body,
-        }
-    }
-
-    fn request(&self, method: Method, path: &str, bearer: Option<&str>) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
-        match bearer {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        }
-    }
-
-    /// Registers a user and answers its access token.
-    async fn owner(&self, email: &str) -> String {
-        let reply = self
-            .send(
-                self.request(Method::POST, "/v1/auth/register", None)
-                    .json(&json!({"email": email, "password": PASSWORD, "name": "Ada"})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        reply.body["access_token"]
-            .as_str()
-            .expect("access token")
-            .to_string()
-    }
+    panic!("POST {path} with 10 MB never got an answer");
 }
 
 /// The platform's error shape, with a JSON content type.
 fn assert_platform_error(reply: &Reply, status: StatusCode, context: &str) {
     assert_eq!(reply.status, status, "{context}: {}", reply.text);
     assert!(
-        reply.content_type.starts_with("application/json"),
+        reply.content_type().starts_with("application/json"),
         "{context}: content-type {:?}: {}",
-        reply.content_type,
+        reply.content_type(),
         reply.text
     );
     assert!(
@@ -163,9 +61,9 @@ fn assert_platform_error(reply: &Reply, status: StatusCode, context: &str) {
 fn assert_json_rpc_error(reply: &Reply, status: StatusCode, context: &str) {
     assert_eq!(reply.status, status, "{context}: {}", reply.text);
     assert!(
-        reply.content_type.starts_with("application/json"),
+        reply.content_type().starts_with("application/json"),
         "{context}: content-type {:?}",
-        reply.content_type
+        reply.content_type()
     );
     assert_eq!(reply.body["jsonrpc"], "2.0", "{context}: {}", reply.text);
     assert!(
@@ -177,22 +75,22 @@ fn assert_json_rpc_error(reply: &Reply, status: StatusCode, context: &str) {
 
 #[tokio::test]
 async fn bodies_documented_as_objects_refuse_everything_else_and_change_nothing() {
-    let platform = Platform::start();
+    let platform = TestApp::spawn().await;
     let token = platform.owner("ada@example.com").await;
 
     // PATCH /v1/auth/me with ["Mallory"] once renamed the user.
     let reply = platform
         .send(
             platform
-                .request(Method::PATCH, "/v1/auth/me", Some(&token))
+                .request(Method::PATCH, "/v1/auth/me", &token)
                 .json(&json!(["Mallory"])),
         )
         .await;
     assert_platform_error(&reply, StatusCode::BAD_REQUEST, "PATCH /v1/auth/me [..]");
     let me = platform
-        .send(platform.request(Method::GET, "/v1/auth/me", Some(&token)))
+        .send(platform.request(Method::GET, "/v1/auth/me", &token))
         .await;
-    assert_eq!(me.body["user"]["name"], "Ada", "{}", me.text);
+    assert_eq!(me.body["user"]["name"], testkit::OWNER_NAME, "{}", me.text);
 
     // Every route of the table that takes a body, with every kind of non-object.
     let with_body = http_api::routes::route_table()
@@ -213,11 +111,7 @@ async fn bodies_documented_as_objects_refuse_everything_else_and_change_nothing(
             Value::Null,
         ] {
             let reply = platform
-                .send(
-                    platform
-                        .request(method.clone(), &path, Some(&token))
-                        .json(&body),
-                )
+                .send(platform.request(method.clone(), &path, &token).json(&body))
                 .await;
             let context = format!("{} {path} with {body}", spec.method);
             assert!(
@@ -248,21 +142,21 @@ async fn bodies_documented_as_objects_refuse_everything_else_and_change_nothing(
         .await;
     assert_platform_error(&reply, StatusCode::BAD_REQUEST, "login with an array");
     let keys = platform
-        .send(platform.request(Method::GET, "/v1/api-keys", Some(&token)))
+        .send(platform.request(Method::GET, "/v1/api-keys", &token))
         .await;
     assert_eq!(keys.body["api_keys"], json!([]), "{}", keys.text);
 }
 
 #[tokio::test]
 async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
-    let platform = Platform::start();
+    let platform = TestApp::spawn().await;
     let token = platform.owner("grace@example.com").await;
 
     // A body over the limit: JSON-RPC on /mcp, the error shape elsewhere.
-    let reply = platform.send_oversized("/mcp", &token).await;
+    let reply = send_oversized(&platform, "/mcp", &token).await;
     assert_json_rpc_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "POST /mcp 10 MB");
     for path in ["/v1/chat", "/v0/appSandboxDemoCRM/Contacts"] {
-        let reply = platform.send_oversized(path, &token).await;
+        let reply = send_oversized(&platform, path, &token).await;
         assert_platform_error(
             &reply,
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -277,7 +171,7 @@ async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
         (Method::DELETE, "/mcp"),
     ] {
         let reply = platform
-            .send(platform.request(method.clone(), path, Some(&token)))
+            .send(platform.request(method.clone(), path, &token))
             .await;
         assert_json_rpc_error(
             &reply,
@@ -304,7 +198,7 @@ async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
         (Method::GET, "/", StatusCode::NOT_FOUND),
     ] {
         let reply = platform
-            .send(platform.request(method.clone(), path, Some(&token)))
+            .send(platform.request(method.clone(), path, &token))
             .await;
         assert_platform_error(&reply, status, &format!("{method} {path}"));
     }
@@ -318,7 +212,7 @@ async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
         (Method::GET, "/v1/usage/summary?month=2026-13"),
     ] {
         let reply = platform
-            .send(platform.request(method.clone(), path, Some(&token)))
+            .send(platform.request(method.clone(), path, &token))
             .await;
         assert!(
             reply.status.is_client_error(),
@@ -333,7 +227,7 @@ async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
     let reply = platform
         .send(
             platform
-                .request(Method::PATCH, "/v1/auth/me", Some(&token))
+                .request(Method::PATCH, "/v1/auth/me", &token)
                 .header("content-type", "text/plain")
                 .body(r#"{"name":"Mallory"}"#),
         )
@@ -360,16 +254,16 @@ async fn refusals_made_by_the_http_layer_have_the_documented_shape() {
 
 #[tokio::test]
 async fn ambiguous_headers_and_empty_write_bodies_are_refused_before_airtable() {
-    let platform = Platform::start();
+    let platform = TestApp::spawn().await;
     let token = platform.owner("linus@example.com").await;
-    platform.connect(&token).await;
-    let before = platform.upstream_requests().await;
+    platform.connect_sandbox(&token).await;
+    let before = platform.upstream_requests();
 
     // Two Idempotency-Keys once protected the write under the first only.
     let reply = platform
         .send(
             platform
-                .request(Method::POST, "/v0/appSandboxDemoCRM/Contacts", Some(&token))
+                .request(Method::POST, "/v0/appSandboxDemoCRM/Contacts", &token)
                 .header("idempotency-key", "k1")
                 .header("idempotency-key", "k2")
                 .json(&json!({"records": [{"fields": {"Name": "Twice keyed"}}]})),
@@ -386,8 +280,8 @@ async fn ambiguous_headers_and_empty_write_bodies_are_refused_before_airtable() 
         let reply = platform
             .send(
                 platform
-                    .http
-                    .get(format!("{}/v1/auth/me", platform.base))
+                    .http()
+                    .get(platform.url("/v1/auth/me"))
                     .bearer_auth(&token)
                     .header(name, first)
                     .header(name, second),
@@ -413,7 +307,7 @@ async fn ambiguous_headers_and_empty_write_bodies_are_refused_before_airtable() 
         let reply = platform
             .send(
                 platform
-                    .request(method.clone(), path, Some(&token))
+                    .request(method.clone(), path, &token)
                     .header("content-type", "application/json"),
             )
             .await;
@@ -425,7 +319,7 @@ async fn ambiguous_headers_and_empty_write_bodies_are_refused_before_airtable() 
         assert_eq!(reply.body["error"]["type"], "INVALID_REQUEST_UNKNOWN");
     }
     assert_eq!(
-        platform.upstream_requests().await,
+        platform.upstream_requests(),
         before,
         "nothing refused here may reach Airtable"
     );
@@ -433,39 +327,39 @@ async fn ambiguous_headers_and_empty_write_bodies_are_refused_before_airtable() 
 
 #[tokio::test]
 async fn mcp_batches_are_capped_and_each_message_counts_against_the_tenant_limit() {
-    let platform = Platform::start_with_tenant_limit(8);
+    let platform = TestApp::builder().tenant_limit(8).spawn().await;
     let token = platform.owner("barbara@example.com").await;
     let list = |id: usize| json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
 
     // Past the cap: refused whole.
-    let reply = platform
-        .mcp(
-            &token,
-            "2025-03-26",
-            Value::Array((0..21).map(list).collect()),
-        )
-        .await;
+    let reply = mcp(
+        &platform,
+        &token,
+        "2025-03-26",
+        Value::Array((0..21).map(list).collect()),
+    )
+    .await;
     assert_json_rpc_error(&reply, StatusCode::BAD_REQUEST, "a batch of 21");
     assert!(reply.text.contains("at most 20"), "{}", reply.text);
 
     // Within the cap, each message is a request: the refused batch counted 1 and this one 5,
     // so the next 5 take the tenant past 8.
-    let reply = platform
-        .mcp(
-            &token,
-            "2025-03-26",
-            Value::Array((0..5).map(list).collect()),
-        )
-        .await;
+    let reply = mcp(
+        &platform,
+        &token,
+        "2025-03-26",
+        Value::Array((0..5).map(list).collect()),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body.as_array().map(Vec::len), Some(5));
-    let reply = platform
-        .mcp(
-            &token,
-            "2025-03-26",
-            Value::Array((0..5).map(list).collect()),
-        )
-        .await;
+    let reply = mcp(
+        &platform,
+        &token,
+        "2025-03-26",
+        Value::Array((0..5).map(list).collect()),
+    )
+    .await;
     assert_json_rpc_error(
         &reply,
         StatusCode::TOO_MANY_REQUESTS,
@@ -476,15 +370,14 @@ async fn mcp_batches_are_capped_and_each_message_counts_against_the_tenant_limit
 
 #[tokio::test]
 async fn mcp_prompts_take_only_ids_the_tools_would_take() {
-    let platform = Platform::start();
+    let platform = TestApp::spawn().await;
     let token = platform.owner("ada.l@example.com").await;
     for (base, table) in [
         ("meta", "Contacts"),
         ("appSandboxDemoCRM", ".."),
         ("appSandboxDemoCRM", ""),
     ] {
-        let reply = platform
-            .mcp(
+        let reply = mcp(&platform,
                 &token,
                 "2025-06-18",
                 json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/get",
@@ -497,8 +390,7 @@ async fn mcp_prompts_take_only_ids_the_tools_would_take() {
             reply.text
         );
     }
-    let reply = platform
-        .mcp(
+    let reply = mcp(&platform,
             &token,
             "2025-06-18",
             json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/get",

@@ -2,207 +2,60 @@
 //! identical to Airtable's (the sandbox's), the read cache and its invalidation, idempotent
 //! writes, scopes, a tenant without a connection, usage counts, and faults injected upstream.
 
-mod common;
+use std::time::Duration;
 
-use common::{Server, devserver, start_fresh};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::{DEMO_BASE_ID as BASE, DEMO_TOKEN, GATEWAY_SCOPES, Reply, TestApp};
 
-const BASE: &str = "appSandboxDemoCRM";
-const DEMO_TOKEN: &str = "patSandboxDemo001.demo-token-for-local-development-only";
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Platform {
-    _server: Server,
-    _data: tempfile::TempDir,
+/// A call to `url` with extra headers.
+async fn send(
+    app: &TestApp,
+    method: Method,
     url: String,
-    sandbox: String,
-    http: reqwest::Client,
+    bearer: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut request = app.http().request(method, url).bearer_auth(bearer);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    app.send(request).await
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-impl Platform {
-    fn start(extra: &[(&str, &str)]) -> Self {
-        let mut command = devserver();
-        command
-            .env("CLIENT_AUTH_REQUESTS_PER_MINUTE", "1000")
-            .env("TENANT_REQUESTS_PER_MINUTE", "0");
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        let fresh = start_fresh(command);
-        Self {
-            _server: fresh.server,
-            _data: fresh.data,
-            url: fresh.url,
-            sandbox: fresh.sandbox,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        url: String,
-        bearer: &str,
-        body: Option<Value>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
-        let mut request = self.http.request(method, url).bearer_auth(bearer);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.expect("request is answered");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            body,
-        }
-    }
-
-    /// A call to the platform.
-    async fn call(&self, method: Method, path: &str, bearer: &str, body: Option<Value>) -> Reply {
-        self.send(method, format!("{}{path}", self.url), bearer, body, &[])
-            .await
-    }
-
-    /// The same call straight to the sandbox with the demo token.
-    async fn straight(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        self.send(
-            method,
-            format!("{}{path}", self.sandbox),
-            DEMO_TOKEN,
-            body,
-            &[],
-        )
-        .await
-    }
-
-    async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
-        self.http
-            .request(method, format!("{}{path}", self.sandbox))
-            .json(&body)
-            .send()
-            .await
-            .expect("sandbox admin")
-            .json()
-            .await
-            .unwrap_or(Value::Null)
-    }
-
-    async fn upstream_requests(&self) -> u64 {
-        let counters = self
-            .admin(Method::GET, "/_sandbox/counters", json!({}))
-            .await;
-        counters["totalRequests"]
-            .as_u64()
-            .or_else(|| counters["total_requests"].as_u64())
-            .expect("sandbox counters")
-    }
-
-    /// Registers an owner and returns the access token.
-    async fn owner(&self, email: &str) -> String {
-        let reply = self
-            .http
-            .post(format!("{}/v1/auth/register", self.url))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(reply.status(), StatusCode::CREATED);
-        let body: Value = reply.json().await.expect("register body");
-        body["access_token"]
-            .as_str()
-            .expect("access token")
-            .to_string()
-    }
-
-    async fn connect(&self, access: &str) {
-        let reply = self
-            .call(
-                Method::PUT,
-                "/v1/connections/airtable",
-                access,
-                Some(json!({"token": DEMO_TOKEN})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    }
-
-    async fn api_key(&self, access: &str, scopes: &[&str]) -> String {
-        let reply = self
-            .call(
-                Method::POST,
-                "/v1/api-keys",
-                access,
-                Some(json!({"name": "gateway test", "scopes": scopes})),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        reply.body["key"].as_str().expect("key").to_string()
-    }
-
-    /// A connected tenant's key with the three gateway scopes.
-    async fn connected_key(&self, email: &str) -> (String, String) {
-        let access = self.owner(email).await;
-        self.connect(&access).await;
-        let key = self
-            .api_key(&access, &["records:read", "records:write", "schema:read"])
-            .await;
-        (access, key)
-    }
-
-    async fn count_records(&self, table: &str) -> usize {
-        let mut total = 0;
-        let mut offset: Option<String> = None;
-        loop {
-            let mut path = format!("/v0/{BASE}/{table}?pageSize=100");
-            if let Some(offset) = &offset {
-                path.push_str(&format!("&offset={offset}"));
-            }
-            let page = self.straight(Method::GET, &path, None).await;
-            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-            total += page.body["records"].as_array().map_or(0, Vec::len);
-            match page.body["offset"].as_str() {
-                Some(next) => offset = Some(next.to_string()),
-                None => return total,
-            }
-        }
-    }
+/// A `/v0` write to `url` with an `Idempotency-Key`.
+async fn write_once(
+    app: &TestApp,
+    url: &str,
+    key: &str,
+    body: Option<Value>,
+    idempotency_key: &str,
+) -> Reply {
+    send(
+        app,
+        Method::POST,
+        url.to_string(),
+        key,
+        body,
+        &[("idempotency-key", idempotency_key)],
+    )
+    .await
 }
 
 #[tokio::test]
 async fn answers_match_airtable_and_reads_are_cached_until_a_write() {
-    let platform = Platform::start(&[]);
-    let (access, key) = platform.connected_key("ada@example.com").await;
     // This test also calls the sandbox straight, past our limiter; the sandbox's own limit
     // would lock the base for 30 s and prove nothing here.
-    platform
-        .admin(
-            Method::POST,
-            "/_sandbox/rate-limits",
-            json!({"enabled": false}),
-        )
+    let platform = TestApp::builder()
+        .without_sandbox_rate_limits()
+        .spawn()
+        .await;
+    let (access, key) = platform
+        .connected_key("ada@example.com", &GATEWAY_SCOPES)
         .await;
     let list = format!("/v0/{BASE}/Contacts?pageSize=3&sort%5B0%5D%5Bfield%5D=Name");
 
@@ -212,28 +65,28 @@ async fn answers_match_airtable_and_reads_are_cached_until_a_write() {
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.header("x-cache"), Some("MISS"));
     assert_eq!(strip_offset(&first.body), strip_offset(&straight.body));
-    let before = platform.upstream_requests().await;
+    let before = platform.upstream_requests();
     let second = platform.call(Method::GET, &list, &key, None).await;
     assert_eq!(second.header("x-cache"), Some("HIT"));
     assert_eq!(second.text, first.text);
     assert_eq!(
-        platform.upstream_requests().await,
+        platform.upstream_requests(),
         before,
         "a hit never reaches Airtable"
     );
 
     // Cache-Control: no-cache reads fresh.
-    let fresh = platform
-        .send(
-            Method::GET,
-            format!("{}{list}", platform.url),
-            &key,
-            None,
-            &[("cache-control", "no-cache")],
-        )
-        .await;
+    let fresh = send(
+        &platform,
+        Method::GET,
+        format!("{}{list}", platform.base_url()),
+        &key,
+        None,
+        &[("cache-control", "no-cache")],
+    )
+    .await;
     assert_eq!(fresh.header("x-cache"), Some("MISS"));
-    assert_eq!(platform.upstream_requests().await, before + 1);
+    assert_eq!(platform.upstream_requests(), before + 1);
 
     // A write to the table makes the next read a MISS that shows the write; another table's
     // cached read survives once the base's schema is known.
@@ -331,63 +184,40 @@ fn strip_offset(body: &Value) -> Value {
 
 #[tokio::test]
 async fn idempotency_keys_scopes_and_bad_input() {
-    let platform = Platform::start(&[]);
-    let (access, key) = platform.connected_key("grace@example.com").await;
-    let path = format!("{}/v0/{BASE}/Contacts", platform.url);
-    let before = platform.count_records("Contacts").await;
+    let platform = TestApp::spawn().await;
+    let (access, key) = platform
+        .connected_key("grace@example.com", &GATEWAY_SCOPES)
+        .await;
+    let path = format!("{}/v0/{BASE}/Contacts", platform.base_url());
+    let before = platform.sandbox_record_count("Contacts").await;
     let body = json!({"records": [{"fields": {"Name": "Idem Potent"}}]});
 
-    let first = platform
-        .send(
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(body.clone()),
-            &[("idempotency-key", "order-1")],
-        )
-        .await;
+    let first = write_once(&platform, &path, &key, Some(body.clone()), "order-1").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-    let again = platform
-        .send(
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(body.clone()),
-            &[("idempotency-key", "order-1")],
-        )
-        .await;
+    let again = write_once(&platform, &path, &key, Some(body.clone()), "order-1").await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.text, first.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
-    let other = platform
-        .send(
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(json!({"records": [{"fields": {"Name": "Someone Else"}}]})),
-            &[("idempotency-key", "order-1")],
-        )
-        .await;
+    let other = write_once(
+        &platform,
+        &path,
+        &key,
+        Some(json!({"records": [{"fields": {"Name": "Someone Else"}}]})),
+        "order-1",
+    )
+    .await;
     assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(other.body["error"]["type"], "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(
-        platform.count_records("Contacts").await,
+        platform.sandbox_record_count("Contacts").await,
         before + 1,
         "one record, written once"
     );
-    let bad_key = platform
-        .send(
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(body.clone()),
-            &[("idempotency-key", "")],
-        )
-        .await;
+    let bad_key = write_once(&platform, &path, &key, Some(body.clone()), "").await;
     assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
 
     // A records:read key reads but cannot write or read the schema; nothing is written.
-    let reader = platform.api_key(&access, &["records:read"]).await;
+    let reader = platform.mint_api_key(&access, &["records:read"]).await;
     let read = platform
         .call(
             Method::GET,
@@ -429,12 +259,12 @@ async fn idempotency_keys_scopes_and_bad_input() {
         );
         assert_eq!(reply.body["error"]["type"], "INSUFFICIENT_SCOPE");
     }
-    assert_eq!(platform.count_records("Contacts").await, before + 1);
+    assert_eq!(platform.sandbox_record_count("Contacts").await, before + 1);
 
     // No credentials, or an Airtable token in place of ours: 401.
     let anonymous = platform
-        .http
-        .get(format!("{}/v0/{BASE}/Contacts", platform.url))
+        .http()
+        .get(format!("{}/v0/{BASE}/Contacts", platform.base_url()))
         .send()
         .await
         .expect("sent");
@@ -450,7 +280,7 @@ async fn idempotency_keys_scopes_and_bad_input() {
     assert_eq!(airtable_token.status, StatusCode::UNAUTHORIZED);
 
     // Bad ids and bodies are refused before Airtable sees them.
-    let upstream = platform.upstream_requests().await;
+    let upstream = platform.upstream_requests();
     let bad_base = platform
         .call(Method::GET, "/v0/notabase/Contacts", &key, None)
         .await;
@@ -460,7 +290,7 @@ async fn idempotency_keys_scopes_and_bad_input() {
         .await;
     assert_eq!(bad_record.status, StatusCode::NOT_FOUND);
     let bad_json = platform
-        .http
+        .http()
         .post(&path)
         .bearer_auth(&key)
         .header("content-type", "application/json")
@@ -471,11 +301,11 @@ async fn idempotency_keys_scopes_and_bad_input() {
     assert_eq!(bad_json.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let error: Value = bad_json.json().await.expect("error body");
     assert_eq!(error["error"]["type"], "INVALID_REQUEST_UNKNOWN");
-    assert_eq!(platform.upstream_requests().await, upstream);
+    assert_eq!(platform.upstream_requests(), upstream);
 
     // A tenant without a connection is told to connect.
     let lonely = platform.owner("lonely@example.com").await;
-    let lonely_key = platform.api_key(&lonely, &["records:read"]).await;
+    let lonely_key = platform.mint_api_key(&lonely, &["records:read"]).await;
     let reply = platform
         .call(
             Method::GET,
@@ -496,21 +326,19 @@ async fn idempotency_keys_scopes_and_bad_input() {
 
 #[tokio::test]
 async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_twice() {
-    let platform = Platform::start(&[]);
-    let (_, key) = platform.connected_key("faults@example.com").await;
     // The test's own straight reads go past our limiter; the sandbox's real limit is not what
     // this test is about (the pyairtable fault test keeps it on).
-    platform
-        .admin(
-            Method::POST,
-            "/_sandbox/rate-limits",
-            json!({"enabled": false}),
-        )
+    let platform = TestApp::builder()
+        .without_sandbox_rate_limits()
+        .spawn()
         .await;
-    let before = platform.count_records("Contacts").await;
+    let (_, key) = platform
+        .connected_key("faults@example.com", &GATEWAY_SCOPES)
+        .await;
+    let before = platform.sandbox_record_count("Contacts").await;
     // Every route: a 429 or a 503 on about a third of the requests.
     platform
-        .admin(
+        .sandbox_admin(
             Method::POST,
             "/_sandbox/faults",
             // A 429 and a 503 on the first create for certain, then a third of every request at
@@ -562,10 +390,10 @@ async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_tw
         );
     }
     let counters = platform
-        .admin(Method::GET, "/_sandbox/counters", json!({}))
+        .sandbox_admin(Method::GET, "/_sandbox/counters", json!({}))
         .await;
     platform
-        .admin(Method::DELETE, "/_sandbox/faults", json!({}))
+        .sandbox_admin(Method::DELETE, "/_sandbox/faults", json!({}))
         .await;
     let injected = counters["injectedFaults"]
         .as_u64()
@@ -574,7 +402,7 @@ async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_tw
     assert!(injected >= 2, "faults were injected: {counters}");
     assert_eq!(created.len(), 30);
     assert_eq!(
-        platform.count_records("Contacts").await,
+        platform.sandbox_record_count("Contacts").await,
         before + 30,
         "every record exactly once"
     );
@@ -582,10 +410,15 @@ async fn injected_429s_and_503s_never_reach_the_client_and_nothing_is_written_tw
 
 #[tokio::test]
 async fn past_the_latency_budget_the_answer_is_429_with_retry_after() {
-    let platform = Platform::start(&[("GATEWAY_LATENCY_BUDGET_MS", "1500")]);
-    let (_, key) = platform.connected_key("budget@example.com").await;
+    let platform = TestApp::builder()
+        .gateway_latency_budget(Duration::from_millis(1500))
+        .spawn()
+        .await;
+    let (_, key) = platform
+        .connected_key("budget@example.com", &GATEWAY_SCOPES)
+        .await;
     platform
-        .admin(
+        .sandbox_admin(
             Method::POST,
             "/_sandbox/faults",
             json!({"route": "*", "rate": 1.0, "rateStatuses": [429]}),
@@ -595,7 +428,7 @@ async fn past_the_latency_budget_the_answer_is_429_with_retry_after() {
         .call(Method::GET, &format!("/v0/{BASE}/Contacts"), &key, None)
         .await;
     platform
-        .admin(Method::DELETE, "/_sandbox/faults", json!({}))
+        .sandbox_admin(Method::DELETE, "/_sandbox/faults", json!({}))
         .await;
     assert_eq!(
         reply.status,
@@ -613,10 +446,9 @@ async fn past_the_latency_budget_the_answer_is_429_with_retry_after() {
 
 #[tokio::test]
 async fn a_revoked_airtable_token_is_reported_as_the_connection_not_the_callers_key() {
-    let platform = Platform::start(&[]);
+    let platform = TestApp::spawn().await;
     let token = "patRevokedSoon01.token-that-the-sandbox-will-forget";
-    platform
-        .admin(
+    platform.sandbox_admin(
             Method::POST,
             "/_sandbox/tokens",
             json!({"token": token, "scopes": ["data.records:read", "schema.bases:read"], "bases": ["*"]}),
@@ -632,7 +464,7 @@ async fn a_revoked_airtable_token_is_reported_as_the_connection_not_the_callers_
         )
         .await;
     assert_eq!(connected.status, StatusCode::OK, "{}", connected.text);
-    let key = platform.api_key(&access, &["records:read"]).await;
+    let key = platform.mint_api_key(&access, &["records:read"]).await;
     let list = format!("/v0/{BASE}/Contacts?pageSize=1");
     assert_eq!(
         platform.call(Method::GET, &list, &key, None).await.status,
@@ -640,17 +472,17 @@ async fn a_revoked_airtable_token_is_reported_as_the_connection_not_the_callers_
     );
     // The sandbox's reset restores its seed, which does not hold the added token.
     platform
-        .admin(Method::POST, "/_sandbox/reset", json!({}))
+        .sandbox_admin(Method::POST, "/_sandbox/reset", json!({}))
         .await;
-    let reply = platform
-        .send(
-            Method::GET,
-            format!("{}{list}", platform.url),
-            &key,
-            None,
-            &[("cache-control", "no-cache")],
-        )
-        .await;
+    let reply = send(
+        &platform,
+        Method::GET,
+        format!("{}{list}", platform.base_url()),
+        &key,
+        None,
+        &[("cache-control", "no-cache")],
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
     assert_eq!(reply.body["error"]["type"], "AIRTABLE_TOKEN_REJECTED");
     assert!(!reply.text.contains(token));
@@ -658,30 +490,24 @@ async fn a_revoked_airtable_token_is_reported_as_the_connection_not_the_callers_
 
 #[tokio::test]
 async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_flight_is_held() {
-    let platform = Platform::start(&[]);
-    let (_, key) = platform.connected_key("unknown@example.com").await;
-    let path = format!("{}/v0/{BASE}/Contacts", platform.url);
+    let platform = TestApp::spawn().await;
+    let (_, key) = platform
+        .connected_key("unknown@example.com", &GATEWAY_SCOPES)
+        .await;
+    let path = format!("{}/v0/{BASE}/Contacts", platform.base_url());
     let body = json!({"records": [{"fields": {"Name": "Maybe Written"}}]});
-    let before = platform.count_records("Contacts").await;
+    let before = platform.sandbox_record_count("Contacts").await;
 
     // Airtable answers 500 to a create: it may or may not have written, so no retry, and the
     // answer is kept for the key.
     platform
-        .admin(
+        .sandbox_admin(
             Method::POST,
             "/_sandbox/faults",
             json!({"route": "create_records", "sequence": [500]}),
         )
         .await;
-    let first = platform
-        .send(
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(body.clone()),
-            &[("idempotency-key", "maybe-1")],
-        )
-        .await;
+    let first = write_once(&platform, &path, &key, Some(body.clone()), "maybe-1").await;
     assert_eq!(
         first.status,
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -689,50 +515,28 @@ async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_f
         first.text
     );
     assert_eq!(first.body["error"]["type"], "UPSTREAM_OUTCOME_UNKNOWN");
-    let upstream = platform.upstream_requests().await;
-    let again = platform
-        .send(
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(body.clone()),
-            &[("idempotency-key", "maybe-1")],
-        )
-        .await;
+    let upstream = platform.upstream_requests();
+    let again = write_once(&platform, &path, &key, Some(body.clone()), "maybe-1").await;
     assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(
-        platform.upstream_requests().await,
+        platform.upstream_requests(),
         upstream,
         "the replay never reached Airtable"
     );
 
     // Two requests with one key at once: the second is told the first is in flight.
     platform
-        .admin(
+        .sandbox_admin(
             Method::POST,
             "/_sandbox/faults",
             json!({"route": "create_records", "sequence": [{"delayMs": 1500}]}),
         )
         .await;
-    let slow = platform.send(
-        Method::POST,
-        path.clone(),
-        &key,
-        Some(body.clone()),
-        &[("idempotency-key", "race-1")],
-    );
+    let slow = write_once(&platform, &path, &key, Some(body.clone()), "race-1");
     let eager = async {
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-        platform
-            .send(
-                Method::POST,
-                path.clone(),
-                &key,
-                Some(body.clone()),
-                &[("idempotency-key", "race-1")],
-            )
-            .await
+        write_once(&platform, &path, &key, Some(body.clone()), "race-1").await
     };
     let (slow, eager) = tokio::join!(slow, eager);
     assert_eq!(slow.status, StatusCode::OK, "{}", slow.text);
@@ -740,23 +544,15 @@ async fn a_write_with_an_unknown_outcome_is_replayed_not_repeated_and_a_key_in_f
     assert_eq!(eager.body["error"]["type"], "IDEMPOTENCY_KEY_IN_USE");
     assert!(eager.header("retry-after").is_some());
     platform
-        .admin(Method::DELETE, "/_sandbox/faults", json!({}))
+        .sandbox_admin(Method::DELETE, "/_sandbox/faults", json!({}))
         .await;
-    let done = platform
-        .send(
-            Method::POST,
-            path.clone(),
-            &key,
-            Some(body.clone()),
-            &[("idempotency-key", "race-1")],
-        )
-        .await;
+    let done = write_once(&platform, &path, &key, Some(body.clone()), "race-1").await;
     assert_eq!(
         done.text, slow.text,
         "once the first finished, its answer is replayed"
     );
     assert_eq!(
-        platform.count_records("Contacts").await,
+        platform.sandbox_record_count("Contacts").await,
         before + 1,
         "only the slow create wrote"
     );

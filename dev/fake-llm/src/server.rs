@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use background_server::BackgroundServer;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::Serialize;
@@ -19,8 +20,6 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// The Gemini key a fresh server accepts (`x-goog-api-key` or `?key=`).
 pub const DEFAULT_GEMINI_KEY: &str = "fake-gemini-key";
@@ -211,29 +210,10 @@ impl FakeLlmBuilder {
     /// Binds `addr` (use `127.0.0.1:0` in tests) and serves in a background task.
     pub async fn start(self, addr: SocketAddr) -> Result<FakeLlmHandle, FakeLlmError> {
         let (router, control) = self.build();
-        let listener = tokio::net::TcpListener::bind(addr)
+        let server = BackgroundServer::start(addr, router, "fake LLM")
             .await
             .map_err(|source| FakeLlmError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| FakeLlmError::Bind { addr, source })?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "the fake LLM server stopped");
-            }
-        });
-        Ok(FakeLlmHandle {
-            addr: local,
-            control,
-            shutdown: Some(tx),
-            task: Some(task),
-        })
+        Ok(FakeLlmHandle { server, control })
     }
 }
 
@@ -459,10 +439,8 @@ impl FakeLlmControl {
 /// A running fake.
 #[derive(Debug)]
 pub struct FakeLlmHandle {
-    addr: SocketAddr,
+    server: BackgroundServer,
     control: FakeLlmControl,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
 }
 
 impl std::ops::Deref for FakeLlmHandle {
@@ -475,7 +453,7 @@ impl std::ops::Deref for FakeLlmHandle {
 impl FakeLlmHandle {
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// What `GEMINI_BASE_URL` should be: requests go to `{this}/v1beta/models/{model}:generateContent`.
@@ -489,7 +467,7 @@ impl FakeLlmHandle {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     pub fn control(&self) -> FakeLlmControl {
@@ -497,21 +475,8 @@ impl FakeLlmHandle {
     }
 
     /// Stops accepting connections and waits for in-flight requests.
-    pub async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for FakeLlmHandle {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
