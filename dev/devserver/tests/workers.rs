@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use basics::{Clock, Env, ManualClock};
+use basics::ManualClock;
 use chrono::{DateTime, TimeZone, Utc};
-use devserver::{DevServerConfig, Running, StartOptions, Workers};
+use devserver::Workers;
 use ports::{QueueName, SendOptions};
-use tokio::sync::oneshot;
+use testkit::TestApp;
 use triggers::local::{SchedulerSettings, WorkerSettings};
 use triggers::{InboundMessage, JobFailure, QueueConsumer, ScheduledJob, ScheduledTick};
 
@@ -64,35 +64,12 @@ impl ScheduledJob for Ticks {
     }
 }
 
-struct Started {
-    running: Running,
-    stop: oneshot::Sender<()>,
-    _data: tempfile::TempDir,
-}
-
-async fn start(clock: Arc<ManualClock>, workers: Workers) -> Started {
-    let data = tempfile::tempdir().expect("tempdir");
-    let dir = data.path().to_string_lossy().to_string();
-    let mut config =
-        DevServerConfig::from_env(&Env::from_pairs([("DATA_DIR", dir.as_str())])).expect("config");
-    config.port = 0;
-    config.sandbox_port = 0;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let mut workers = Some(workers);
-    let options = StartOptions {
-        clock: Some(clock as Arc<dyn Clock>),
-        workers: Some(Box::new(move |_| workers.take().unwrap_or_default())),
-    };
-    let running = devserver::start_with(&config, options, async move {
-        let _ = stopped.await;
-    })
-    .await
-    .expect("dev server starts");
-    Started {
-        running,
-        stop,
-        _data: data,
-    }
+async fn start(clock: Arc<ManualClock>, workers: Workers) -> TestApp {
+    TestApp::builder()
+        .clock(clock)
+        .workers(move |_| workers)
+        .spawn()
+        .await
 }
 
 /// A dev server whose runs queue is consumed by `recorder`.
@@ -100,7 +77,7 @@ async fn consuming_runs(
     clock: &Arc<ManualClock>,
     recorder: &Arc<Recorder>,
     queue_settings: WorkerSettings,
-) -> Started {
+) -> TestApp {
     let consumer: Arc<dyn QueueConsumer> = recorder.clone();
     start(
         Arc::clone(clock),
@@ -145,8 +122,8 @@ const PAST_VISIBILITY: chrono::Duration = chrono::Duration::seconds(901);
 async fn a_message_on_the_runs_queue_is_consumed_once_and_deleted() {
     let clock = noon();
     let recorder = Arc::new(Recorder::default());
-    let started = consuming_runs(&clock, &recorder, quick_polling()).await;
-    let queue = Arc::clone(&started.running.platform.queue);
+    let app = consuming_runs(&clock, &recorder, quick_polling()).await;
+    let queue = Arc::clone(&app.platform().queue);
     queue
         .send(QueueName::Runs, r#"{"run":"r1"}"#, SendOptions::default())
         .await
@@ -163,16 +140,15 @@ async fn a_message_on_the_runs_queue_is_consumed_once_and_deleted() {
         queue.approximate_depth(QueueName::RunsDlq).await.ok(),
         Some(0)
     );
-    let _ = started.stop.send(());
-    started.running.wait().await.expect("stops");
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_message_failing_five_times_lands_in_the_dead_letter_queue() {
     let clock = noon();
     let recorder = Arc::new(Recorder::default());
-    let started = consuming_runs(&clock, &recorder, quick_polling()).await;
-    let queue = Arc::clone(&started.running.platform.queue);
+    let app = consuming_runs(&clock, &recorder, quick_polling()).await;
+    let queue = Arc::clone(&app.platform().queue);
     queue
         .send(QueueName::Runs, "fail: poison", SendOptions::default())
         .await
@@ -219,8 +195,7 @@ async fn a_message_failing_five_times_lands_in_the_dead_letter_queue() {
         .expect("receive dlq");
     assert_eq!(in_dlq.len(), 1);
     assert_eq!(in_dlq[0].body, "fail: poison");
-    let _ = started.stop.send(());
-    started.running.wait().await.expect("stops");
+    app.shutdown().await;
 }
 
 #[tokio::test]
@@ -228,7 +203,7 @@ async fn a_tick_fires_for_each_minute_the_clock_passes() {
     let clock = noon();
     let ticks = Arc::new(Ticks::default());
     let job: Arc<dyn ScheduledJob> = ticks.clone();
-    let started = start(
+    let app = start(
         Arc::clone(&clock),
         Workers {
             jobs: vec![job],
@@ -263,15 +238,14 @@ async fn a_tick_fires_for_each_minute_the_clock_passes() {
         *ticks.0.lock().expect("lock"),
         vec![minute(0), minute(1), minute(2)]
     );
-    let _ = started.stop.send(());
-    started.running.wait().await.expect("stops");
+    app.shutdown().await;
 }
 
 #[tokio::test]
 async fn shutdown_drains_without_losing_a_message() {
     let clock = noon();
     let recorder = Arc::new(Recorder::default());
-    let started = consuming_runs(
+    let app = consuming_runs(
         &clock,
         &recorder,
         WorkerSettings {
@@ -280,7 +254,7 @@ async fn shutdown_drains_without_losing_a_message() {
         },
     )
     .await;
-    let queue = Arc::clone(&started.running.platform.queue);
+    let queue = Arc::clone(&app.platform().queue);
     for n in 1..=3 {
         queue
             .send(
@@ -295,8 +269,7 @@ async fn shutdown_drains_without_losing_a_message() {
         !recorder.seen().is_empty()
     })
     .await;
-    let _ = started.stop.send(());
-    started.running.wait().await.expect("stops");
+    app.shutdown().await;
 
     // What was started finished and was deleted; the rest waits, visible, for the next start.
     let finished = recorder.finished();

@@ -3,9 +3,12 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use airtable_sandbox::SandboxHandle;
+use devserver::Running;
 use fake_llm::FakeLlmHandle;
+use platform::Platform;
 use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -26,6 +29,8 @@ pub struct TestApp {
     secrets_prefix: Option<String>,
     logs_from: Option<usize>,
     stop: Option<oneshot::Sender<()>>,
+    platform: Arc<Platform>,
+    running: Option<Running>,
 }
 
 impl TestApp {
@@ -63,7 +68,7 @@ impl TestApp {
             .map(|llm| (llm.gemini_base_url(), llm.openai_base_url()));
         let (config, secrets_prefix) = options.config(data.path(), sandbox.url(), endpoints);
         let (stop, stopped) = oneshot::channel::<()>();
-        let running = devserver::start(&config, async move {
+        let running = devserver::start_with(&config, options.take_start_options(), async move {
             let _ = stopped.await;
         })
         .await
@@ -77,6 +82,8 @@ impl TestApp {
             secrets_prefix,
             logs_from,
             stop: Some(stop),
+            platform: Arc::clone(&running.platform),
+            running: Some(running),
         }
     }
 
@@ -234,6 +241,24 @@ impl TestApp {
     /// Starts counting upstream requests from zero.
     pub fn reset_upstream_requests(&self) {
         self.sandbox.reset_counters();
+    }
+
+    /// The platform the server and its workers share: its ports, to send a queue message or
+    /// read the store as a handler would.
+    pub fn platform(&self) -> &Arc<Platform> {
+        &self.platform
+    }
+
+    /// Stops the server and waits until it has: requests in flight answered, the workers
+    /// drained (started messages finished, the rest back in their queue).
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(running) = self.running.take() {
+            running
+                .wait()
+                .await
+                .unwrap_or_else(|err| panic!("the platform stops cleanly: {err}"));
+        }
     }
 
     /// Stops the server: it stops accepting and finishes the requests in flight.

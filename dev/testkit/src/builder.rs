@@ -4,14 +4,16 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use airtable_sandbox::{Sandbox, SandboxBuilder};
-use backend::BackendKind;
-use basics::Env;
-use devserver::DevServerConfig;
+use basics::{Clock, Env};
+use devserver::{DevServerConfig, StartOptions, Workers};
 use fake_llm::{DEFAULT_GEMINI_KEY, DEFAULT_OPENAI_KEY, FakeLlmBuilder, Provider};
 use llm::{ModelPrice, PriceTable};
+use platform::BackendKind;
+use platform::Platform;
 use ports::Table;
 
 use crate::app::TestApp;
@@ -43,6 +45,7 @@ pub struct TestAppBuilder {
     chat_model: Option<String>,
     model_prices: Option<Vec<(String, ModelPrice)>>,
     capture_logs: bool,
+    start: StartOptions,
 }
 
 impl Default for TestAppBuilder {
@@ -60,6 +63,7 @@ impl Default for TestAppBuilder {
             chat_model: None,
             model_prices: None,
             capture_logs: false,
+            start: StartOptions::default(),
         }
     }
 }
@@ -167,6 +171,25 @@ impl TestAppBuilder {
     pub fn capture_logs(mut self) -> Self {
         self.capture_logs = true;
         self
+    }
+
+    /// The clock every port, service and worker reads (a `basics::ManualClock` to move time).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.start.clock = Some(clock);
+        self
+    }
+
+    /// The in-process queue consumers and scheduled jobs, built on the platform once it exists.
+    pub fn workers(
+        mut self,
+        workers: impl FnOnce(&Arc<Platform>) -> Workers + Send + 'static,
+    ) -> Self {
+        self.start.workers = Some(Box::new(workers));
+        self
+    }
+
+    pub(crate) fn take_start_options(&mut self) -> StartOptions {
+        std::mem::take(&mut self.start)
     }
 
     /// Starts the platform and its fixtures.

@@ -561,6 +561,7 @@ fn micros_to_duration(us: i64) -> Duration {
 mod tests {
     use super::*;
     use basics::ManualClock;
+    use ports::failing_store::FailingStore;
 
     fn limiter(clock: &ManualClock) -> RateLimiter {
         let db = embedded::Database::in_memory().unwrap();
@@ -922,8 +923,11 @@ mod tests {
     #[tokio::test]
     async fn unlimited_limits_never_touch_the_store() {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
-        let limiter =
-            RateLimiter::with_limits(Arc::new(Unreachable), clock, RateLimits::unlimited());
+        let limiter = RateLimiter::with_limits(
+            Arc::new(FailingStore::down("unreachable")),
+            clock,
+            RateLimits::unlimited(),
+        );
         for _ in 0..100 {
             assert_eq!(
                 limiter
@@ -941,8 +945,10 @@ mod tests {
         limiter.cool_down("appA", None).await.unwrap();
         assert_eq!(limiter.base_wait("appA").await, Ok(Duration::ZERO));
         // The same store fails any limiter that does use it.
-        let limited =
-            RateLimiter::new(Arc::new(Unreachable), Arc::new(ManualClock::starting_now()));
+        let limited = RateLimiter::new(
+            Arc::new(FailingStore::down("unreachable")),
+            Arc::new(ManualClock::starting_now()),
+        );
         assert!(matches!(
             limited.reserve(subject("appA", "tok"), BUDGET).await,
             Err(AirtableError::Limiter(_))
@@ -1009,43 +1015,6 @@ mod tests {
             advance(&clock, pause);
         }
         assert_eq!(pauses, vec![250, 500, 1_000, 2_000, 2_000]);
-    }
-
-    /// A store that fails every call.
-    #[derive(Debug)]
-    struct Unreachable;
-
-    #[async_trait::async_trait]
-    impl TableStore for Unreachable {
-        async fn get(&self, _: Table, _: &Key) -> Result<Option<Item>, StoreError> {
-            Err(StoreError::Unavailable("unreachable".into()))
-        }
-        async fn put(&self, _: Table, _: Item, _: Option<Condition>) -> Result<(), StoreError> {
-            Err(StoreError::Unavailable("unreachable".into()))
-        }
-        async fn delete(
-            &self,
-            _: Table,
-            _: &Key,
-            _: Option<Condition>,
-        ) -> Result<Option<Item>, StoreError> {
-            Err(StoreError::Unavailable("unreachable".into()))
-        }
-        async fn update(
-            &self,
-            _: Table,
-            _: &Key,
-            _: Update,
-            _: Option<Condition>,
-        ) -> Result<Item, StoreError> {
-            Err(StoreError::Unavailable("unreachable".into()))
-        }
-        async fn query(&self, _: Table, _: ports::Query) -> Result<ports::Page, StoreError> {
-            Err(StoreError::Unavailable("unreachable".into()))
-        }
-        async fn transact_write(&self, _: Vec<TransactOp>) -> Result<(), StoreError> {
-            Err(StoreError::Unavailable("unreachable".into()))
-        }
     }
 
     #[tokio::test]

@@ -12,6 +12,8 @@ pub mod typed;
 
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "testing")]
+pub mod failing_store;
 
 pub use queue::{Message, Queue, QueueError, QueueName, SendOptions};
 pub use secrets::{CachedSecrets, SecretError, Secrets};

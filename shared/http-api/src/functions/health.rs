@@ -110,17 +110,14 @@ async fn openapi_document() -> Response {
 mod tests {
     use std::sync::Arc;
 
-    use async_trait::async_trait;
     use axum::body::Body;
     use axum::http::Request;
     use http_body_util::BodyExt;
-    use ports::{
-        Condition, Item, Key, Page, Query, StoreError, Table, TableStore, TransactOp, Update,
-    };
     use tower::ServiceExt;
 
     use super::*;
     use crate::testing::{embedded_state, embedded_state_with};
+    use ports::failing_store::FailingStore;
 
     async fn call(state: AppState, method: &str, path: &str) -> (StatusCode, Value) {
         let router = crate::function_router(routes(), state);
@@ -152,45 +149,12 @@ mod tests {
     }
 
     /// A store whose backend is down: the one thing this test needs to vary.
-    #[derive(Debug)]
-    struct DownStore;
-
-    #[async_trait]
-    impl TableStore for DownStore {
-        async fn get(&self, _: Table, _: &Key) -> Result<Option<Item>, StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
-        }
-        async fn put(&self, _: Table, _: Item, _: Option<Condition>) -> Result<(), StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
-        }
-        async fn delete(
-            &self,
-            _: Table,
-            _: &Key,
-            _: Option<Condition>,
-        ) -> Result<Option<Item>, StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
-        }
-        async fn update(
-            &self,
-            _: Table,
-            _: &Key,
-            _: Update,
-            _: Option<Condition>,
-        ) -> Result<Item, StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
-        }
-        async fn query(&self, _: Table, _: Query) -> Result<Page, StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
-        }
-        async fn transact_write(&self, _: Vec<TransactOp>) -> Result<(), StoreError> {
-            Err(StoreError::Unavailable("connection refused".into()))
-        }
-    }
 
     #[tokio::test]
     async fn a_failing_store_turns_health_to_503() {
-        let state = embedded_state_with(|ports| ports.store = Arc::new(DownStore));
+        let state = embedded_state_with(|ports| {
+            ports.store = Arc::new(FailingStore::down("connection refused"))
+        });
         let (status, body) = call(state, "GET", "/v1/health").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "unavailable");
