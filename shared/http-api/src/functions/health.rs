@@ -101,7 +101,7 @@ async fn health(State(state): State<AppState>) -> Response {
 async fn openapi_document() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        crate::openapi::document_json(),
+        crate::openapi::DOCUMENT_JSON,
     )
         .into_response()
 }

@@ -7,8 +7,6 @@ mod links;
 pub mod responses;
 pub mod schemas;
 
-use std::sync::OnceLock;
-
 use serde_json::json;
 use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::Operation;
@@ -159,19 +157,19 @@ fn register<T: utoipa::ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
     T::schemas(schemas);
 }
 
-/// The document as JSON, rendered once per process: it only changes with the code.
-pub fn document_json() -> &'static str {
-    static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| {
-        let rendered = serde_json::to_value(document()).map(|mut value| {
-            links::spell_keys_as_openapi(&mut value);
-            value.to_string()
-        });
-        rendered.unwrap_or_else(|err| {
-            tracing::error!(error = %err, "the OpenAPI document does not serialize");
-            String::from("{}")
-        })
-    })
+/// The document as served: `shared/http-api/openapi.json`, generated from the code by
+/// [`render`] and committed, so that api-health serves it without linking every function's
+/// handlers (which generating it needs). A test holds the file to the code; after changing a
+/// route, regenerate it with `UPDATE_OPENAPI=1 cargo test -p http-api openapi`.
+pub const DOCUMENT_JSON: &str = include_str!("../../openapi.json");
+
+/// Generates the document as JSON (pretty, so that a route change reads as a small diff).
+pub fn render() -> Result<String, serde_json::Error> {
+    let mut value = serde_json::to_value(document())?;
+    links::spell_keys_as_openapi(&mut value);
+    let mut text = serde_json::to_string_pretty(&value)?;
+    text.push('\n');
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -188,7 +186,25 @@ mod tests {
     use crate::routes::route_table;
 
     fn document_value() -> Value {
-        serde_json::from_str(document_json()).expect("the document is JSON")
+        serde_json::from_str(DOCUMENT_JSON).expect("the document is JSON")
+    }
+
+    /// The committed document is the one the code generates (rewritten with UPDATE_OPENAPI=1).
+    #[test]
+    fn the_served_document_is_generated_from_the_code() {
+        let generated = render().expect("the document renders");
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
+            std::fs::write(&path, &generated).expect("write openapi.json");
+            return;
+        }
+        let committed: Value = serde_json::from_str(DOCUMENT_JSON).expect("committed JSON");
+        let current: Value = serde_json::from_str(&generated).expect("generated JSON");
+        assert!(
+            committed == current,
+            "shared/http-api/openapi.json is out of date with the routes: regenerate it with \
+             `UPDATE_OPENAPI=1 cargo test -p http-api openapi` and commit it"
+        );
     }
 
     const METHODS: [&str; 8] = [
