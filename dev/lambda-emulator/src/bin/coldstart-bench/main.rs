@@ -87,6 +87,14 @@ async fn run(args: &Args) -> Result<(), String> {
     print!("{}", report::markdown(reference, functions));
     println!();
     print!("{}", report::goals(reference, functions));
+    println!();
+    println!("Sample requests (`events/`, with an all-scope API key as the bearer):");
+    for sample in SAMPLES
+        .iter()
+        .filter(|sample| functions.iter().any(|row| row.name == sample.function))
+    {
+        println!("- {}: `{}`", sample.function, sample.event);
+    }
     Ok(())
 }
 
