@@ -143,6 +143,12 @@ fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
 
+/// Peak memory with two decimals, so a value just over the 20 MiB goal never prints as 20.0
+/// beside a FAIL.
+fn mib_precise(kib: u64) -> String {
+    format!("{:.2}", kib as f64 / 1024.0)
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "pass" } else { "FAIL" }
 }
@@ -183,7 +189,7 @@ pub fn markdown(reference: &Row, functions: &[Row]) -> String {
             ratio,
             spread(row.first),
             warm,
-            mib(row.peak_rss_kib),
+            mib_precise(row.peak_rss_kib),
             counts(&row.init_store),
             counts(&row.first_store),
             counts(&row.warm_store),
@@ -301,7 +307,7 @@ mod tests {
         assert!(lines[2].starts_with("| hello-lambda | 8.0 | 10.0 (10.0-10.0) | 1.00x |"));
         assert!(lines[3].starts_with("| api-health | 8.0 | 12.0 (12.0-12.0) | 1.20x |"));
         assert!(
-            lines[3].contains("| 8.0 | 0 / 2 / 1 | 200 | pass | pass |"),
+            lines[3].contains("| 8.00 | 0 / 2 / 1 | 200 | pass | pass |"),
             "{table}"
         );
     }
