@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use accounts::{Accounts, TokenService};
 use basics::{Clock, IdGenerator};
-use chat::{ChatLimits, ChatService, ModelCatalog};
+use chat::{Budgets, ChatLimits, ChatService, ModelCatalog};
 use connections::Connections;
 use gateway::{ClientPool, Gateway};
 use metering::{LimitSubject, RequestRateLimit, UsageCounters};
@@ -137,6 +137,12 @@ impl Platform {
             Arc::clone(self.tools()),
             ChatLimits::default(),
         )
+    }
+
+    /// The tenants' model budgets alone, for callers that read or show them without running
+    /// chat (usage): building them does not build the tool registry.
+    pub fn budgets(&self) -> Budgets {
+        Budgets::new(Arc::clone(&self.store), Arc::clone(&self.clock))
     }
 
     pub fn model_catalog(&self) -> ModelCatalog {

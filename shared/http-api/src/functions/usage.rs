@@ -108,7 +108,6 @@ async fn summary(
         .month(&principal.tenant_id, query.month.as_deref())
         .await?;
     let budget = state
-        .chat()
         .budgets()
         .view(&principal.tenant_id, Some(&usage.month))
         .await?;
