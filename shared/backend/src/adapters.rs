@@ -32,8 +32,10 @@ pub async fn build_adapters(config: &BackendConfig) -> Result<Adapters, String> 
 fn embedded(config: &BackendConfig, clock: Arc<dyn Clock>) -> Result<Adapters, String> {
     let db = embedded::Database::open(&config.data_dir.join(DATABASE_FILE))?;
     let secrets = embedded::FileSecrets::new(config.data_dir.join(SECRETS_FILE), Env::process());
+    let store = embedded::SqliteStore::new(db.clone(), Arc::clone(&clock));
+    embedded::ExpirySweeper::spawn(&store, embedded::ExpirySweeper::EVERY).detach();
     Ok(Adapters {
-        store: Arc::new(embedded::SqliteStore::new(db.clone(), Arc::clone(&clock))),
+        store: Arc::new(store),
         queue: Arc::new(embedded::SqliteQueue::new(db, Arc::clone(&clock))),
         secrets: Arc::new(CachedSecrets::new(
             secrets,

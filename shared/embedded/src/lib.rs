@@ -3,11 +3,13 @@
 //! adapters, so the dev server behaves like the deployed platform.
 
 mod database;
+mod expiry_sweeper;
 mod file_secrets;
 mod sqlite_queue;
 mod sqlite_store;
 
 pub use database::Database;
+pub use expiry_sweeper::ExpirySweeper;
 pub use file_secrets::FileSecrets;
 pub use sqlite_queue::SqliteQueue;
 pub use sqlite_store::SqliteStore;
