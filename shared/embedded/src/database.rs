@@ -241,6 +241,9 @@ mod tests {
         INSERT INTO items VALUES ('ephemeral', 'TENANT#t1', 'CACHE#x', NULL, NULL, 5.0, '{}');
     ";
 
+    /// tbl, sk, gsi1pk, expires_at, body.
+    type MigratedRow = (String, String, Option<String>, Option<f64>, String);
+
     fn schema_sql(connection: &Connection, name: &str) -> Option<String> {
         connection
             .query_row(
@@ -271,7 +274,7 @@ mod tests {
         assert!(schema_sql(&guard, "items_without_rowid").is_none());
         let gsi1 = schema_sql(&guard, "items_gsi1").expect("gsi1 index");
         assert!(gsi1.contains("ON items "), "{gsi1}");
-        let rows: Vec<(String, String, Option<String>, Option<f64>, String)> = guard
+        let rows: Vec<MigratedRow> = guard
             .prepare("SELECT tbl, sk, gsi1pk, expires_at, body FROM items ORDER BY tbl")
             .and_then(|mut s| {
                 s.query_map([], |r| {

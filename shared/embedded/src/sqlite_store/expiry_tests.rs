@@ -150,8 +150,12 @@ async fn plan(db: &Database, sql: &str) -> String {
     let sql = format!("EXPLAIN QUERY PLAN {sql}");
     db.run(move |conn| {
         let mut statement = conn.prepare(&sql).map_err(DbFailure::from)?;
+        // The plan does not depend on the values; unbound parameters are NULL.
+        let nulls = vec![rusqlite::types::Null; statement.parameter_count()];
         let steps = statement
-            .query_map([], |row| row.get::<_, String>(3))
+            .query_map(rusqlite::params_from_iter(nulls), |row| {
+                row.get::<_, String>(3)
+            })
             .map_err(DbFailure::from)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(DbFailure::from)?;
