@@ -73,6 +73,9 @@ fn list_query(tag: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
+/// The longest latency a histogram tells apart (an hour); longer samples count as this long.
+const LONGEST_SAMPLE_NANOS: u64 = 3_600 * 1_000_000_000;
+
 /// Latencies of one path, in an HDR histogram (nanoseconds, 3 significant digits: within 0.1 %).
 #[derive(Clone)]
 struct Stats {
@@ -81,8 +84,8 @@ struct Stats {
 
 impl Stats {
     fn new(samples: Vec<Duration>) -> Self {
-        let mut histogram =
-            Histogram::new(3).expect("3 significant digits is a valid histogram precision");
+        let mut histogram = Histogram::new_with_bounds(1, LONGEST_SAMPLE_NANOS, 3)
+            .expect("valid bounds and precision");
         for sample in samples {
             histogram.saturating_record(u64::try_from(sample.as_nanos()).unwrap_or(u64::MAX));
         }
