@@ -23,6 +23,12 @@
 //!    counters are reset before each phase, and each phase reads with its own (equivalent)
 //!    filter, so it starts with a cold cache.
 //!
+//! 4. **Cache hits after a burst of misses.** Hit throughput before and right after a burst of
+//!    cache misses with ~45 KB answers, and the misses' p99: see [`churn`]. Run it alone with
+//!    `cargo bench -p devserver --bench gateway -- churn`.
+//!
+//! Latency percentiles come from an HDR histogram (3 significant digits).
+//!
 //! `cargo bench -p devserver --bench gateway`. Knobs: `BENCH_MISS_SAMPLES` (default 2000 per
 //! path), `BENCH_HIT_REQUESTS` (20000), `BENCH_CONCURRENCY` (16), `BENCH_UPSTREAM_SECONDS` (20 per
 //! phase of part 3), `BENCH_BACKOFF_MS` (1000).
@@ -37,10 +43,16 @@ use std::time::{Duration, Instant};
 use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN, RateLimits, SandboxControl};
 use basics::Env;
 use devserver::{DevServerConfig, Running};
+use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+#[path = "gateway/churn.rs"]
+mod churn;
+
 const NAME: &str = "gateway";
+/// The filter argument that runs part 4 alone.
+const CHURN_FILTER: &str = "churn";
 const TABLE: &str = "Contacts";
 const PASSWORD: &str = "correct horse battery staple";
 const UPSTREAM_DELAY: Duration = Duration::from_millis(150);
@@ -61,42 +73,39 @@ fn list_query(tag: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-/// Sorted samples.
-#[derive(Clone, Default)]
+/// The longest latency a histogram tells apart (an hour); longer samples count as this long.
+const LONGEST_SAMPLE_NANOS: u64 = 3_600 * 1_000_000_000;
+
+/// Latencies of one path, in an HDR histogram (nanoseconds, 3 significant digits: within 0.1 %).
+#[derive(Clone)]
 struct Stats {
-    samples: Vec<Duration>,
+    histogram: Histogram<u64>,
 }
 
 impl Stats {
-    fn new(mut samples: Vec<Duration>) -> Self {
-        samples.sort_unstable();
-        Self { samples }
+    fn new(samples: Vec<Duration>) -> Self {
+        let mut histogram = Histogram::new_with_bounds(1, LONGEST_SAMPLE_NANOS, 3)
+            .expect("valid bounds and precision");
+        for sample in samples {
+            histogram.saturating_record(u64::try_from(sample.as_nanos()).unwrap_or(u64::MAX));
+        }
+        Self { histogram }
     }
 
     fn len(&self) -> usize {
-        self.samples.len()
+        usize::try_from(self.histogram.len()).unwrap_or(usize::MAX)
     }
 
-    /// Nearest-rank percentile.
     fn percentile(&self, p: f64) -> Duration {
-        let n = self.samples.len();
-        if n == 0 {
-            return Duration::ZERO;
-        }
-        let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        self.samples[rank.clamp(1, n) - 1]
+        Duration::from_nanos(self.histogram.value_at_quantile(p / 100.0))
     }
 
     fn mean(&self) -> Duration {
-        if self.samples.is_empty() {
-            return Duration::ZERO;
-        }
-        let total: Duration = self.samples.iter().sum();
-        total / self.samples.len() as u32
+        Duration::from_nanos(self.histogram.mean() as u64)
     }
 
     fn max(&self) -> Duration {
-        self.samples.last().copied().unwrap_or_default()
+        Duration::from_nanos(self.histogram.max())
     }
 }
 
@@ -311,7 +320,8 @@ struct Platform {
     key: String,
     running: Running,
     stop: oneshot::Sender<()>,
-    _data: tempfile::TempDir,
+    /// The data directory (the SQLite file), deleted on drop.
+    data: tempfile::TempDir,
 }
 
 impl Platform {
@@ -389,7 +399,7 @@ impl Platform {
             key,
             running,
             stop,
-            _data: data,
+            data,
         })
     }
 
@@ -815,14 +825,20 @@ async fn part_upstream(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // cargo bench passes `--bench`; a filter argument that names another bench skips this one.
-    if std::env::args()
+    // cargo bench passes `--bench`; a filter argument that names another bench skips this one,
+    // and `churn` runs part 4 alone.
+    let filters: Vec<String> = std::env::args()
         .skip(1)
-        .any(|a| !a.starts_with('-') && !NAME.contains(a.as_str()))
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if filters
+        .iter()
+        .any(|f| f != CHURN_FILTER && !NAME.contains(f.as_str()))
     {
         return ExitCode::SUCCESS;
     }
-    match run().await {
+    let only_churn = filters.iter().any(|f| f == CHURN_FILTER);
+    match run(only_churn).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{NAME} failed: {e}");
@@ -831,7 +847,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), String> {
+async fn run(only_churn: bool) -> Result<(), String> {
     let started = Instant::now();
     let miss_samples = env_number("BENCH_MISS_SAMPLES", 2_000).max(10);
     let hit_requests = env_number("BENCH_HIT_REQUESTS", 20_000).max(100);
@@ -859,6 +875,19 @@ async fn run() -> Result<(), String> {
         .pool_max_idle_per_host(64)
         .build()
         .map_err(|e| format!("http client: {e}"))?;
+
+    let churn_settings = churn::Settings::from_env(concurrency);
+    if only_churn {
+        let results = churn::run(&http, &churn_settings, &mut checks).await?;
+        let summary = churn::report(&results, concurrency);
+        println!();
+        println!("---- summary (markdown) ----");
+        println!("| measurement | p50 | p99 | throughput |");
+        println!("|---|---|---|---|");
+        print!("{summary}");
+        println!("----");
+        return finish(started, &checks);
+    }
 
     // ---- parts 1 and 2: sandbox limits off, pacing off ----
     let fast = Platform::start(
@@ -940,6 +969,7 @@ async fn run() -> Result<(), String> {
     )
     .await;
     airtable_like.stop().await;
+    let churn_results = churn::run(&http, &churn_settings, &mut checks).await?;
     for phase in &phases {
         if phase.mode != Mode::Straight {
             checks.check(
@@ -1099,6 +1129,7 @@ async fn run() -> Result<(), String> {
     println!(
         "completed = 200 answers; latency percentiles are over those; errors are answered non-200s and network failures."
     );
+    let churn_summary = churn::report(&churn_results, concurrency);
 
     // ---------------------------------------------------------------- summary
     let mut summary = String::new();
@@ -1136,6 +1167,7 @@ async fn run() -> Result<(), String> {
         human(hit_stats.percentile(99.0)),
         hits.upstream_calls
     );
+    summary += &churn_summary;
     let _ = writeln!(summary);
     let _ = writeln!(
         summary,
@@ -1179,6 +1211,11 @@ async fn run() -> Result<(), String> {
             break;
         }
     }
+    finish(started, &checks)
+}
+
+/// The closing lines: run time and the self-checks' verdict.
+fn finish(started: Instant, checks: &Checks) -> Result<(), String> {
     println!("bench ran in {:.1} s", started.elapsed().as_secs_f64());
     if checks.failed.is_empty() {
         println!("self-checks passed");

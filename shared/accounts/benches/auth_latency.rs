@@ -24,6 +24,7 @@ use accounts::password::{self, NewPassword};
 use accounts::{Accounts, Credential, NewApiKey, TokenService, TokenSettings};
 use basics::{Clock, Env, IdGenerator, RandomIds, SystemClock};
 use embedded::{Database, FileSecrets, SqliteStore};
+use hdrhistogram::Histogram;
 use ports::{CachedSecrets, Secrets, TableStore};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -61,41 +62,43 @@ fn check(ok: bool, what: &str) -> Result<(), String> {
     }
 }
 
-/// Sorted samples of one operation.
+/// The longest latency a histogram tells apart (an hour); longer samples count as this long.
+const LONGEST_SAMPLE_NANOS: u64 = 3_600 * 1_000_000_000;
+
+/// Latencies of one operation, in an HDR histogram (nanoseconds, 3 significant digits: within
+/// 0.1 %).
 struct Stats {
     name: String,
-    samples: Vec<Duration>,
+    histogram: Histogram<u64>,
 }
 
 impl Stats {
-    fn new(name: impl Into<String>, mut samples: Vec<Duration>) -> Self {
-        samples.sort_unstable();
+    fn new(name: impl Into<String>, samples: Vec<Duration>) -> Self {
+        let mut histogram = Histogram::new_with_bounds(1, LONGEST_SAMPLE_NANOS, 3)
+            .expect("valid bounds and precision");
+        for sample in samples {
+            histogram.saturating_record(u64::try_from(sample.as_nanos()).unwrap_or(u64::MAX));
+        }
         Self {
             name: name.into(),
-            samples,
+            histogram,
         }
     }
 
-    /// Nearest-rank percentile.
+    fn len(&self) -> u64 {
+        self.histogram.len()
+    }
+
     fn percentile(&self, p: f64) -> Duration {
-        let n = self.samples.len();
-        if n == 0 {
-            return Duration::ZERO;
-        }
-        let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        self.samples[rank.clamp(1, n) - 1]
+        Duration::from_nanos(self.histogram.value_at_quantile(p / 100.0))
     }
 
     fn mean(&self) -> Duration {
-        if self.samples.is_empty() {
-            return Duration::ZERO;
-        }
-        let total: Duration = self.samples.iter().sum();
-        total / self.samples.len() as u32
+        Duration::from_nanos(self.histogram.mean() as u64)
     }
 
     fn max(&self) -> Duration {
-        self.samples.last().copied().unwrap_or_default()
+        Duration::from_nanos(self.histogram.max())
     }
 }
 
@@ -123,7 +126,7 @@ fn print_table(rows: &[Stats]) {
         println!(
             "{:<width$}  {:>8}  {:>10}  {:>10}  {:>10}  {:>10}",
             row.name,
-            row.samples.len(),
+            row.len(),
             human(row.percentile(50.0)),
             human(row.percentile(99.0)),
             human(row.mean()),

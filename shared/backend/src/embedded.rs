@@ -18,8 +18,12 @@ pub fn embedded_platform(
 ) -> Result<Arc<Platform>, String> {
     let db = embedded::Database::open(&settings.data_dir.join(DATABASE_FILE))?;
     let secrets = embedded::FileSecrets::new(settings.data_dir.join(SECRETS_FILE), Env::process());
+    let store = embedded::SqliteStore::new(db.clone(), Arc::clone(&clock));
+    // Expired items (cache entries above all) are deleted on a timer, in small batches outside
+    // request transactions; it ends with the store.
+    embedded::ExpirySweeper::spawn(&store, embedded::ExpirySweeper::EVERY).detach();
     let ports = Ports {
-        store: Arc::new(embedded::SqliteStore::new(db.clone(), Arc::clone(&clock))),
+        store: Arc::new(store),
         queue: Arc::new(embedded::SqliteQueue::new(db, Arc::clone(&clock))),
         secrets: Arc::new(CachedSecrets::new(
             secrets,

@@ -1,8 +1,14 @@
 //! The table store on SQLite: one row per item, keyed by (table, pk, sk), the item as JSON, and
 //! the index and TTL attributes copied into columns so queries and expiry use indexes.
+//!
+//! Expired items are invisible at once (every read filters on `expires_at`) and are deleted
+//! later, in bounded batches, by [`SqliteStore::sweep_expired`], which the
+//! [`ExpirySweeper`](crate::ExpirySweeper) calls on a timer. Request transactions never sweep:
+//! sweeping inside a put made that put pay for every item that expired since the last sweep (a
+//! 441 ms p99 on cache misses when the swept items were 49 KB cache entries), and a store that
+//! only read never swept at all.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -16,33 +22,55 @@ use ports::{
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use crate::database::{Database, DbFailure};
-
-/// Expired rows are swept after this many writes (reads filter them regardless).
-const SWEEP_EVERY_WRITES: u64 = 512;
+use crate::database::{Database, DbFailure, WeakDatabase};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     db: Database,
     clock: Arc<dyn Clock>,
-    writes: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
     pub fn new(db: Database, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            db,
-            clock,
-            writes: Arc::new(AtomicU64::new(0)),
-        }
+        Self { db, clock }
     }
 
     fn now(&self) -> i64 {
         self.clock.epoch_seconds()
     }
 
-    fn should_sweep(&self) -> bool {
-        self.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY_WRITES == SWEEP_EVERY_WRITES - 1
+    /// Deletes at most `batch` items that have expired, in one short transaction of its own, and
+    /// says how many it deleted (fewer than `batch` means none are left). Live items are never
+    /// touched: an item is expired once `expires_at <= now`, the same rule reads apply.
+    pub async fn sweep_expired(&self, batch: usize) -> Result<usize, StoreError> {
+        let now = self.now();
+        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+        self.db
+            .run(move |conn| delete_expired(conn, now, limit))
+            .await
+    }
+
+    /// A handle that does not keep the database open, for the sweeper.
+    pub(crate) fn downgrade(&self) -> WeakSqliteStore {
+        WeakSqliteStore {
+            db: self.db.downgrade(),
+            clock: Arc::clone(&self.clock),
+        }
+    }
+}
+
+/// A [`SqliteStore`] that ends with the last strong handle to its database.
+#[derive(Clone)]
+pub(crate) struct WeakSqliteStore {
+    db: WeakDatabase,
+    clock: Arc<dyn Clock>,
+}
+
+impl WeakSqliteStore {
+    pub(crate) fn upgrade(&self) -> Option<SqliteStore> {
+        self.db
+            .upgrade()
+            .map(|db| SqliteStore::new(db, Arc::clone(&self.clock)))
     }
 }
 
@@ -50,13 +78,20 @@ fn db_err(err: rusqlite::Error) -> StoreError {
     StoreError::from(DbFailure::from(err))
 }
 
+/// A point read: the unique `items_key` index, then the row by rowid.
+const LOAD: &str = "SELECT body FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3
+    AND (expires_at IS NULL OR expires_at > ?4)";
+
+/// One sweep batch, found through the `items_expiry` index alone.
+const DELETE_EXPIRED: &str = "DELETE FROM items WHERE rowid IN (
+    SELECT rowid FROM items
+    WHERE expires_at IS NOT NULL AND expires_at <= ?1
+    ORDER BY expires_at LIMIT ?2)";
+
 /// The live item at `key`, or `None` if absent or expired.
 fn load(conn: &Connection, table: Table, key: &Key, now: i64) -> Result<Option<Item>, StoreError> {
     let body: Option<String> = conn
-        .prepare_cached(
-            "SELECT body FROM items WHERE tbl = ?1 AND pk = ?2 AND sk = ?3
-             AND (expires_at IS NULL OR expires_at > ?4)",
-        )
+        .prepare_cached(LOAD)
         .map_err(db_err)?
         .query_row(params![table.logical_name(), key.pk, key.sk, now], |row| {
             row.get(0)
@@ -77,9 +112,13 @@ fn store(conn: &Connection, table: Table, item: &Item) -> Result<(), StoreError>
         .map_err(|e| StoreError::InvalidItem(format!("item is not serialisable: {e}")))?;
     let text = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_string);
     let expires_at = item.get(EXPIRES_AT).and_then(Value::as_f64);
+    // An upsert rather than INSERT OR REPLACE: the row keeps its rowid, so a rewrite does not
+    // also delete and re-insert every index entry.
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO items (tbl, pk, sk, gsi1pk, gsi1sk, expires_at, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO items (tbl, pk, sk, gsi1pk, gsi1sk, expires_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (tbl, pk, sk) DO UPDATE SET gsi1pk = excluded.gsi1pk,
+             gsi1sk = excluded.gsi1sk, expires_at = excluded.expires_at, body = excluded.body",
     )
     .map_err(db_err)?
     .execute(params![
@@ -110,13 +149,12 @@ fn check(condition: Option<&Condition>, current: Option<&Item>) -> Result<(), St
     }
 }
 
-fn sweep(conn: &Connection, now: i64) {
-    if let Err(err) = conn.execute(
-        "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-        params![now],
-    ) {
-        tracing::warn!(error = %err, "sweeping expired items failed");
-    }
+/// Deletes at most `limit` expired items, found through the `items_expiry` index.
+fn delete_expired(conn: &Connection, now: i64, limit: i64) -> Result<usize, StoreError> {
+    conn.prepare_cached(DELETE_EXPIRED)
+        .map_err(db_err)?
+        .execute(params![now, limit])
+        .map_err(db_err)
 }
 
 /// Applies one transactional operation whose condition already holds.
@@ -274,16 +312,12 @@ impl TableStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let key = validate_item(&item)?;
         let now = self.now();
-        let sweep_now = self.should_sweep();
         self.db
             .run(move |conn| {
                 let tx = conn.transaction().map_err(db_err)?;
                 let current = load(&tx, table, &key, now)?;
                 check(condition.as_ref(), current.as_ref())?;
                 store(&tx, table, &item)?;
-                if sweep_now {
-                    sweep(&tx, now);
-                }
                 tx.commit().map_err(db_err)
             })
             .await
@@ -414,3 +448,6 @@ mod contract {
 
     ports::table_store_contract_tests!(fixture);
 }
+
+#[cfg(test)]
+mod expiry_tests;
