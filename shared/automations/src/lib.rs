@@ -1,0 +1,13 @@
+//! Automations: a workflow is a trigger and an ordered list of templated steps; a run executes
+//! them one at a time from the runs queue, checkpointing each step's result, so a redelivered
+//! message resumes after the last completed step and no side effect happens twice.
+//!
+//! - [`model`]: workflows, triggers, steps, runs and queue messages, as stored and as sent.
+
+pub mod model;
+
+pub use model::{
+    Comparison, Condition, ConditionOp, EventMessage, RecordChange, RecordEvent, Run, RunId,
+    RunMessage, RunStatus, RunTrigger, Step, StepKind, StepRecord, StepStatus, Trigger, Workflow,
+    WorkflowId, WorkflowSpec,
+};
