@@ -4,7 +4,10 @@
 //!
 //! - [`model`]: workflows, triggers, steps, runs and queue messages, as stored and as sent.
 
+pub mod error;
 pub mod model;
+
+pub use error::{AutomationError, Problem};
 
 pub use model::{
     Comparison, Condition, ConditionOp, EventMessage, RecordChange, RecordEvent, Run, RunId,
