@@ -6,8 +6,10 @@
 
 pub mod error;
 pub mod model;
+pub mod seams;
 
 pub use error::{AutomationError, Problem};
+pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
 
 pub use model::{
     Comparison, Condition, ConditionOp, EventMessage, RecordChange, RecordEvent, Run, RunId,

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod digest;
 pub mod ids;
+pub mod signature;
 pub mod telemetry;
 
 pub use clock::{Clock, ManualClock, SystemClock};
