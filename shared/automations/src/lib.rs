@@ -7,6 +7,7 @@
 pub mod error;
 pub mod model;
 pub mod seams;
+pub mod template;
 
 pub use error::{AutomationError, Problem};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
