@@ -4,6 +4,7 @@
 //!
 //! - [`model`]: workflows, triggers, steps, runs and queue messages, as stored and as sent.
 
+pub mod cron;
 pub mod error;
 pub mod model;
 pub mod seams;
