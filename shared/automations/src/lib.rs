@@ -9,6 +9,7 @@ pub mod error;
 pub mod model;
 pub mod seams;
 pub mod template;
+pub mod validation;
 
 pub use error::{AutomationError, Problem};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
