@@ -6,12 +6,19 @@
 
 pub mod cron;
 pub mod error;
+pub mod inbound;
 pub mod model;
+pub mod schedules;
 pub mod seams;
 pub mod template;
 pub mod validation;
+pub mod workflows;
 
+pub use cron::CronSchedule;
 pub use error::{AutomationError, Problem};
+pub use inbound::InboundHooks;
+pub use schedules::{FireReport, Schedules};
+pub use workflows::{CreatedWorkflow, ValidateRequest, ValidationReport, Workflows};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
 
 pub use model::{
