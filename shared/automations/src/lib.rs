@@ -18,8 +18,8 @@ pub use cron::CronSchedule;
 pub use error::{AutomationError, Problem};
 pub use inbound::InboundHooks;
 pub use schedules::{FireReport, Schedules};
-pub use workflows::{CreatedWorkflow, ValidateRequest, ValidationReport, Workflows};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
+pub use workflows::{CreatedWorkflow, ValidateRequest, ValidationReport, Workflows};
 
 pub use model::{
     Comparison, Condition, ConditionOp, EventMessage, RecordChange, RecordEvent, Run, RunId,
