@@ -9,6 +9,8 @@
 //! can act on it. Bases and tables given as templates are known only at run time and are not
 //! looked up.
 
+mod gateway_schema;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use airtable::{BaseId, TableRef};
@@ -19,6 +21,8 @@ use crate::error::Problem;
 use crate::model::{Condition, Step, StepKind, Trigger, WorkflowSpec};
 use crate::seams::SchemaLookup;
 use crate::template;
+
+pub use gateway_schema::GatewaySchema;
 
 /// The largest workflow, as JSON: generous for 50 steps, small enough for one store item and
 /// one queue message's worth of run snapshot.
