@@ -267,3 +267,34 @@ async fn disabled_deleted_and_orphaned_schedules_do_not_fire_and_are_cleaned() {
         .expect("query");
     assert!(index.items.is_empty());
 }
+
+#[tokio::test]
+async fn an_edit_between_a_fire_time_and_its_tick_keeps_the_pending_fire() {
+    let d = driven("2026-06-01T09:50:00Z");
+    let id = d.create("noon", "0 12 * * *").await; // 10:00 UTC in summer
+    d.setup.clock.set(utc("2026-06-01T10:00:20Z"));
+    d.setup
+        .workflows
+        .patch(TENANT, &id, json!({"name": "renamed"}))
+        .await
+        .expect("rename");
+    let report = d
+        .schedules
+        .fire_due(utc("2026-06-01T10:01:00Z"))
+        .await
+        .expect("tick");
+    assert_eq!(report.started, 1);
+    assert_eq!(d.starter.fire_times(), ["2026-06-01T10:00:00Z"]);
+    // A changed schedule starts afresh from the edit.
+    d.setup.clock.set(utc("2026-06-02T10:00:20Z"));
+    d.setup
+        .workflows
+        .patch(TENANT, &id, json!({"trigger": {"cron": "0 13 * * *"}}))
+        .await
+        .expect("reschedule");
+    d.schedules
+        .fire_due(utc("2026-06-02T10:01:00Z"))
+        .await
+        .expect("tick");
+    assert_eq!(d.starter.fire_times(), ["2026-06-01T10:00:00Z"]);
+}

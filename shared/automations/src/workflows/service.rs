@@ -340,7 +340,8 @@ impl Workflows {
             }
             return Err(err);
         }
-        if let Err(err) = self.store.replace(&old, &new, next_fire(&new, now)).await {
+        let next = pending_fire(&old, &new, now).or_else(|| next_fire(&new, now));
+        if let Err(err) = self.store.replace(&old, &new, next).await {
             if detach_old {
                 self.undo(
                     "re-attach",
@@ -405,6 +406,18 @@ fn next_fire(workflow: &Workflow, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         }
         _ => None,
     }
+}
+
+/// A fire that is due but that the scheduler has not taken yet, kept when an edit leaves the
+/// schedule as it was (a rename between 09:00:00 and the 09:01 tick must not lose the 09:00
+/// run).
+fn pending_fire(old: &StoredWorkflow, new: &Workflow, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let unchanged = new.spec.enabled && new.spec.trigger == old.workflow.spec.trigger;
+    let sort_key = old.schedule_entry.as_deref().filter(|_| unchanged)?;
+    let at = DateTime::parse_from_rfc3339(sort_key.get(..20)?)
+        .ok()?
+        .with_timezone(&Utc);
+    (at <= now).then_some(at)
 }
 
 fn store_error(err: StoreError) -> AutomationError {
