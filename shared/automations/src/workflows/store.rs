@@ -310,6 +310,12 @@ impl WorkflowStore {
         next: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         let next = next.map(|at| ScheduleEntry::new(at, &entry.tenant_id, &entry.workflow_id));
+        if next
+            .as_ref()
+            .is_some_and(|next| next.sort_key == entry.sort_key)
+        {
+            return Ok(true);
+        }
         let mut update = Update::new();
         update = match &next {
             Some(next) => update.set(SCHEDULE_ENTRY, next.sort_key.clone()),
@@ -328,9 +334,7 @@ impl WorkflowStore {
                 condition: Some(Condition::equals(SCHEDULE_ENTRY, entry.sort_key.clone())),
             },
         ];
-        if let Some(next) = &next
-            && next.sort_key != entry.sort_key
-        {
+        if let Some(next) = &next {
             ops.push(put_entry(next)?);
         }
         match self.store.transact_write(ops).await {
