@@ -7,9 +7,11 @@
 pub mod error;
 pub mod model;
 pub mod seams;
+pub mod settings;
 pub mod template;
 
 pub use error::{AutomationError, Problem};
+pub use settings::AutomationSettings;
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
 
 pub use model::{
