@@ -6,13 +6,14 @@
 
 pub mod error;
 pub mod model;
+pub mod parse;
 pub mod seams;
 pub mod settings;
 pub mod template;
 
 pub use error::{AutomationError, Problem};
-pub use settings::AutomationSettings;
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
+pub use settings::AutomationSettings;
 
 pub use model::{
     Comparison, Condition, ConditionOp, EventMessage, RecordChange, RecordEvent, Run, RunId,
