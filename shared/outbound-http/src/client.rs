@@ -49,6 +49,8 @@ pub struct GuardedClient {
     default_timeout: Duration,
     max_response_bytes: usize,
     user_agent: HeaderValue,
+    /// Kept for `Debug` only: a client with an allowance says so in logs.
+    allowance: Arc<Allowance>,
 }
 
 impl std::fmt::Debug for GuardedClient {
@@ -56,6 +58,7 @@ impl std::fmt::Debug for GuardedClient {
         f.debug_struct("GuardedClient")
             .field("default_timeout", &self.default_timeout)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("test_only_allowance", &self.allowance)
             .finish_non_exhaustive()
     }
 }
@@ -148,10 +151,11 @@ impl GuardedClientBuilder {
             .with_platform_verifier()
             .map_err(|e| BuildError(e.to_string()))?
             .with_no_client_auth();
+        let allowance = Arc::new(self.allowance);
         let connector = GuardedConnector {
             resolver: self.resolver,
             dialer: self.dialer,
-            allowance: Arc::new(self.allowance),
+            allowance: allowance.clone(),
             connect_timeout: self.connect_timeout,
         };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -168,6 +172,7 @@ impl GuardedClientBuilder {
             default_timeout: self.default_timeout,
             max_response_bytes: self.max_response_bytes,
             user_agent,
+            allowance,
         })
     }
 }
@@ -187,10 +192,7 @@ impl OutboundHttp for GuardedClient {
             headers,
             body: request.body.map(Bytes::from),
         };
-        let limit = request
-            .timeout
-            .unwrap_or(self.default_timeout)
-            .min(MAX_TIMEOUT);
+        let limit = effective_timeout(request.timeout, self.default_timeout);
         match tokio::time::timeout(limit, self.exchange(hop)).await {
             Ok(result) => result,
             Err(_) => Err(OutboundError::Timeout),
@@ -254,6 +256,11 @@ impl GuardedClient {
     }
 }
 
+/// The request's own limit, or the default, never more than [`MAX_TIMEOUT`].
+fn effective_timeout(requested: Option<Duration>, default: Duration) -> Duration {
+    requested.unwrap_or(default).min(MAX_TIMEOUT)
+}
+
 /// Turns hyper's error back into ours: the connector's refusal and timeout travel inside it.
 fn request_error(error: hyper_util::client::legacy::Error) -> OutboundError {
     let mut source = error.source();
@@ -277,4 +284,27 @@ fn request_error(error: hyper_util::client::legacy::Error) -> OutboundError {
         source = cause.source();
     }
     OutboundError::Network(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_may_shorten_or_lengthen_its_deadline_but_never_past_the_maximum() {
+        let default = DEFAULT_TIMEOUT;
+        assert_eq!(effective_timeout(None, default), DEFAULT_TIMEOUT);
+        let short = Duration::from_secs(2);
+        assert_eq!(effective_timeout(Some(short), default), short);
+        let long = Duration::from_secs(25);
+        assert_eq!(effective_timeout(Some(long), default), long);
+        let huge = Duration::from_secs(3600);
+        assert_eq!(effective_timeout(Some(huge), default), MAX_TIMEOUT);
+    }
+
+    #[test]
+    fn the_default_timeout_is_capped_too() {
+        let builder = GuardedClient::builder().default_timeout(Duration::from_secs(600));
+        assert_eq!(builder.default_timeout, MAX_TIMEOUT);
+    }
 }

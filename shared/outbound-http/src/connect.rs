@@ -44,8 +44,8 @@ impl Dialer for TcpDialer {
 /// `OutboundError` by the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
-    /// The guard refused an address `host` resolves to (or is). Nothing was dialled.
-    #[error("{host} is (or resolves to) a {refusal}")]
+    /// The guard refused the address `host` is, or one it resolves to. Nothing was dialled.
+    #[error("{}", refused_message(host, refusal))]
     Refused { host: String, refusal: Refusal },
     #[error("{0}")]
     Resolve(String),
@@ -53,6 +53,20 @@ pub enum ConnectError {
     Dial { host: String, message: String },
     #[error("connecting took longer than {0:?}")]
     Timeout(Duration),
+}
+
+/// "10.0.0.1 is a private address" for a literal, "internal.example resolves to a private
+/// address (10.0.0.1)" for a name: the user sees which of their hosts is the problem.
+fn refused_message(host: &str, refusal: &Refusal) -> String {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_ok() {
+        format!("{host} is a {} address", refusal.class)
+    } else {
+        format!(
+            "{host} resolves to a {} address ({})",
+            refusal.class, refusal.ip
+        )
+    }
 }
 
 /// The exact `ip:port` pairs that skip the guard. TEST AND DEV ONLY: production never sets

@@ -468,3 +468,77 @@ async fn a_big_body_is_cut_at_the_cap() {
         .expect("fits");
     assert_eq!(response.body.len(), 2 * 1024 * 1024);
 }
+
+/// Answers 127.0.0.1 the first time and a private address ever after, counting its calls: a
+/// client that resolved twice (once to check, once to connect) would dial the second answer.
+#[derive(Debug, Default)]
+struct RebindingResolver {
+    calls: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl outbound_http::Resolver for RebindingResolver {
+    async fn resolve(&self, _host: &str) -> Result<Vec<std::net::IpAddr>, String> {
+        let first = self.calls.fetch_add(1, Ordering::SeqCst) == 0;
+        let ip = if first { "127.0.0.1" } else { "10.0.0.9" };
+        Ok(vec![ip.parse().expect("ip")])
+    }
+}
+
+#[tokio::test]
+async fn a_name_is_resolved_once_per_connection_and_its_vetted_answer_is_what_is_dialled() {
+    let server = Server::default();
+    let addr = serve(server.clone()).await;
+    let dialer = Arc::new(TripwireDialer::default());
+    let resolver = Arc::new(RebindingResolver::default());
+    let client = GuardedClient::builder()
+        .resolver(resolver.clone())
+        .dialer(dialer.clone())
+        .allow_socket_addr(addr)
+        .build()
+        .expect("client");
+
+    let url = format!("http://rebind.test:{}/record", addr.port());
+    let response = client.send(get(&url)).await.expect("sent");
+
+    assert_eq!(response.status, 200);
+    assert_eq!(resolver.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(dialer.dialled(), [addr]);
+    dialer.assert_clean();
+    let received = server.received();
+    let host = format!("rebind.test:{}", addr.port());
+    assert_eq!(
+        header_text(&received[0].headers, "host"),
+        Some(host.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_name_reaches_an_allowed_address_and_nothing_else() {
+    let server = Server::default();
+    let addr = serve(server.clone()).await;
+    let (dialer, client) = setup(&[addr]);
+    let response = client
+        .send(get(&format!(
+            "http://loopback-name.test:{}/record",
+            addr.port()
+        )))
+        .await
+        .expect("sent");
+    assert_eq!(response.status, 200);
+    // The same name on another port is loopback like any other.
+    let outcome = client
+        .send(get(&format!(
+            "http://loopback-name.test:{}/record",
+            addr.port() ^ 1
+        )))
+        .await;
+    match outcome {
+        Err(OutboundError::Refused(message)) => assert_eq!(
+            message,
+            "loopback-name.test resolves to a loopback address (127.0.0.1)"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(dialer.dialled(), [addr]);
+}

@@ -70,6 +70,8 @@ fn ip(text: &str) -> IpAddr {
 pub fn resolver() -> StaticResolver {
     StaticResolver::new()
         .with("localhost", [ip("127.0.0.1"), ip("::1")])
+        // Reaches a test server only through the allowance for its exact ip:port.
+        .with("loopback-name.test", [ip("127.0.0.1")])
         .with("ten.test", [ip("10.0.0.1")])
         .with("internal.test", [ip("10.0.0.7")])
         .with("private172.test", [ip("172.16.5.4")])
