@@ -203,8 +203,14 @@ impl OutboundHttp for GuardedClient {
 impl GuardedClient {
     /// Sends `hop` and follows redirects, each hop through the connector's guard.
     async fn exchange(&self, mut hop: Hop) -> Result<OutboundResponse, OutboundError> {
-        for _ in 0..=MAX_REDIRECTS {
-            let response = self.send_once(&hop).await?;
+        for redirects in 0..=MAX_REDIRECTS {
+            let response = self.send_once(&hop).await.map_err(|error| match error {
+                // Say it was a redirect: the user's own URL looked fine.
+                OutboundError::Refused(why) if redirects > 0 => {
+                    OutboundError::Refused(format!("redirect to {}: {why}", hop.url))
+                }
+                other => other,
+            })?;
             let status = response.status();
             match next_hop(&hop, status, response.headers().get(LOCATION))? {
                 Some(next) => hop = next,

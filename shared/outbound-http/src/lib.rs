@@ -12,6 +12,19 @@
 //! is followed by us ([`redirect`]), at most five, each hop through the same rules and
 //! connector; the body is read as a stream up to the size cap; the whole exchange has one
 //! deadline.
+//!
+//! Wiring (one client per process, shared; production sets no option):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use outbound_http::{GuardedClient, OutboundHttp};
+//!
+//! # fn wire() -> Result<(), outbound_http::BuildError> {
+//! let outbound: Arc<dyn OutboundHttp> = Arc::new(GuardedClient::builder().build()?);
+//! # let _ = outbound;
+//! # Ok(())
+//! # }
+//! ```
 
 mod body;
 mod client;

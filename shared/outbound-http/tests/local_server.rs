@@ -286,7 +286,13 @@ async fn a_redirect_to_another_loopback_port_is_refused_at_the_hop() {
         .await;
 
     match outcome {
-        Err(OutboundError::Refused(message)) => assert!(message.contains("loopback"), "{message}"),
+        Err(OutboundError::Refused(message)) => assert_eq!(
+            message,
+            format!(
+                "redirect to http://127.0.0.1:{}/record: 127.0.0.1 is a loopback address",
+                other.port()
+            )
+        ),
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(
@@ -308,8 +314,14 @@ async fn redirects_to_private_metadata_or_non_http_destinations_are_refused_at_t
     let addr = serve(server.clone()).await;
     let (dialer, client) = setup(&[addr]);
     for (path, expected) in [
-        ("/to-internal", "private"),
-        ("/to-metadata", "cloud metadata"),
+        (
+            "/to-internal",
+            "redirect to http://internal.test/: internal.test resolves to a private address (10.0.0.7)",
+        ),
+        (
+            "/to-metadata",
+            "redirect to http://169.254.169.254/latest/meta-data/: 169.254.169.254 is a cloud metadata address",
+        ),
         ("/to-file", "is not http or https"),
     ] {
         let outcome = client.send(get(&format!("http://{addr}{path}"))).await;
