@@ -8,8 +8,10 @@ pub mod cron;
 pub mod error;
 pub mod inbound;
 pub mod model;
+pub mod parse;
 pub mod schedules;
 pub mod seams;
+pub mod settings;
 pub mod template;
 pub mod validation;
 pub mod workflows;
@@ -19,6 +21,7 @@ pub use error::{AutomationError, Problem};
 pub use inbound::InboundHooks;
 pub use schedules::{FireReport, Schedules};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
+pub use settings::AutomationSettings;
 pub use workflows::{CreatedWorkflow, ValidateRequest, ValidationReport, Workflows};
 
 pub use model::{

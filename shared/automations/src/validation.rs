@@ -48,7 +48,7 @@ pub async fn validate(
         .unwrap_or(usize::MAX);
     if size > MAX_SPEC_BYTES {
         return vec![Problem::new(
-            "",
+            "/",
             format!("the workflow is {size} bytes of JSON; the limit is {MAX_SPEC_BYTES}"),
         )];
     }
@@ -708,7 +708,7 @@ mod tests {
         value["description"] = json!("");
         value["steps"][4]["values"]["big"] = json!("x".repeat(MAX_SPEC_BYTES));
         let found = problems(value).await;
-        assert_eq!(paths(&found), [""]);
+        assert_eq!(paths(&found), ["/"]);
         assert!(found[0].message.contains("limit"));
     }
 

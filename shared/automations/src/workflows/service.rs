@@ -26,6 +26,7 @@ use serde_json::Value;
 use crate::cron::CronSchedule;
 use crate::error::{AutomationError, Problem};
 use crate::model::{Trigger, Workflow, WorkflowId, WorkflowSpec};
+use crate::parse;
 use crate::seams::{RecordTriggerHooks, SchemaLookup, WorkflowSecrets};
 use crate::validation;
 use crate::workflows::store::{StoredWorkflow, WorkflowStore};
@@ -72,13 +73,10 @@ impl ValidateRequest {
             .as_object()
             .is_some_and(|body| body.contains_key("cron") && !body.contains_key("steps"));
         if schedule_only {
-            let ScheduleOnly { cron, timezone } =
-                serde_json::from_value(value).map_err(|err| unreadable("", err))?;
+            let ScheduleOnly { cron, timezone } = parse::parse(value)?;
             return Ok(Self::Schedule { cron, timezone });
         }
-        serde_json::from_value(value)
-            .map(|spec| Self::Workflow(Box::new(spec)))
-            .map_err(|err| unreadable("", err))
+        parse::workflow_spec(value).map(|spec| Self::Workflow(Box::new(spec)))
     }
 }
 
@@ -209,17 +207,18 @@ impl Workflows {
     ) -> Result<Workflow, AutomationError> {
         if !patch.is_object() {
             return Err(AutomationError::invalid(
-                "",
+                "/",
                 "a merge patch is a JSON object",
             ));
         }
         let old = self.load(tenant_id, id).await?;
         let mut document = serde_json::to_value(&old.workflow.spec).map_err(|err| {
-            AutomationError::Conflict(format!("stored workflow unreadable: {err}"))
+            AutomationError::Store(StoreError::InvalidItem(format!(
+                "stored workflow unreadable: {err}"
+            )))
         })?;
         merge_patch(&mut document, &patch);
-        let spec: WorkflowSpec =
-            serde_json::from_value(document).map_err(|err| unreadable("", err))?;
+        let spec = parse::workflow_spec(document)?;
         self.save_over(old, spec).await
     }
 
@@ -428,10 +427,6 @@ fn store_error(err: StoreError) -> AutomationError {
     } else {
         AutomationError::Store(err)
     }
-}
-
-fn unreadable(path: &str, err: serde_json::Error) -> AutomationError {
-    AutomationError::invalid(path, format!("the workflow does not read: {err}"))
 }
 
 /// RFC 7386: objects merge key by key, `null` removes a key, anything else replaces.
