@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use ports::{Cursor, TableStore};
@@ -29,6 +30,7 @@ use crate::error::AutomationError;
 use crate::model::{RunTrigger, Trigger};
 use crate::seams::RunStarter;
 use crate::workflows::store::{ScheduleEntry, WorkflowStore, fire_time_text};
+use triggers::{JobFailure, ScheduledJob, ScheduledTick};
 
 /// Entries started at once within a tick (each is a few store calls and one enqueue).
 const CONCURRENCY: usize = 8;
@@ -160,5 +162,31 @@ impl Schedules {
             .move_entry(entry, schedule.next_after(now))
             .await?;
         Ok(Outcome::Started)
+    }
+}
+
+/// The scheduler's tick (Lambda and the dev server alike). A tick with entries that could not
+/// be started fails, so it is visible and Lambda's retry of the same minute tries them again
+/// (what was started is deduplicated by fire time).
+#[async_trait]
+impl ScheduledJob for Schedules {
+    async fn tick(&self, tick: &ScheduledTick) -> Result<(), JobFailure> {
+        let report = self
+            .fire_due(tick.time)
+            .await
+            .map_err(|err| JobFailure::new(format!("schedules: {err}")))?;
+        tracing::info!(
+            started = report.started,
+            cleaned = report.cleaned,
+            failed = report.failed,
+            "schedules fired"
+        );
+        if report.failed > 0 {
+            return Err(JobFailure::new(format!(
+                "schedules: {} due schedule(s) could not be started",
+                report.failed
+            )));
+        }
+        Ok(())
     }
 }

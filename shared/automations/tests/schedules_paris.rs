@@ -298,3 +298,17 @@ async fn an_edit_between_a_fire_time_and_its_tick_keeps_the_pending_fire() {
         .expect("tick");
     assert_eq!(d.starter.fire_times(), ["2026-06-01T10:00:00Z"]);
 }
+
+#[tokio::test]
+async fn the_scheduled_job_fires_on_its_tick_minute_and_fails_when_a_start_failed() {
+    use triggers::{ScheduledJob, ScheduledTick};
+    let d = driven("2026-06-01T09:50:00Z");
+    d.create("noon", "0 12 * * *").await; // 10:00 UTC
+    d.starter.fail.store(true, Ordering::SeqCst);
+    let tick = ScheduledTick::of_minute(utc("2026-06-01T10:00:07Z"));
+    assert!(d.schedules.tick(&tick).await.is_err());
+    d.starter.fail.store(false, Ordering::SeqCst);
+    d.schedules.tick(&tick).await.expect("retried tick");
+    d.schedules.tick(&tick).await.expect("same minute again");
+    assert_eq!(d.starter.fire_times(), ["2026-06-01T10:00:00Z"]);
+}
