@@ -378,10 +378,7 @@ impl WorkflowSecrets for Workflows {
         tenant_id: &str,
         workflow_id: &WorkflowId,
     ) -> Result<String, AutomationError> {
-        self.store
-            .signing_secret(tenant_id, workflow_id)
-            .await?
-            .ok_or_else(|| AutomationError::NotFound(format!("workflow {workflow_id}")))
+        WorkflowSecrets::signing_secret(&self.store, tenant_id, workflow_id).await
     }
 }
 

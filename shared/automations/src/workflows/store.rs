@@ -28,6 +28,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ports::{
     Condition, Cursor, Item, Key, Query, SortKeyCondition, StoreError, Table, TableStore,
@@ -35,7 +36,9 @@ use ports::{
 };
 use serde_json::Value;
 
+use crate::error::AutomationError;
 use crate::model::{Workflow, WorkflowId};
+use crate::seams::WorkflowSecrets;
 
 const SCHEDULE_PARTITION: &str = "SCHEDULES";
 /// The workflow item's attribute naming its schedule index entry.
@@ -351,6 +354,21 @@ impl WorkflowStore {
             .delete(Table::Core, &entry.key(), None)
             .await
             .map(|_| ())
+    }
+}
+
+/// The secret alone, for the runs worker's signed `http` steps (which need no other part of
+/// the workflows service).
+#[async_trait]
+impl WorkflowSecrets for WorkflowStore {
+    async fn signing_secret(
+        &self,
+        tenant_id: &str,
+        workflow_id: &WorkflowId,
+    ) -> Result<String, AutomationError> {
+        WorkflowStore::signing_secret(self, tenant_id, workflow_id)
+            .await?
+            .ok_or_else(|| AutomationError::NotFound(format!("workflow {workflow_id}")))
     }
 }
 
