@@ -47,6 +47,12 @@ async fn a_created_workflow_is_stored_where_the_contract_says_with_its_secret_ap
     assert_eq!(workflow.version, 1);
     assert!(created.signing_secret.starts_with("whsec_"));
     assert_eq!(created.signing_secret.len(), "whsec_".len() + 40);
+    // The creation answer is the workflow with its secret beside it, shown this once.
+    let answer = serde_json::to_value(&created).expect("json");
+    assert_eq!(answer["id"], workflow.id.as_str());
+    assert_eq!(answer["name"], "Inbound");
+    assert_eq!(answer["trigger"]["type"], "webhook");
+    assert_eq!(answer["signing_secret"], created.signing_secret.as_str());
 
     // The contract other helpers read: Core, TENANT#<tenant> / WORKFLOW#<id>, a Workflow.
     let item = s
