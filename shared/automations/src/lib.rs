@@ -6,9 +6,11 @@
 
 pub mod error;
 pub mod model;
+pub mod record_hooks;
 pub mod seams;
 
 pub use error::{AutomationError, Problem};
+pub use record_hooks::{EventsWorker, RecordHooks, TenantAirtable};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
 
 pub use model::{
