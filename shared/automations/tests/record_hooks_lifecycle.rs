@@ -100,6 +100,11 @@ async fn concurrent_attaches_on_one_table_make_one_webhook() {
         result.expect("attach");
     }
     assert_eq!(world.sandbox_webhooks().await.len(), 1);
+    assert_eq!(
+        world.sandbox_calls("create_webhook"),
+        1,
+        "only the holder of the creation lease creates the webhook"
+    );
     let registration = world.registration(CONTACTS).await.expect("registered");
     let mut ids = registration.workflow_ids.clone();
     ids.sort();

@@ -292,6 +292,15 @@ impl World {
         workflow
     }
 
+    /// How many requests reached one sandbox route (`create_webhook`, `refresh_webhook`, ...).
+    pub fn sandbox_calls(&self, route: &str) -> u64 {
+        self.sandbox
+            .counters()
+            .routes
+            .get(route)
+            .map_or(0, |r| r.requests)
+    }
+
     pub fn base() -> BaseId {
         BaseId::parse(DEMO_BASE_ID).expect("base")
     }
