@@ -39,8 +39,14 @@ fn runs_by_workflow(world: &World) -> BTreeMap<String, Vec<(String, String)>> {
     let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for run in world.starter.started() {
         out.entry(run.workflow_id).or_default().push((
-            run.trigger.data["record_id"].as_str().unwrap_or_default().to_string(),
-            run.trigger.data["change"].as_str().unwrap_or_default().to_string(),
+            run.trigger.data["record_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            run.trigger.data["change"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         ));
     }
     out
@@ -56,11 +62,19 @@ async fn record_changes_start_each_matching_workflow_once() {
         .save_workflow("wfl_anyupdate", record_updated(CONTACTS, &[]), true)
         .await;
     let title_update = world
-        .save_workflow("wfl_titleupdate", record_updated("Contacts", &["Title"]), true)
+        .save_workflow(
+            "wfl_titleupdate",
+            record_updated("Contacts", &["Title"]),
+            true,
+        )
         .await;
     // Watches the same field by id.
     let title_by_id = world
-        .save_workflow("wfl_titlebyid", record_updated("Contacts", &["fldCt000000000004"]), true)
+        .save_workflow(
+            "wfl_titlebyid",
+            record_updated("Contacts", &["fldCt000000000004"]),
+            true,
+        )
         .await;
     let deleted = world
         .save_workflow("wfl_deleted", record_deleted("Contacts"), true)
@@ -68,7 +82,14 @@ async fn record_changes_start_each_matching_workflow_once() {
     let paused = world
         .save_workflow("wfl_paused", record_created("Contacts"), true)
         .await;
-    for workflow in [&created, &any_update, &title_update, &title_by_id, &deleted, &paused] {
+    for workflow in [
+        &created,
+        &any_update,
+        &title_update,
+        &title_by_id,
+        &deleted,
+        &paused,
+    ] {
         world.hooks.attach(workflow).await.expect("attach");
     }
     // Disabled after attaching (a stale registration entry): it must not run.
@@ -94,10 +115,14 @@ async fn record_changes_start_each_matching_workflow_once() {
     assert_eq!(run.trigger.data["table_id"], CONTACTS);
     assert_eq!(run.trigger.data["fields"]["Name"], "Ada Lovelace");
     assert_eq!(run.trigger.data["fields"]["Title"], "Analyst");
-    let transaction = run.trigger.data["transaction"].as_u64().expect("transaction");
+    let transaction = run.trigger.data["transaction"]
+        .as_u64()
+        .expect("transaction");
     assert_eq!(
         run.dedup_key.as_deref(),
-        Some(format!("event:wfl_created:appSandboxDemoCRM:{transaction}:{record}:created").as_str())
+        Some(
+            format!("event:wfl_created:appSandboxDemoCRM:{transaction}:{record}:created").as_str()
+        )
     );
 
     // An update that leaves Title alone: only the unfiltered update workflow.
@@ -106,7 +131,10 @@ async fn record_changes_start_each_matching_workflow_once() {
         .await;
     deliver(&world, &worker, 1).await;
     let runs = runs_by_workflow(&world);
-    assert_eq!(runs["wfl_anyupdate"], vec![(record.clone(), "updated".to_string())]);
+    assert_eq!(
+        runs["wfl_anyupdate"],
+        vec![(record.clone(), "updated".to_string())]
+    );
     assert!(!runs.contains_key("wfl_titleupdate"));
     assert!(!runs.contains_key("wfl_titlebyid"));
     let update = world
@@ -125,12 +153,20 @@ async fn record_changes_start_each_matching_workflow_once() {
     assert_eq!(update.trigger.data["fields"]["Email"], "ada@example.com");
 
     // An update of Title: the watchers too, by name and by id, with the previous value.
-    world.update_contact(&record, json!({"Title": "Engineer"})).await;
+    world
+        .update_contact(&record, json!({"Title": "Engineer"}))
+        .await;
     deliver(&world, &worker, 1).await;
     let runs = runs_by_workflow(&world);
     assert_eq!(runs["wfl_anyupdate"].len(), 2);
-    assert_eq!(runs["wfl_titleupdate"], vec![(record.clone(), "updated".to_string())]);
-    assert_eq!(runs["wfl_titlebyid"], vec![(record.clone(), "updated".to_string())]);
+    assert_eq!(
+        runs["wfl_titleupdate"],
+        vec![(record.clone(), "updated".to_string())]
+    );
+    assert_eq!(
+        runs["wfl_titlebyid"],
+        vec![(record.clone(), "updated".to_string())]
+    );
     let title_run = world
         .starter
         .started()
@@ -144,12 +180,24 @@ async fn record_changes_start_each_matching_workflow_once() {
     world.delete_contact(&record).await;
     let last = deliver(&world, &worker, 1).await;
     let runs = runs_by_workflow(&world);
-    assert_eq!(runs["wfl_deleted"], vec![(record.clone(), "deleted".to_string())]);
-    assert!(!runs.contains_key("wfl_paused"), "a disabled workflow never runs");
+    assert_eq!(
+        runs["wfl_deleted"],
+        vec![(record.clone(), "deleted".to_string())]
+    );
+    assert!(
+        !runs.contains_key("wfl_paused"),
+        "a disabled workflow never runs"
+    );
     let total = world.starter.started().len();
     assert_eq!(total, 6, "{runs:?}");
     assert_eq!(
-        world.registration(CONTACTS).await.expect("registered").webhook.expect("webhook").cursor,
+        world
+            .registration(CONTACTS)
+            .await
+            .expect("registered")
+            .webhook
+            .expect("webhook")
+            .cursor,
         5,
         "four payloads read"
     );
@@ -178,7 +226,10 @@ async fn record_changes_start_each_matching_workflow_once() {
         .consume(&InboundMessage::from(last[0].clone()))
         .await
         .expect("replay");
-    assert_eq!(*world.starter.calls.lock().expect("lock"), calls_before + total);
+    assert_eq!(
+        *world.starter.calls.lock().expect("lock"),
+        calls_before + total
+    );
     assert_eq!(world.starter.started().len(), total, "no run started twice");
 }
 
@@ -189,7 +240,11 @@ async fn a_message_for_a_detached_table_is_dropped_quietly() {
         .save_workflow("wfl_brief", record_created("Contacts"), true)
         .await;
     world.hooks.attach(&workflow).await.expect("attach");
-    let hook_id = world.registration(CONTACTS).await.expect("registered").hook_id;
+    let hook_id = world
+        .registration(CONTACTS)
+        .await
+        .expect("registered")
+        .hook_id;
     world.hooks.detach(&workflow).await.expect("detach");
     let body = serde_json::to_string(&json!({
         "tenant_id": TENANT, "hook_id": hook_id, "base_id": "appSandboxDemoCRM"
@@ -211,5 +266,8 @@ async fn a_message_for_a_detached_table_is_dropped_quietly() {
         body: "not json".into(),
         ..InboundMessage::from(messages[0].clone())
     };
-    assert!(worker.consume(&malformed).await.is_err(), "a malformed body fails");
+    assert!(
+        worker.consume(&malformed).await.is_err(),
+        "a malformed body fails"
+    );
 }

@@ -33,7 +33,10 @@ async fn a_ping_is_verified_before_anything_is_enqueued() {
         (None, ping.body.as_slice()),
         (Some(other_digest.as_str()), ping.body.as_slice()),
         (Some(mac.as_str()), tampered.as_slice()),
-        (Some(mac.trim_start_matches("hmac-sha256=")), ping.body.as_slice()),
+        (
+            Some(mac.trim_start_matches("hmac-sha256=")),
+            ping.body.as_slice(),
+        ),
     ] {
         let refused = world.hooks.receive_ping(&ping.hook, header, body).await;
         assert!(
@@ -42,7 +45,11 @@ async fn a_ping_is_verified_before_anything_is_enqueued() {
         );
     }
     assert_eq!(
-        world.queue.approximate_depth(QueueName::Events).await.expect("depth"),
+        world
+            .queue
+            .approximate_depth(QueueName::Events)
+            .await
+            .expect("depth"),
         0
     );
 
@@ -73,7 +80,11 @@ async fn a_ping_is_verified_before_anything_is_enqueued() {
         messages[0].group_id.as_deref(),
         Some("ten_hooks:appSandboxDemoCRM")
     );
-    assert_eq!(world.sandbox_calls("list_webhook_payloads"), 0, "no Airtable call on the ping path");
+    assert_eq!(
+        world.sandbox_calls("list_webhook_payloads"),
+        0,
+        "no Airtable call on the ping path"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +114,11 @@ async fn unknown_hooks_are_not_found() {
         );
     }
     assert_eq!(
-        world.queue.approximate_depth(QueueName::Events).await.expect("depth"),
+        world
+            .queue
+            .approximate_depth(QueueName::Events)
+            .await
+            .expect("depth"),
         0
     );
 }

@@ -15,7 +15,11 @@ use serde_json::json;
 async fn age(world: &World, table_id: &str, left: Duration) -> Registration {
     let mut registration = world.registration(table_id).await.expect("registered");
     let expected = registration.version;
-    registration.webhook.as_mut().expect("webhook").expiration_time = Utc::now() + left;
+    registration
+        .webhook
+        .as_mut()
+        .expect("webhook")
+        .expiration_time = Utc::now() + left;
     registration.version += 1;
     world
         .hooks
@@ -39,12 +43,26 @@ async fn expiring_webhooks_are_refreshed_and_the_others_left_alone() {
     world.hooks.attach(&companies).await.expect("attach");
 
     // Nothing is due yet.
-    assert_eq!(world.hooks.refresh_expiring(Utc::now()).await.expect("refresh"), 0);
+    assert_eq!(
+        world
+            .hooks
+            .refresh_expiring(Utc::now())
+            .await
+            .expect("refresh"),
+        0
+    );
     assert_eq!(world.sandbox_calls("refresh_webhook"), 0);
 
     let aged = age(&world, CONTACTS, Duration::hours(20)).await;
     let untouched = world.registration(COMPANIES).await.expect("registered");
-    assert_eq!(world.hooks.refresh_expiring(Utc::now()).await.expect("refresh"), 1);
+    assert_eq!(
+        world
+            .hooks
+            .refresh_expiring(Utc::now())
+            .await
+            .expect("refresh"),
+        1
+    );
     assert_eq!(world.sandbox_calls("refresh_webhook"), 1);
     let refreshed = world.registration(CONTACTS).await.expect("registered");
     let webhook = refreshed.webhook.expect("webhook");
@@ -58,7 +76,14 @@ async fn expiring_webhooks_are_refreshed_and_the_others_left_alone() {
     );
     assert_eq!(world.registration(COMPANIES).await, Some(untouched));
     // Now that it is extended, a second tick has nothing to do.
-    assert_eq!(world.hooks.refresh_expiring(Utc::now()).await.expect("refresh"), 0);
+    assert_eq!(
+        world
+            .hooks
+            .refresh_expiring(Utc::now())
+            .await
+            .expect("refresh"),
+        0
+    );
 }
 
 #[tokio::test]
@@ -72,13 +97,23 @@ async fn a_vanished_webhook_is_recreated_and_keeps_delivering() {
     let old = before.webhook.clone().expect("webhook");
     world.delete_sandbox_webhook(&old.webhook_id).await;
 
-    assert_eq!(world.hooks.refresh_expiring(Utc::now()).await.expect("refresh"), 1);
+    assert_eq!(
+        world
+            .hooks
+            .refresh_expiring(Utc::now())
+            .await
+            .expect("refresh"),
+        1
+    );
     let after = world.registration(CONTACTS).await.expect("registered");
     let new = after.webhook.clone().expect("re-created");
     assert_ne!(new.webhook_id, old.webhook_id);
     assert_ne!(new.mac_secret_base64, old.mac_secret_base64);
     assert_eq!(new.cursor, 1);
-    assert_eq!(after.hook_id, before.hook_id, "the notification URL is kept");
+    assert_eq!(
+        after.hook_id, before.hook_id,
+        "the notification URL is kept"
+    );
     assert_eq!(after.workflow_ids, vec!["wfl_phoenix"]);
     let listed = world.sandbox_webhooks().await;
     assert_eq!(listed.len(), 1);
@@ -123,7 +158,14 @@ async fn a_registration_left_without_its_webhook_is_finished() {
         .await
         .expect("strip the webhook");
 
-    assert_eq!(world.hooks.refresh_expiring(Utc::now()).await.expect("refresh"), 1);
+    assert_eq!(
+        world
+            .hooks
+            .refresh_expiring(Utc::now())
+            .await
+            .expect("refresh"),
+        1
+    );
     let finished = world.registration(CONTACTS).await.expect("registered");
     let webhook = finished.webhook.expect("created by the refresh job");
     let listed = world.sandbox_webhooks().await;

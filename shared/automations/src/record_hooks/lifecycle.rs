@@ -83,9 +83,38 @@ impl RecordHooks {
             .map_err(|err| AutomationError::invalid("/trigger/base", err.to_string()))?;
         let tally = UsageTally::new();
         let client = self.airtable.client(&workflow.tenant_id, &tally).await?;
-        let result = self.attach_with(&client, workflow, &base_id, table).await;
+        let result = match self.attach_with(&client, workflow, &base_id, table).await {
+            Ok(table_id) => {
+                self.leave_other_tables(workflow, base_id.as_str(), &table_id, &tally)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
         self.airtable.record(&workflow.tenant_id, &tally).await;
         result
+    }
+
+    /// A workflow whose trigger moved to another table (or base) stops being served by its old
+    /// registration, whether or not the caller detached it first.
+    async fn leave_other_tables(
+        &self,
+        workflow: &Workflow,
+        base_id: &str,
+        table_id: &str,
+        tally: &UsageTally,
+    ) -> Result<(), AutomationError> {
+        let workflow_id = workflow.id.to_string();
+        let stale = self
+            .registrations
+            .of_tenant(&workflow.tenant_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.workflow_ids.contains(&workflow_id))
+            .filter(|r| r.base_id != base_id || r.table_id != table_id);
+        for registration in stale {
+            self.detach_from(registration, &workflow_id, tally).await?;
+        }
+        Ok(())
     }
 
     async fn attach_with(
@@ -94,7 +123,7 @@ impl RecordHooks {
         workflow: &Workflow,
         base_id: &BaseId,
         table: &str,
-    ) -> Result<(), AutomationError> {
+    ) -> Result<String, AutomationError> {
         let schema = client
             .base_schema(base_id, false)
             .await
@@ -151,7 +180,7 @@ impl RecordHooks {
                             .as_ref()
                             .is_none_or(|l| l.until <= now);
                     if !joins && !must_create {
-                        return Ok(());
+                        return Ok(table_id);
                     }
                     let expected = registration.version;
                     if joins {
@@ -169,10 +198,10 @@ impl RecordHooks {
             };
             match written {
                 Ok(()) => {
-                    return match lease {
-                        Some(lease) => self.create_webhook(client, registration, &lease).await,
-                        None => Ok(()),
-                    };
+                    if let Some(lease) = lease {
+                        self.create_webhook(client, registration, &lease).await?;
+                    }
+                    return Ok(table_id);
                 }
                 Err(err) if err.is_condition_failure() => continue,
                 Err(err) => return Err(err.into()),

@@ -96,7 +96,8 @@ impl RecordHooks {
 #[async_trait]
 impl RecordTriggerHooks for RecordHooks {
     /// Resolves the trigger's table with one meta read, adds the workflow to the table's
-    /// registration, and creates the Airtable webhook when the table had none. A disabled
+    /// registration, and creates the Airtable webhook when the table had none; a registration of
+    /// another table that still lists the workflow (its trigger moved) lets it go. A disabled
     /// workflow is detached instead. Not a record trigger: nothing to do.
     async fn attach(&self, workflow: &Workflow) -> Result<(), AutomationError> {
         self.attach_workflow(workflow).await

@@ -16,8 +16,8 @@ use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN, Sandbox, SandboxHandle};
 use async_trait::async_trait;
 use automations::record_hooks::Registration;
 use automations::{
-    AutomationError, RecordHooks, RunId, RunStarter, RunTrigger, TenantAirtable, Trigger,
-    Workflow, WorkflowId, WorkflowSpec,
+    AutomationError, RecordHooks, RunId, RunStarter, RunTrigger, TenantAirtable, Trigger, Workflow,
+    WorkflowId, WorkflowSpec,
 };
 use axum::Router;
 use axum::extract::{Path, State};
@@ -282,11 +282,7 @@ impl World {
         };
         let key = Key::new(format!("TENANT#{TENANT}"), format!("WORKFLOW#{id}"));
         self.store
-            .put(
-                Table::Core,
-                to_item(&key, &workflow).expect("item"),
-                None,
-            )
+            .put(Table::Core, to_item(&key, &workflow).expect("item"), None)
             .await
             .expect("save workflow");
         workflow
@@ -307,7 +303,10 @@ impl World {
 
     /// The sandbox's webhooks on the demo base.
     pub async fn sandbox_webhooks(&self) -> Vec<airtable::Webhook> {
-        self.editor.webhooks(&Self::base()).await.expect("list webhooks")
+        self.editor
+            .webhooks(&Self::base())
+            .await
+            .expect("list webhooks")
     }
 
     pub async fn registration(&self, table_id: &str) -> Option<Registration> {
