@@ -189,6 +189,21 @@ async fn disabled_workflows_and_unknown_tables_get_no_webhook() {
     }
     assert!(world.sandbox_webhooks().await.is_empty());
 
+    let elsewhere = world
+        .save_workflow(
+            "wfl_elsewhere",
+            automations::Trigger::RecordCreated {
+                base: "appNoSuchBase0000".to_string(),
+                table: "Contacts".to_string(),
+            },
+            true,
+        )
+        .await;
+    match world.hooks.attach(&elsewhere).await {
+        Err(AutomationError::Invalid(problems)) => assert_eq!(problems[0].path, "/trigger/base"),
+        other => panic!("expected an unreachable base, got {other:?}"),
+    }
+
     let manual = world
         .save_workflow("wfl_manual", automations::Trigger::Manual, true)
         .await;

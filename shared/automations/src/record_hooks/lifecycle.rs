@@ -10,8 +10,6 @@
 //! creator that failed or crashed) sorts first in the expiry index, where the refresh job
 //! finishes it.
 
-use std::time::Duration;
-
 use airtable::{Airtable, BaseId, NewWebhook, WebhookId};
 use chrono::{DateTime, Utc};
 use metering::UsageTally;
@@ -27,7 +25,7 @@ use crate::error::AutomationError;
 use crate::model::Workflow;
 
 /// How long a creator may take between taking the lease and installing the webhook.
-pub const CREATION_LEASE: Duration = Duration::from_secs(60);
+pub const CREATION_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// Airtable's webhook lifetime, assumed when an answer carries no expiration time.
 pub const WEBHOOK_LIFETIME: chrono::Duration = chrono::Duration::days(7);
 /// Conditional writes retried this many times before giving up with a conflict.
@@ -124,10 +122,19 @@ impl RecordHooks {
         base_id: &BaseId,
         table: &str,
     ) -> Result<String, AutomationError> {
-        let schema = client
-            .base_schema(base_id, false)
-            .await
-            .map_err(from_airtable)?;
+        let schema =
+            client
+                .base_schema(base_id, false)
+                .await
+                .map_err(|err| match err.status() {
+                    // Airtable answers 403 for a base the token cannot reach, as for one that
+                    // does not exist.
+                    Some(403 | 404) => AutomationError::invalid(
+                        "/trigger/base",
+                        format!("the connected Airtable token cannot reach base {base_id}"),
+                    ),
+                    _ => from_airtable(err),
+                })?;
         let table_id = schema
             .tables
             .iter()
@@ -213,8 +220,7 @@ impl RecordHooks {
     fn new_lease(&self, now: DateTime<Utc>) -> CreationLease {
         CreationLease {
             owner: self.ids.random_token(20),
-            until: now
-                + chrono::Duration::from_std(CREATION_LEASE).unwrap_or(chrono::Duration::MAX),
+            until: now + CREATION_LEASE,
         }
     }
 

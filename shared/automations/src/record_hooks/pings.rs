@@ -9,10 +9,11 @@
 
 use base64::Engine;
 use basics::digest::{constant_time_eq, hmac_sha256_hex, sha256_hex};
-use ports::{QueueName, SendOptions};
+use ports::{Queue, QueueName, SendOptions};
 
 use super::RecordHooks;
 use super::hook_id::HookId;
+use super::store::Registration;
 use crate::error::AutomationError;
 use crate::model::EventMessage;
 
@@ -66,23 +67,29 @@ impl RecordHooks {
                 "X-Airtable-Content-MAC does not match".to_string(),
             ));
         }
-        let message = EventMessage {
-            tenant_id: registration.tenant_id.clone(),
-            hook_id: registration.hook_id.clone(),
-            base_id: registration.base_id.clone(),
-        };
-        let text = serde_json::to_string(&message)
-            .map_err(|err| AutomationError::Queue(ports::QueueError::Invalid(err.to_string())))?;
-        let group = format!("{}:{}", registration.tenant_id, registration.base_id);
-        self.queue
-            .send(
-                QueueName::Events,
-                &text,
-                SendOptions::fifo(group, sha256_hex(body)),
-            )
-            .await?;
-        Ok(())
+        enqueue(self.queue.as_ref(), &registration, sha256_hex(body)).await
     }
+}
+
+/// Puts an [`EventMessage`] for the registration on the events queue, in its (tenant, base)
+/// group.
+pub(super) async fn enqueue(
+    queue: &dyn Queue,
+    registration: &Registration,
+    dedup_id: String,
+) -> Result<(), AutomationError> {
+    let message = EventMessage {
+        tenant_id: registration.tenant_id.clone(),
+        hook_id: registration.hook_id.clone(),
+        base_id: registration.base_id.clone(),
+    };
+    let text = serde_json::to_string(&message)
+        .map_err(|err| AutomationError::Queue(ports::QueueError::Invalid(err.to_string())))?;
+    let group = format!("{}:{}", registration.tenant_id, registration.base_id);
+    queue
+        .send(QueueName::Events, &text, SendOptions::fifo(group, dedup_id))
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

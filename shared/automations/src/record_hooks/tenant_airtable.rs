@@ -75,11 +75,12 @@ impl TenantAirtable {
     }
 }
 
-/// Airtable's refusal as the automations' error: a refused token means the tenant must
-/// reconnect; everything else carries Airtable's message (never a secret).
+/// Airtable's refusal as the automations' error: a refused token (401) means the tenant must
+/// reconnect; everything else carries Airtable's message (never a secret). A 403 is not a
+/// refused token: Airtable says it for a base or scope the token lacks.
 pub fn from_airtable(err: AirtableError) -> AutomationError {
     match err.status() {
-        Some(401 | 403) => AutomationError::NotConnected(format!(
+        Some(401) => AutomationError::NotConnected(format!(
             "Airtable refused the tenant's connected token: {err}"
         )),
         Some(404) => AutomationError::NotFound(format!("Airtable: {err}")),

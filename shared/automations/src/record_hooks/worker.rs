@@ -7,23 +7,28 @@
 //! start) before the save leaves the old cursor, so the redelivered message reads the same
 //! payloads again; every run is started with the dedup key
 //! `event:<workflow>:<base>:<transaction>:<record>:<change>`, which the run starter honours, so
-//! the second pass starts nothing new. The FIFO group (one per tenant and base) keeps two
-//! workers off the same base at once, and the cursor save is still conditional (same webhook,
-//! cursor not already past) in case one outlives its visibility timeout.
+//! the second pass starts nothing new.
+//!
+//! The FIFO group (one per tenant and base) keeps two workers off the same base at once, and
+//! the cursor save is still conditional (same webhook, cursor not already past) in case one
+//! outlives its visibility timeout. A long backlog is read [`MAX_PAGES_PER_MESSAGE`] pages at a
+//! time, each message handing the rest to a follow-up message in the same group.
 
 use std::sync::Arc;
 
 use airtable::{Airtable, BaseId, WebhookId};
 use async_trait::async_trait;
 use basics::Clock;
+use basics::digest::sha256_hex;
 use metering::UsageTally;
-use ports::{Key, Table, TableStore, from_item};
+use ports::{Key, Queue, Table, TableStore, from_item};
 use serde_json::json;
 use triggers::{InboundMessage, JobFailure, QueueConsumer};
 
 use super::RecordHooks;
 use super::hook_id::HookId;
 use super::payloads::{Change, FieldNames, error_code, record_changes};
+use super::pings::enqueue;
 use super::store::{AirtableWebhook, Registration, Registrations};
 use super::tenant_airtable::{TenantAirtable, from_airtable, is_not_found};
 use crate::error::AutomationError;
@@ -32,11 +37,15 @@ use crate::seams::RunStarter;
 
 /// Conditional cursor saves retried this many times.
 const MAX_ATTEMPTS: usize = 8;
+/// Pages of payloads (up to 50 each) one message reads before handing the rest of a backlog
+/// to a follow-up message.
+pub const MAX_PAGES_PER_MESSAGE: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct EventsWorker {
     registrations: Registrations,
     store: Arc<dyn TableStore>,
+    queue: Arc<dyn Queue>,
     airtable: TenantAirtable,
     runs: Arc<dyn RunStarter>,
     clock: Arc<dyn Clock>,
@@ -53,6 +62,7 @@ impl EventsWorker {
         Self {
             registrations: hooks.registrations.clone(),
             store: Arc::clone(&hooks.store),
+            queue: Arc::clone(&hooks.queue),
             airtable: hooks.airtable.clone(),
             runs,
             clock: Arc::clone(&hooks.clock),
@@ -103,6 +113,7 @@ impl EventsWorker {
         let mut table: Option<TableView> = None;
         let mut workflows: Option<Vec<Workflow>> = None;
         let mut started = 0;
+        let mut pages = 0;
         loop {
             let page = match client
                 .webhook_payloads(&base_id, &webhook_id, Some(cursor), None)
@@ -168,14 +179,32 @@ impl EventsWorker {
                     }
                 }
             }
-            if page.cursor > cursor {
-                self.save_cursor(registration, webhook, page.cursor).await?;
-                cursor = page.cursor;
+            if page.cursor <= cursor {
+                // Nothing new, whatever `mightHaveMore` says: asking again would spin.
+                return Ok(started);
             }
+            self.save_cursor(registration, webhook, page.cursor).await?;
+            cursor = page.cursor;
             if !page.might_have_more {
                 return Ok(started);
             }
+            pages += 1;
+            if pages >= MAX_PAGES_PER_MESSAGE {
+                self.continue_later(registration, cursor).await?;
+                return Ok(started);
+            }
         }
+    }
+
+    /// Leaves the rest of a long backlog to a new message in the same group, so one message
+    /// stays well inside the function's time limit and the queue's visibility timeout.
+    async fn continue_later(
+        &self,
+        registration: &Registration,
+        cursor: u64,
+    ) -> Result<(), AutomationError> {
+        let dedup = sha256_hex(format!("continue:{}:{cursor}", registration.hook_id));
+        enqueue(self.queue.as_ref(), registration, dedup).await
     }
 
     /// One meta read: the table's name and field names.
