@@ -271,3 +271,60 @@ async fn a_message_for_a_detached_table_is_dropped_quietly() {
         "a malformed body fails"
     );
 }
+
+#[tokio::test]
+async fn a_long_backlog_continues_in_a_follow_up_message() {
+    let world = World::start().await;
+    let workflow = world
+        .save_workflow("wfl_backlog", record_created("Contacts"), true)
+        .await;
+    world.hooks.attach(&workflow).await.expect("attach");
+    for name in ["One", "Two", "Three"] {
+        world.create_contact(json!({ "Name": name })).await;
+    }
+    // Only the first ping reaches us; its message must still lead to all three runs.
+    let ping = world.pings.wait_for(1).await.remove(0);
+    world
+        .hooks
+        .receive_ping(&ping.hook, ping.mac.as_deref(), &ping.body)
+        .await
+        .expect("a signed ping");
+    let worker = world
+        .hooks
+        .events_worker(world.starter.clone())
+        .with_batches(1, 2);
+    let first = world.drain_events().await;
+    assert_eq!(first.len(), 1);
+    worker
+        .consume(&InboundMessage::from(first[0].clone()))
+        .await
+        .expect("first batch");
+    assert_eq!(world.starter.started().len(), 2, "two pages of one payload");
+    let follow_up = world.drain_events().await;
+    assert_eq!(
+        follow_up.len(),
+        1,
+        "the rest is left to a follow-up message"
+    );
+    assert_eq!(follow_up[0].group_id, first[0].group_id);
+    worker
+        .consume(&InboundMessage::from(follow_up[0].clone()))
+        .await
+        .expect("second batch");
+    let names: Vec<String> = world
+        .starter
+        .started()
+        .iter()
+        .map(|r| {
+            r.trigger.data["fields"]["Name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, vec!["One", "Two", "Three"]);
+    assert!(
+        world.drain_events().await.is_empty(),
+        "no follow-up once the backlog is read"
+    );
+}

@@ -2,7 +2,7 @@
 //! reads), built the way chat and MCP tools get theirs: the token from [`Connections`], the
 //! process's client from [`ClientPool`] (rate-limited with every other caller), observed by
 //! [`Gateway::client_for_tools`] so each call is counted in a [`UsageTally`] and writes keep the
-//! gateway's read cache honest. There is no request to carry the tally, so [`Self::record`]
+//! gateway's read cache honest. There is no request to carry the tally, so [`TenantAirtable::record`]
 //! adds it to the tenant's usage counters when the work is done.
 
 use std::sync::Arc;

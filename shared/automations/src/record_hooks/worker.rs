@@ -49,6 +49,9 @@ pub struct EventsWorker {
     airtable: TenantAirtable,
     runs: Arc<dyn RunStarter>,
     clock: Arc<dyn Clock>,
+    /// Payloads per page (`None`: Airtable's largest, 50).
+    page_size: Option<u32>,
+    max_pages: usize,
 }
 
 /// The trigger table as the worker needs it: its name (triggers may name it) and its fields.
@@ -66,7 +69,16 @@ impl EventsWorker {
             airtable: hooks.airtable.clone(),
             runs,
             clock: Arc::clone(&hooks.clock),
+            page_size: None,
+            max_pages: MAX_PAGES_PER_MESSAGE,
         }
+    }
+
+    /// Smaller pages and batches than Airtable's, to exercise long backlogs in tests.
+    pub fn with_batches(mut self, page_size: u32, max_pages: usize) -> Self {
+        self.page_size = Some(page_size);
+        self.max_pages = max_pages.max(1);
+        self
     }
 
     /// Handles one message; returns how many runs it asked the starter for (repeats of an
@@ -116,7 +128,7 @@ impl EventsWorker {
         let mut pages = 0;
         loop {
             let page = match client
-                .webhook_payloads(&base_id, &webhook_id, Some(cursor), None)
+                .webhook_payloads(&base_id, &webhook_id, Some(cursor), self.page_size)
                 .await
             {
                 Ok(page) => page,
@@ -189,7 +201,7 @@ impl EventsWorker {
                 return Ok(started);
             }
             pages += 1;
-            if pages >= MAX_PAGES_PER_MESSAGE {
+            if pages >= self.max_pages {
                 self.continue_later(registration, cursor).await?;
                 return Ok(started);
             }
