@@ -14,6 +14,12 @@
 //!
 //! Every change is conditional on `version` (optimistic concurrency), and the MAC secret is
 //! skipped by `Debug` so no log line can print it.
+//!
+//! Why the MAC secret lives in the item and not in the secrets port: the ping route is public
+//! and must answer fast, so a Secrets Manager read per ping would add latency and cost that
+//! anyone could make us pay by pinging; the item is read anyway to find the registration. The
+//! table is encrypted at rest, and the secret grants nothing but the right to sign pings for
+//! this one webhook (it is not an Airtable credential).
 
 use std::sync::Arc;
 
