@@ -62,6 +62,18 @@ fn retry_exhausted() -> AutomationError {
     )
 }
 
+/// Airtable answers 403 for a base the token cannot reach, as for one that does not exist:
+/// either way the trigger names a base it cannot use.
+fn unreachable_base(base_id: &BaseId, err: airtable::AirtableError) -> AutomationError {
+    match err.status() {
+        Some(403 | 404) => AutomationError::invalid(
+            "/trigger/base",
+            format!("the connected Airtable token cannot reach base {base_id}"),
+        ),
+        _ => from_airtable(err),
+    }
+}
+
 fn base_of(registration: &Registration) -> Result<BaseId, AutomationError> {
     BaseId::parse(&registration.base_id)
         .map_err(|err| AutomationError::Store(StoreError::InvalidItem(err.to_string())))
@@ -122,19 +134,10 @@ impl RecordHooks {
         base_id: &BaseId,
         table: &str,
     ) -> Result<String, AutomationError> {
-        let schema =
-            client
-                .base_schema(base_id, false)
-                .await
-                .map_err(|err| match err.status() {
-                    // Airtable answers 403 for a base the token cannot reach, as for one that
-                    // does not exist.
-                    Some(403 | 404) => AutomationError::invalid(
-                        "/trigger/base",
-                        format!("the connected Airtable token cannot reach base {base_id}"),
-                    ),
-                    _ => from_airtable(err),
-                })?;
+        let schema = client
+            .base_schema(base_id, false)
+            .await
+            .map_err(|err| unreachable_base(base_id, err))?;
         let table_id = schema
             .tables
             .iter()
