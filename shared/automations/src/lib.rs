@@ -7,11 +7,13 @@
 pub mod error;
 pub mod model;
 pub mod parse;
+pub mod record_hooks;
 pub mod seams;
 pub mod settings;
 pub mod template;
 
 pub use error::{AutomationError, Problem};
+pub use record_hooks::{EventsWorker, RecordHooks, TenantAirtable};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
 pub use settings::AutomationSettings;
 
