@@ -8,7 +8,7 @@ use std::time::Duration;
 use airtable::RateLimits;
 use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN, Sandbox};
 use automations::validation::GatewaySchema;
-use automations::{AutomationError, SchemaLookup};
+use automations::{AutomationError, SchemaLookup, TenantAirtable};
 use basics::{Clock, Env, SystemClock};
 use connections::Connections;
 use embedded::{Database, FileSecrets, SqliteStore};
@@ -59,7 +59,12 @@ async fn table_fields_come_from_the_tenants_base_and_count_in_usage() {
         &GatewaySettings::default(),
     );
     let usage = UsageCounters::new(Arc::clone(&store), Arc::clone(&clock));
-    let schema = GatewaySchema::new(gateway, connections, clients, usage.clone());
+    let schema = GatewaySchema::new(TenantAirtable::new(
+        connections,
+        clients,
+        gateway,
+        usage.clone(),
+    ));
 
     let by_name = schema
         .table_fields("ten_a", DEMO_BASE_ID, "Deals")

@@ -5,7 +5,7 @@
 mod workflows_support;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use automations::workflows::WorkflowStore;
 use automations::{AutomationError, ValidateRequest, Workflow, WorkflowSecrets, Workflows};
@@ -211,6 +211,13 @@ async fn a_store_failure_after_attaching_detaches_again() {
     assert!(listed.is_empty());
 }
 
+fn ops(calls: Vec<(String, String, String)>) -> Vec<String> {
+    calls
+        .into_iter()
+        .map(|(op, _, table)| format!("{op} {table}"))
+        .collect()
+}
+
 #[tokio::test]
 async fn disabling_changing_and_deleting_move_the_record_trigger() {
     let s = setup_at(NOW);
@@ -222,14 +229,10 @@ async fn disabling_changing_and_deleting_move_the_record_trigger() {
         .workflow
         .id;
     s.hooks.take();
-    let ops = |calls: Vec<(String, String, String)>| -> Vec<String> {
-        calls
-            .into_iter()
-            .map(|(op, _, table)| format!("{op} {table}"))
-            .collect()
-    };
+    let registered = || s.hooks.registered(id.as_str());
+    assert_eq!(registered().as_deref(), Some("Deals"));
 
-    // Disabled: detached, and no attach.
+    // Disabled: detached.
     let patched = s
         .workflows
         .patch(TENANT, &id, json!({"enabled": false}))
@@ -238,6 +241,7 @@ async fn disabling_changing_and_deleting_move_the_record_trigger() {
     assert!(!patched.spec.enabled);
     assert_eq!(patched.version, 2);
     assert_eq!(ops(s.hooks.take()), ["detach Deals"]);
+    assert_eq!(registered(), None);
 
     // Enabled again: attached.
     s.workflows
@@ -246,40 +250,53 @@ async fn disabling_changing_and_deleting_move_the_record_trigger() {
         .expect("enable");
     assert_eq!(ops(s.hooks.take()), ["attach Deals"]);
 
-    // Another table: the new one attached, then the old one detached.
+    // Another table: attaching moves the registration.
     s.workflows
         .replace(TENANT, &id, record_spec("Deals", "Tasks"))
         .await
         .expect("replace");
-    assert_eq!(ops(s.hooks.take()), ["attach Tasks", "detach Deals"]);
+    assert_eq!(ops(s.hooks.take()), ["attach Tasks"]);
+    assert_eq!(registered().as_deref(), Some("Tasks"));
 
-    // Same table, other settings: attached again (idempotent), never detached.
+    // Same table, other settings: attached again (idempotent).
     s.workflows
         .patch(TENANT, &id, json!({"name": "Renamed"}))
         .await
         .expect("rename");
     assert_eq!(ops(s.hooks.take()), ["attach Tasks"]);
 
-    // A detach that fails refuses the change and undoes the new attach; nothing saved.
-    s.hooks.fail_detach.store(true, Ordering::SeqCst);
+    // An attach that fails refuses the change (and puts the old trigger back); nothing saved.
+    s.hooks.fail_attach.store(true, Ordering::SeqCst);
     let err = s
         .workflows
         .replace(TENANT, &id, record_spec("Deals", "Deals"))
         .await
+        .expect_err("attach fails");
+    assert!(matches!(err, AutomationError::Airtable(_)));
+    assert_eq!(ops(s.hooks.take()), ["attach Deals", "attach Tasks"]);
+    assert_eq!(registered().as_deref(), Some("Tasks"));
+    s.hooks.fail_attach.store(false, Ordering::SeqCst);
+
+    // A detach that fails refuses disabling; nothing saved.
+    s.hooks.fail_detach.store(true, Ordering::SeqCst);
+    let err = s
+        .workflows
+        .patch(TENANT, &id, json!({"enabled": false}))
+        .await
         .expect_err("detach fails");
     assert!(matches!(err, AutomationError::Airtable(_)));
-    assert_eq!(
-        ops(s.hooks.take()),
-        ["attach Deals", "detach Tasks", "detach Deals"]
-    );
+    assert_eq!(ops(s.hooks.take()), ["detach Tasks"]);
     let kept = s.workflows.get(TENANT, &id).await.expect("get");
+    assert!(kept.spec.enabled);
     assert_eq!(kept.spec.name, "Renamed");
     assert_eq!(kept.version, 5);
+    assert_eq!(registered().as_deref(), Some("Tasks"));
+    s.hooks.fail_detach.store(false, Ordering::SeqCst);
 
     // Delete detaches, then removes everything.
-    s.hooks.fail_detach.store(false, Ordering::SeqCst);
     s.workflows.delete(TENANT, &id).await.expect("delete");
     assert_eq!(ops(s.hooks.take()), ["detach Tasks"]);
+    assert_eq!(registered(), None);
     assert!(matches!(
         s.workflows.get(TENANT, &id).await,
         Err(AutomationError::NotFound(_))
@@ -290,6 +307,49 @@ async fn disabling_changing_and_deleting_move_the_record_trigger() {
         store.signing_secret(TENANT, &id).await.expect("secret"),
         None
     );
+}
+
+#[tokio::test]
+async fn a_store_failure_after_moving_a_trigger_puts_the_old_one_back() {
+    let clock = basics::ManualClock::at(utc(NOW));
+    let base = store(&clock);
+    let down = Arc::new(AtomicBool::new(false));
+    let switch = Arc::clone(&down);
+    let failing: Arc<dyn TableStore> = Arc::new(FailingStore::wrapping(
+        Arc::clone(&base.store),
+        move |call, _| call == StoreCall::TransactWrite && switch.load(Ordering::SeqCst),
+    ));
+    let s = setup_on(clock, Store::wrapping(failing, base));
+    let id = s
+        .workflows
+        .create(TENANT, record_spec("Deals", "Deals"))
+        .await
+        .expect("create")
+        .workflow
+        .id;
+    s.hooks.take();
+    down.store(true, Ordering::SeqCst);
+    let err = s
+        .workflows
+        .replace(TENANT, &id, record_spec("Deals", "Tasks"))
+        .await
+        .expect_err("store down");
+    assert!(matches!(err, AutomationError::Store(_)), "{err:?}");
+    assert_eq!(ops(s.hooks.take()), ["attach Tasks", "attach Deals"]);
+    assert_eq!(s.hooks.registered(id.as_str()).as_deref(), Some("Deals"));
+
+    // Disabling with the store down: detached, then attached again.
+    let err = s
+        .workflows
+        .patch(TENANT, &id, json!({"enabled": false}))
+        .await
+        .expect_err("store down");
+    assert!(matches!(err, AutomationError::Store(_)), "{err:?}");
+    assert_eq!(ops(s.hooks.take()), ["detach Deals", "attach Deals"]);
+    assert_eq!(s.hooks.registered(id.as_str()).as_deref(), Some("Deals"));
+    down.store(false, Ordering::SeqCst);
+    let kept = s.workflows.get(TENANT, &id).await.expect("get");
+    assert_eq!(kept.version, 1);
 }
 
 #[tokio::test]

@@ -1,43 +1,27 @@
-//! [`SchemaLookup`] over the tenant's Airtable connection: the platform's one client per
-//! tenant ([`ClientPool`]), observed like chat's and MCP's tools ([`Gateway::client_for_tools`])
-//! so every schema call counts in the tenant's usage and waits for the base's rate limit like
-//! any other call.
+//! [`SchemaLookup`] over the tenant's Airtable connection, through the same
+//! [`TenantAirtable`] the record triggers use: the process's client for the tenant,
+//! rate-limited with every other caller and counted in the tenant's usage like chat's and MCP's
+//! tool calls ([`gateway::Gateway::client_for_tools`]).
 //!
 //! One `GET /v0/meta/bases/{base}/tables` per lookup; validation asks once per (base, table).
 
-use std::sync::Arc;
-
 use airtable::{AirtableError, BaseId};
 use async_trait::async_trait;
-use connections::{ConnectionError, Connections};
-use gateway::{ClientPool, Gateway};
-use metering::{UsageCounters, UsageTally};
+use metering::UsageTally;
 
 use crate::error::AutomationError;
+use crate::record_hooks::TenantAirtable;
 use crate::seams::SchemaLookup;
 
 /// Reads table schemas with the tenant's connected token.
 #[derive(Debug, Clone)]
 pub struct GatewaySchema {
-    gateway: Gateway,
-    connections: Connections,
-    clients: Arc<ClientPool>,
-    usage: UsageCounters,
+    airtable: TenantAirtable,
 }
 
 impl GatewaySchema {
-    pub fn new(
-        gateway: Gateway,
-        connections: Connections,
-        clients: Arc<ClientPool>,
-        usage: UsageCounters,
-    ) -> Self {
-        Self {
-            gateway,
-            connections,
-            clients,
-            usage,
-        }
+    pub fn new(airtable: TenantAirtable) -> Self {
+        Self { airtable }
     }
 
     async fn fields(
@@ -47,20 +31,11 @@ impl GatewaySchema {
         table: &str,
         tally: &UsageTally,
     ) -> Result<Option<Vec<String>>, AutomationError> {
-        let token = self
-            .connections
-            .token(tenant_id)
-            .await
-            .map_err(connection_error)?;
-        let client = self
-            .clients
-            .client(tenant_id, token)
-            .map_err(|err| airtable_error(base, err))?;
-        let airtable = self.gateway.client_for_tools(tenant_id, &client, tally);
-        let schema = airtable
+        let client = self.airtable.client(tenant_id, tally).await?;
+        let schema = client
             .base_schema(base, false)
             .await
-            .map_err(|err| airtable_error(base, err))?;
+            .map_err(|err| schema_error(base, err))?;
         Ok(schema
             .tables
             .into_iter()
@@ -84,40 +59,21 @@ impl SchemaLookup for GatewaySchema {
         base: &str,
         table: &str,
     ) -> Result<Option<Vec<String>>, AutomationError> {
-        let base = BaseId::parse(base).map_err(|err| AutomationError::invalid("", err.0))?;
+        let base = BaseId::parse(base).map_err(|err| AutomationError::invalid("/", err.0))?;
         let tally = UsageTally::new();
         let found = self.fields(tenant_id, &base, table, &tally).await;
-        let used = tally.take();
-        if !used.is_empty() {
-            let counters: Vec<(&str, i64)> =
-                used.iter().map(|(name, by)| (name.as_str(), *by)).collect();
-            if let Err(err) = self.usage.add(tenant_id, &counters).await {
-                tracing::warn!(tenant_id, error = %err, "could not count schema lookups in usage");
-            }
-        }
+        self.airtable.record(tenant_id, &tally).await;
         found
     }
 }
 
-fn connection_error(err: ConnectionError) -> AutomationError {
-    match err {
-        ConnectionError::NotConnected => AutomationError::NotConnected(err.to_string()),
-        ConnectionError::Store(err) => AutomationError::Store(err),
-        other => AutomationError::NotConnected(format!(
-            "the tenant's Airtable connection cannot be used: {other}"
-        )),
-    }
-}
-
-fn airtable_error(base: &BaseId, err: AirtableError) -> AutomationError {
+/// A base the token cannot see (Airtable answers 403 or 404 alike) is the user's to fix, and
+/// says so; a refused token is a connection problem.
+fn schema_error(base: &BaseId, err: AirtableError) -> AutomationError {
     match err.status() {
-        Some(401) => AutomationError::NotConnected(
-            "Airtable refused the connected token; reconnect with PUT /v1/connections/airtable"
-                .to_string(),
-        ),
         Some(403 | 404) => AutomationError::Airtable(format!(
             "the base {base} does not exist or the connected token cannot read its schema"
         )),
-        _ => AutomationError::Airtable(err.to_string()),
+        _ => crate::record_hooks::tenant_airtable::from_airtable(err),
     }
 }

@@ -3,12 +3,13 @@
 //! Every save runs in the same order, so nothing is ever half-saved:
 //!
 //! 1. **validate** the whole spec ([`crate::validation`]); any problem refuses the save;
-//! 2. **attach** the new record trigger (an Airtable webhook) when the workflow needs one; if
-//!    that fails nothing was saved;
-//! 3. **detach** the old record trigger when the workflow no longer listens to that table
-//!    (disabled, deleted, another trigger); if that fails the attach of step 2 is undone;
-//! 4. **store** the workflow in one transaction with its secret, pointer and schedule index
-//!    entry; if that fails, steps 3 and 2 are undone (the old trigger re-attached, the new one
+//! 2. **attach** the record trigger (an Airtable webhook on the trigger's table) when the saved
+//!    workflow listens to record changes: attaching also lets go of the table it listened to
+//!    before, if the trigger moved. Or, when it no longer listens (disabled, deleted, another
+//!    kind of trigger), **detach** it. If that fails nothing was saved (a failed attach puts
+//!    the old trigger back);
+//! 3. **store** the workflow in one transaction with its secret, pointer and schedule index
+//!    entry; if that fails, step 2 is undone (the old trigger attached again, or the new one
 //!    detached).
 //!
 //! The order puts the external call first because it is the one most likely to fail (Airtable,
@@ -323,32 +324,34 @@ impl Workflows {
             created_at: old.workflow.created_at,
             updated_at: now,
         };
-        let old_target = hook_target(&old.workflow);
-        let new_target = hook_target(&new);
-        // A new trigger on the same table replaces the old registration rather than adding
-        // one: the old workflow must not be detached from it, nor the new one on failure.
-        let attach_new = new_target.is_some();
-        let detach_old = old_target.is_some() && old_target != new_target;
-        let undo_new = attach_new && old_target != new_target;
-        if attach_new {
-            self.hooks.attach(&new).await?;
-        }
-        if detach_old && let Err(err) = self.hooks.detach(&old.workflow).await {
-            if undo_new {
-                self.undo("detach", self.hooks.detach(&new).await, &new);
+        // `attach` moves the workflow's registration to the new table (letting the old one go)
+        // and `detach` removes the workflow from every registration, so an enabled record
+        // trigger is only ever attached, and detached only when it stops listening.
+        let old_hooked = hook_target(&old.workflow).is_some();
+        let new_hooked = hook_target(&new).is_some();
+        if new_hooked {
+            if let Err(err) = self.hooks.attach(&new).await {
+                if old_hooked {
+                    self.undo(
+                        "re-attach",
+                        self.hooks.attach(&old.workflow).await,
+                        &old.workflow,
+                    );
+                }
+                return Err(err);
             }
-            return Err(err);
+        } else if old_hooked {
+            self.hooks.detach(&old.workflow).await?;
         }
         let next = pending_fire(&old, &new, now).or_else(|| next_fire(&new, now));
         if let Err(err) = self.store.replace(&old, &new, next).await {
-            if detach_old {
+            if old_hooked {
                 self.undo(
                     "re-attach",
                     self.hooks.attach(&old.workflow).await,
                     &old.workflow,
                 );
-            }
-            if undo_new {
+            } else if new_hooked {
                 self.undo("detach", self.hooks.detach(&new).await, &new);
             }
             return Err(store_error(err));

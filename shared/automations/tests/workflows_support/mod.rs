@@ -32,6 +32,16 @@ pub struct Store {
     _dir: tempfile::TempDir,
 }
 
+impl Store {
+    /// `store` in front of `inner`'s database (a failing wrapper), keeping the tempdir alive.
+    pub fn wrapping(store: Arc<dyn TableStore>, inner: Store) -> Store {
+        Store {
+            store,
+            _dir: inner._dir,
+        }
+    }
+}
+
 pub fn store(clock: &ManualClock) -> Store {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = embedded::Database::open(&dir.path().join("automations.sqlite")).expect("db");
@@ -42,10 +52,13 @@ pub fn store(clock: &ManualClock) -> Store {
     }
 }
 
-/// Attach/detach calls as `("attach" | "detach", workflow id, table)`.
+/// Record-trigger hooks with the real ones' semantics: `attach` registers the workflow on its
+/// trigger's table (leaving any table it was on before), `detach` removes it from all. Calls
+/// are recorded as `("attach" | "detach", workflow id, table)`; a failing call changes nothing.
 #[derive(Debug, Default)]
 pub struct FakeHooks {
     pub calls: Mutex<Vec<(String, String, String)>>,
+    registered: Mutex<HashMap<String, String>>,
     pub fail_attach: AtomicBool,
     pub fail_detach: AtomicBool,
 }
@@ -53,6 +66,15 @@ pub struct FakeHooks {
 impl FakeHooks {
     pub fn take(&self) -> Vec<(String, String, String)> {
         std::mem::take(&mut *self.calls.lock().expect("lock"))
+    }
+
+    /// The table the workflow is registered on, if any.
+    pub fn registered(&self, workflow_id: &str) -> Option<String> {
+        self.registered
+            .lock()
+            .expect("lock")
+            .get(workflow_id)
+            .cloned()
     }
 
     fn record(&self, op: &str, workflow: &Workflow) {
@@ -76,6 +98,15 @@ impl RecordTriggerHooks for FakeHooks {
         if self.fail_attach.load(Ordering::SeqCst) {
             return Err(AutomationError::Airtable("webhook limit reached".into()));
         }
+        let mut registered = self.registered.lock().expect("lock");
+        match workflow.spec.trigger.record_change() {
+            Some((_, _, table)) if workflow.spec.enabled => {
+                registered.insert(workflow.id.to_string(), table.to_string());
+            }
+            _ => {
+                registered.remove(workflow.id.as_str());
+            }
+        }
         Ok(())
     }
 
@@ -84,6 +115,10 @@ impl RecordTriggerHooks for FakeHooks {
         if self.fail_detach.load(Ordering::SeqCst) {
             return Err(AutomationError::Airtable("Airtable is down".into()));
         }
+        self.registered
+            .lock()
+            .expect("lock")
+            .remove(workflow.id.as_str());
         Ok(())
     }
 }
