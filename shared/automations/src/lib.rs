@@ -5,8 +5,12 @@
 //! - [`model`]: workflows, triggers, steps, runs and queue messages, as stored and as sent.
 
 pub mod error;
+pub mod executor;
 pub mod model;
+pub mod runs;
 pub mod seams;
+pub mod steps;
+pub mod worker;
 
 pub use error::{AutomationError, Problem};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
