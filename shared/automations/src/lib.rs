@@ -10,6 +10,7 @@ pub mod model;
 pub mod runs;
 pub mod seams;
 pub mod steps;
+pub mod template;
 pub mod worker;
 
 pub use error::{AutomationError, Problem};

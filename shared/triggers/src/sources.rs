@@ -39,9 +39,21 @@ pub struct EventSourceBinding {
     pub source: EventSource,
 }
 
-/// Every non-HTTP event source of the deployment. Empty until the first queue, schedule and saga
-/// functions (worker-runs, worker-events, scheduler, saga-step) arrive.
-pub const EVENT_SOURCES: &[EventSourceBinding] = &[];
+/// Every non-HTTP event source of the deployment.
+pub const EVENT_SOURCES: &[EventSourceBinding] = &[
+    EventSourceBinding {
+        function: "worker-runs",
+        source: EventSource::Queue(QueueName::Runs),
+    },
+    EventSourceBinding {
+        function: "worker-events",
+        source: EventSource::Queue(QueueName::Events),
+    },
+    EventSourceBinding {
+        function: "scheduler",
+        source: EventSource::Schedule("rate(1 minute)"),
+    },
+];
 
 /// Checks a table for what the template could not express: a binding listed twice, a consumer on
 /// a dead-letter queue (it would defeat the DLQ, which holds messages for a person to look at),
