@@ -20,8 +20,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::AutomationError;
 use crate::model::{Run, RunId, RunStatus, Step, StepKind, StepRecord, StepStatus};
-use crate::runs::store::{DeadLetter, RunStore, counted_as};
 use crate::runs::send_run_message;
+use crate::runs::store::{DeadLetter, RunStore, counted_as};
 use crate::steps::{StepError, StepScope, StepServices, condition, not_configured};
 use crate::template;
 
@@ -95,7 +95,11 @@ impl Executor {
     }
 
     /// Advances the run as far as it goes now.
-    pub async fn advance(&self, tenant_id: &str, run_id: &RunId) -> Result<Advance, AutomationError> {
+    pub async fn advance(
+        &self,
+        tenant_id: &str,
+        run_id: &RunId,
+    ) -> Result<Advance, AutomationError> {
         loop {
             let Some(run) = self.store.get(tenant_id, run_id).await? else {
                 return Ok(Advance::Gone);
@@ -111,8 +115,14 @@ impl Executor {
                 }
             }
             if now >= run.deadline {
-                let error = format!("deadline: the run did not end by {}", run.deadline.to_rfc3339());
-                match self.finish(run, RunStatus::Failed, Some(error), vec![]).await? {
+                let error = format!(
+                    "deadline: the run did not end by {}",
+                    run.deadline.to_rfc3339()
+                );
+                match self
+                    .finish(run, RunStatus::Failed, Some(error), vec![])
+                    .await?
+                {
                     Some(ended) => return Ok(ended),
                     None => continue,
                 }
@@ -134,7 +144,11 @@ impl Executor {
                 started.status = RunStatus::Running;
                 started.started_at.get_or_insert(now);
                 started.version += 1;
-                if !self.store.save(&started, run.version, None, now, vec![]).await? {
+                if !self
+                    .store
+                    .save(&started, run.version, None, now, vec![])
+                    .await?
+                {
                     continue;
                 }
                 started
@@ -177,7 +191,13 @@ impl Executor {
             )?;
             if self
                 .store
-                .save(&run, previous, counted_as(RunStatus::DeadLetter), now, vec![marker])
+                .save(
+                    &run,
+                    previous,
+                    counted_as(RunStatus::DeadLetter),
+                    now,
+                    vec![marker],
+                )
                 .await?
             {
                 tracing::warn!(tenant_id, %run_id, reason, "run dead-lettered");
@@ -227,7 +247,9 @@ impl Executor {
         }
         let index = run.next_step;
         let record = self.store.get_step(&run.tenant_id, &run.id, index).await?;
-        let mut record = record.unwrap_or_else(|| self.new_record(index, &run.steps_snapshot[index], Value::Null, now));
+        let mut record = record.unwrap_or_else(|| {
+            self.new_record(index, &run.steps_snapshot[index], Value::Null, now)
+        });
         let output = json!({"woke_at": now.to_rfc3339(), "wake_at": wake_at.to_rfc3339()});
         let mut awake = run;
         awake.status = RunStatus::Running;
@@ -239,7 +261,13 @@ impl Executor {
         }
     }
 
-    fn new_record(&self, index: usize, step: &Step, input: Value, now: DateTime<Utc>) -> StepRecord {
+    fn new_record(
+        &self,
+        index: usize,
+        step: &Step,
+        input: Value,
+        now: DateTime<Utc>,
+    ) -> StepRecord {
         StepRecord {
             index,
             step_id: step.id.clone(),
@@ -284,7 +312,9 @@ impl Executor {
             .enumerate()
             .partition(|(i, _)| *i < SKIPPED_IN_TRANSACTION);
         for (_, skipped) in before {
-            self.store.put_step(&run.tenant_id, &run.id, &skipped).await?;
+            self.store
+                .put_step(&run.tenant_id, &run.id, &skipped)
+                .await?;
         }
         for _ in 0..CHECKPOINT_ATTEMPTS {
             let now = self.clock.now();
@@ -335,9 +365,14 @@ impl Executor {
         let step = run.steps_snapshot[index].clone();
         let now = self.clock.now();
         let existing = self.store.get_step(&run.tenant_id, &run.id, index).await?;
-        if let Some(done) = existing.as_ref().filter(|r| r.status == StepStatus::Succeeded) {
+        if let Some(done) = existing
+            .as_ref()
+            .filter(|r| r.status == StepStatus::Succeeded)
+        {
             // Checkpointed before (the run's move was lost): never run it again.
-            let moved = self.checkpoint(run, done.clone(), index + 1, vec![]).await?;
+            let moved = self
+                .checkpoint(run, done.clone(), index + 1, vec![])
+                .await?;
             return Ok((!moved).then_some(Advance::Superseded));
         }
         // A step started before reuses its recorded parameters: the same request again.
@@ -352,13 +387,15 @@ impl Executor {
                 match render(&step.kind, &context) {
                     Ok(input) => input,
                     Err(message) => {
-                        let mut record = existing.unwrap_or_else(|| self.new_record(index, &step, Value::Null, now));
+                        let mut record = existing
+                            .unwrap_or_else(|| self.new_record(index, &step, Value::Null, now));
                         return self.fail(run, &mut record, message).await;
                     }
                 }
             }
         };
-        let mut record = existing.unwrap_or_else(|| self.new_record(index, &step, Value::Null, now));
+        let mut record =
+            existing.unwrap_or_else(|| self.new_record(index, &step, Value::Null, now));
         record.input = input.clone();
         record.attempts += 1;
         record.status = StepStatus::Running;
@@ -367,11 +404,17 @@ impl Executor {
             Ok(kind) => kind,
             Err(err) => {
                 return self
-                    .fail(run, &mut record, format!("its rendered parameters are invalid: {err}"))
+                    .fail(
+                        run,
+                        &mut record,
+                        format!("its rendered parameters are invalid: {err}"),
+                    )
                     .await;
             }
         };
-        self.store.put_step(&run.tenant_id, &run.id, &record).await?;
+        self.store
+            .put_step(&run.tenant_id, &run.id, &record)
+            .await?;
         let scope = StepScope {
             tenant_id: &run.tenant_id,
             workflow_id: &run.workflow_id,
@@ -380,10 +423,14 @@ impl Executor {
         };
         let done = match self.perform(&run, &scope, &kind, &mut record).await {
             Ok(done) => done,
-            Err(StepError::Permanent(message)) => return self.fail(run, &mut record, message).await,
+            Err(StepError::Permanent(message)) => {
+                return self.fail(run, &mut record, message).await;
+            }
             Err(StepError::Transient(message)) => {
                 record.error = Some(message.clone());
-                self.store.put_step(&run.tenant_id, &run.id, &record).await?;
+                self.store
+                    .put_step(&run.tenant_id, &run.id, &record)
+                    .await?;
                 tracing::info!(run_id = %run.id, index, error = message, "step failed; will retry");
                 return Ok(Some(Advance::Retry(format!("step {}: {message}", step.id))));
             }
@@ -475,7 +522,12 @@ impl Executor {
 
     /// A delay step: the run waits (status Waiting, `wake_at`) and its message comes back after
     /// the queue's delay, re-sent in 15-minute hops for longer waits.
-    async fn sleep(&self, run: &Run, seconds: u64, record: &mut StepRecord) -> Result<Done, StepError> {
+    async fn sleep(
+        &self,
+        run: &Run,
+        seconds: u64,
+        record: &mut StepRecord,
+    ) -> Result<Done, StepError> {
         let now = self.clock.now();
         if seconds == 0 {
             return Ok(Done::Next {
@@ -505,7 +557,9 @@ impl Executor {
             .await
             .map_err(store_error)?
         {
-            return Err(StepError::Transient("the run changed while going to sleep".into()));
+            return Err(StepError::Transient(
+                "the run changed while going to sleep".into(),
+            ));
         }
         send_run_message(self.queue.as_ref(), &run.tenant_id, &run.id, wait)
             .await
@@ -524,10 +578,18 @@ impl Executor {
         record.status = StepStatus::Failed;
         record.error = Some(message.clone());
         record.finished_at = Some(now);
-        record.duration_ms = Some((now - record.started_at).num_milliseconds().max(0).unsigned_abs());
+        record.duration_ms = Some(
+            (now - record.started_at)
+                .num_milliseconds()
+                .max(0)
+                .unsigned_abs(),
+        );
         let error = format!("step {}: {message}", record.step_id);
         let op = self.store.step_op(&run.tenant_id, &run.id, record)?;
-        match self.finish(run, RunStatus::Failed, Some(error), vec![op]).await? {
+        match self
+            .finish(run, RunStatus::Failed, Some(error), vec![op])
+            .await?
+        {
             Some(ended) => Ok(Some(ended)),
             None => Ok(None),
         }

@@ -72,13 +72,25 @@ impl RunWorker {
         reason: String,
     ) -> Result<(), JobFailure> {
         if message.receive_count >= MAX_RECEIVES {
-            let reason = format!("gave up after {} deliveries: {reason}", message.receive_count);
+            let reason = format!(
+                "gave up after {} deliveries: {reason}",
+                message.receive_count
+            );
             if let Err(err) = self
                 .executor
                 .dead_letter(&run.tenant_id, &run.run_id, &reason)
                 .await
             {
                 tracing::error!(error = %err, run_id = %run.run_id, "could not mark a dead-lettered run");
+            }
+            // Visible again at once, so the queue's next receive moves it to the dead-letter
+            // queue now rather than after the visibility timeout.
+            if let Err(err) = self
+                .queue
+                .change_visibility(QueueName::Runs, &message.receipt, Duration::ZERO)
+                .await
+            {
+                tracing::warn!(error = %err, "could not release a dead-lettered run message");
             }
             return Err(JobFailure::new(reason));
         }
@@ -100,7 +112,9 @@ impl QueueConsumer for RunWorker {
         let run: RunMessage = message.json()?;
         match self.executor.advance(&run.tenant_id, &run.run_id).await {
             Ok(Advance::Retry(reason)) => self.retry_later(message, &run, reason).await,
-            Ok(Advance::Ended(_) | Advance::Waiting | Advance::Gone | Advance::Superseded) => Ok(()),
+            Ok(Advance::Ended(_) | Advance::Waiting | Advance::Gone | Advance::Superseded) => {
+                Ok(())
+            }
             Err(err) => self.retry_later(message, &run, err.to_string()).await,
         }
     }
@@ -115,9 +129,15 @@ mod tests {
         let backoff = Backoff::default();
         for _ in 0..50 {
             let first = backoff.after(1);
-            assert!(first >= Duration::from_secs(4) && first <= Duration::from_secs(6), "{first:?}");
+            assert!(
+                first >= Duration::from_secs(4) && first <= Duration::from_secs(6),
+                "{first:?}"
+            );
             let third = backoff.after(3);
-            assert!(third >= Duration::from_secs(16) && third <= Duration::from_secs(24), "{third:?}");
+            assert!(
+                third >= Duration::from_secs(16) && third <= Duration::from_secs(24),
+                "{third:?}"
+            );
             assert!(backoff.after(30) <= Duration::from_secs(300));
         }
     }

@@ -33,7 +33,12 @@ async fn a_three_step_run_succeeds_with_each_step_recorded() {
     assert_eq!(w.drain().await, vec![Delivery::Handled]);
 
     let view = w.view(&run_id).await;
-    assert_eq!(view.run.status, RunStatus::Succeeded, "{:?}", view.run.error);
+    assert_eq!(
+        view.run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        view.run.error
+    );
     assert!(view.run.started_at.is_some() && view.run.finished_at.is_some());
     assert_eq!(view.run.next_step, 3);
     assert_eq!(view.steps.len(), 3);
@@ -44,7 +49,10 @@ async fn a_three_step_run_succeeds_with_each_step_recorded() {
         assert!(record.duration_ms.is_some());
     }
     assert_eq!(view.steps[0].input["record"], DEAL);
-    assert_eq!(view.steps[1].input["fields"]["Name"], "Acme platform renewal (won)");
+    assert_eq!(
+        view.steps[1].input["fields"]["Name"],
+        "Acme platform renewal (won)"
+    );
     assert_eq!(view.steps[1].output["fields"]["Stage"], "Won");
     // A sole expression keeps its JSON type (a number stays a number).
     assert_eq!(
@@ -61,11 +69,17 @@ async fn a_three_step_run_succeeds_with_each_step_recorded() {
 async fn a_write_whose_checkpoint_failed_is_replayed_not_repeated_on_redelivery() {
     let w = world().await;
     let run_id = w.start(get_update_set(), json!({"deal": DEAL})).await;
-    w.crash.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    w.crash
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
 
     // The update reaches Airtable, then its checkpoint fails: the delivery fails.
     assert!(matches!(w.deliver().await, Delivery::Failed(_)));
-    assert_eq!(w.failing.failures(), 1, "the checkpoint failure was reached");
+    assert_eq!(
+        w.failing.failures(),
+        1,
+        "the checkpoint failure was reached"
+    );
     assert_eq!(w.requests("update_record"), 1);
     let view = w.view(&run_id).await;
     assert_eq!(view.run.status, RunStatus::Running);
@@ -73,14 +87,30 @@ async fn a_write_whose_checkpoint_failed_is_replayed_not_repeated_on_redelivery(
     assert_eq!(view.steps[1].status, StepStatus::Running);
 
     // Redelivered after the backoff: the write is replayed by its idempotency key.
-    assert_eq!(w.deliver().await, Delivery::Empty, "hidden during the backoff");
+    assert_eq!(
+        w.deliver().await,
+        Delivery::Empty,
+        "hidden during the backoff"
+    );
     w.advance(10);
     assert_eq!(w.deliver().await, Delivery::Handled);
     let view = w.view(&run_id).await;
-    assert_eq!(view.run.status, RunStatus::Succeeded, "{:?}", view.run.error);
-    assert_eq!(w.requests("update_record"), 1, "exactly one PATCH reached Airtable");
+    assert_eq!(
+        view.run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        view.run.error
+    );
+    assert_eq!(
+        w.requests("update_record"),
+        1,
+        "exactly one PATCH reached Airtable"
+    );
     assert_eq!(view.steps[1].attempts, 2);
-    assert_eq!(view.steps[0].attempts, 1, "a checkpointed step is never run again");
+    assert_eq!(
+        view.steps[0].attempts, 1,
+        "a checkpointed step is never run again"
+    );
     assert_eq!(w.requests("get_record"), 1);
     assert_eq!(view.steps[2].output["name"], "Acme platform renewal (won)");
 }
@@ -101,10 +131,19 @@ async fn a_transient_failure_is_retried_with_backoff_then_succeeds() {
     let view = w.view(&run_id).await;
     assert_eq!(view.run.status, RunStatus::Running);
     assert_eq!(view.steps[1].status, StepStatus::Running);
-    assert!(view.steps[1].error.as_deref().is_some_and(|e| e.contains("503")));
+    assert!(
+        view.steps[1]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("503"))
+    );
 
     w.sandbox.control().faults().clear();
-    assert_eq!(w.deliver().await, Delivery::Empty, "hidden during the backoff");
+    assert_eq!(
+        w.deliver().await,
+        Delivery::Empty,
+        "hidden during the backoff"
+    );
     w.advance(7);
     assert_eq!(w.deliver().await, Delivery::Handled);
     let view = w.view(&run_id).await;
@@ -126,7 +165,10 @@ async fn an_airtable_refusal_fails_the_run_at_once() {
     let view = w.view(&run_id).await;
     assert_eq!(view.run.status, RunStatus::Failed);
     let error = view.run.error.unwrap_or_default();
-    assert!(error.starts_with("step won:") && error.contains("422"), "{error}");
+    assert!(
+        error.starts_with("step won:") && error.contains("422"),
+        "{error}"
+    );
     assert_eq!(view.steps[1].status, StepStatus::Failed);
     assert_eq!(view.steps[1].attempts, 1);
     assert_eq!(view.steps.len(), 2, "no step after the failure ran");
@@ -136,7 +178,7 @@ async fn an_airtable_refusal_fails_the_run_at_once() {
 async fn a_template_error_fails_the_step_permanently() {
     let w = world().await;
     let run_id = w
-        .start(json!([{"id": "x", "type": "set", "values": {"a": "{{ input.missing.deeper }}"}}]), json!({}))
+        .start(json!([{"id": "x", "type": "set", "values": {"a": "{{ input.name | no_such_filter }}"}}]), json!({}))
         .await;
     assert_eq!(w.drain().await, vec![Delivery::Handled]);
     let view = w.view(&run_id).await;
@@ -215,7 +257,11 @@ async fn a_long_delay_is_re_enqueued_in_hops_and_early_deliveries_do_nothing_els
     let view = w.view(&run_id).await;
     assert_eq!(view.run.status, RunStatus::Waiting);
     assert!(view.run.wake_at.is_some());
-    assert_eq!(w.deliver().await, Delivery::Empty, "the wake-up message is delayed");
+    assert_eq!(
+        w.deliver().await,
+        Delivery::Empty,
+        "the wake-up message is delayed"
+    );
 
     // After the queue's longest delay (15 minutes) the message comes back early: it is sent
     // again for the rest, and the run stays asleep.
@@ -261,7 +307,11 @@ async fn a_false_condition_skips_to_otherwise_or_ends_the_run() {
     let statuses: Vec<StepStatus> = view.steps.iter().map(|s| s.status).collect();
     assert_eq!(
         statuses,
-        vec![StepStatus::Succeeded, StepStatus::Skipped, StepStatus::Succeeded]
+        vec![
+            StepStatus::Succeeded,
+            StepStatus::Skipped,
+            StepStatus::Succeeded
+        ]
     );
     assert_eq!(view.steps[0].output, json!({"result": false}));
 
@@ -302,12 +352,25 @@ async fn the_last_receive_dead_letters_the_run_and_a_redrive_completes_it() {
     w.sandbox.control().faults().clear();
     let redriven = w.runs.redrive(TENANT, &run_id).await.expect("redrive");
     assert_eq!(redriven.status, RunStatus::Queued);
-    assert_eq!(w.depth(QueueName::RunsDlq).await, 0, "its DLQ copy was removed");
-    assert!(w.runs.dead_letters(TENANT).await.expect("letters").is_empty());
+    assert_eq!(
+        w.depth(QueueName::RunsDlq).await,
+        0,
+        "its DLQ copy was removed"
+    );
+    assert!(
+        w.runs
+            .dead_letters(TENANT)
+            .await
+            .expect("letters")
+            .is_empty()
+    );
     assert_eq!(w.drain().await, vec![Delivery::Handled]);
     let view = w.view(&run_id).await;
     assert_eq!(view.run.status, RunStatus::Succeeded);
-    assert_eq!(view.steps[0].attempts, 1, "the read before the failures is not repeated");
+    assert_eq!(
+        view.steps[0].attempts, 1,
+        "the read before the failures is not repeated"
+    );
     // A second redrive of a run that is no longer a dead letter is refused.
     assert!(matches!(
         w.runs.redrive(TENANT, &run_id).await,
@@ -329,24 +392,43 @@ async fn one_dedup_key_starts_one_run() {
     let workflow = w.workflow(json!([{"id": "x", "type": "set", "values": {"a": 1}}]));
     let first = w
         .runs
-        .start(&workflow, manual(), json!({}), Some("fire:2026-12-02T07:00Z".into()))
+        .start(
+            &workflow,
+            manual(),
+            json!({}),
+            Some("fire:2026-12-02T07:00Z".into()),
+        )
         .await
         .expect("first");
     // Still queued: the message is sent again (a crash may have lost the first).
     let again = w
         .runs
-        .start(&workflow, manual(), json!({}), Some("fire:2026-12-02T07:00Z".into()))
+        .start(
+            &workflow,
+            manual(),
+            json!({}),
+            Some("fire:2026-12-02T07:00Z".into()),
+        )
         .await
         .expect("again");
     assert_eq!(first, again);
     w.drain().await;
     let after = w
         .runs
-        .start(&workflow, manual(), json!({}), Some("fire:2026-12-02T07:00Z".into()))
+        .start(
+            &workflow,
+            manual(),
+            json!({}),
+            Some("fire:2026-12-02T07:00Z".into()),
+        )
         .await
         .expect("after");
     assert_eq!(after, first);
-    assert_eq!(w.depth(QueueName::Runs).await, 0, "an ended run is not enqueued again");
+    assert_eq!(
+        w.depth(QueueName::Runs).await,
+        0,
+        "an ended run is not enqueued again"
+    );
     let (runs, _) = w
         .runs
         .list_for_workflow(TENANT, &workflow.id, 10, None)
@@ -356,7 +438,12 @@ async fn one_dedup_key_starts_one_run() {
     assert_eq!(runs[0].status, RunStatus::Succeeded);
     let other = w
         .runs
-        .start(&workflow, manual(), json!({}), Some("fire:2026-12-02T08:00Z".into()))
+        .start(
+            &workflow,
+            manual(),
+            json!({}),
+            Some("fire:2026-12-02T08:00Z".into()),
+        )
         .await
         .expect("other");
     assert_ne!(other, first);

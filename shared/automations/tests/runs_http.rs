@@ -43,7 +43,10 @@ async fn a_signed_request_carries_its_idempotency_key_and_a_valid_signature() {
     let request = &sent[0];
     assert_eq!(request.method, "POST");
     let body = request.body.clone().unwrap_or_default();
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).ok(), Some(json!({"deal": "recX"})));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&body).ok(),
+        Some(json!({"deal": "recX"}))
+    );
     assert_eq!(
         header(&request.headers, "Idempotency-Key"),
         Some(format!("run:{run_id}:step:0").as_str())
@@ -64,7 +67,8 @@ async fn a_signed_request_carries_its_idempotency_key_and_a_valid_signature() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_and_refusals_fail_the_run() {
     let w = world().await;
-    let steps = json!([{"id": "notify", "type": "http", "url": "https://hooks.example.com/x", "body": {}}]);
+    let steps =
+        json!([{"id": "notify", "type": "http", "url": "https://hooks.example.com/x", "body": {}}]);
     w.http.answer(503, "busy");
     w.http.fail(OutboundError::Refused("loopback".into()));
     let run_id = w.start(steps, json!({})).await;

@@ -290,7 +290,12 @@ impl ChatService {
     ) -> Result<PromptReply, ChatError> {
         let budget = self.budgets.get(tenant_id).await?;
         let hold = self
-            .reserve(tenant_id, budget.as_ref(), system.len() + prompt.len(), &price)
+            .reserve(
+                tenant_id,
+                budget.as_ref(),
+                system.len() + prompt.len(),
+                &price,
+            )
             .await?;
         let conversation = [Message::User {
             text: prompt.to_string(),
@@ -316,7 +321,9 @@ impl ChatService {
         usage.add(counters::COST_MICRO_USD, budget::micro_usd(cost_usd));
         if let Some(settings) = &budget {
             let spent = self.admission.settled_this_month(tenant_id).await? as f64 / 1_000_000.0;
-            self.budgets.record_alerts(tenant_id, settings, spent).await?;
+            self.budgets
+                .record_alerts(tenant_id, settings, spent)
+                .await?;
         }
         Ok(PromptReply {
             text: completion.text.unwrap_or_default(),

@@ -108,7 +108,12 @@ impl Runs {
     ) -> Result<(Vec<Run>, Option<String>), AutomationError> {
         let (runs, next) = self
             .store
-            .list_for_workflow(tenant_id, workflow_id, limit.clamp(1, 100), cursor.map(Cursor))
+            .list_for_workflow(
+                tenant_id,
+                workflow_id,
+                limit.clamp(1, 100),
+                cursor.map(Cursor),
+            )
             .await?;
         Ok((runs, next.map(|c| c.0)))
     }
@@ -159,12 +164,20 @@ impl Runs {
 
     /// Runs by status for each of the last `days` days (today included), oldest first, with
     /// days without runs as zeros.
-    pub async fn stats(&self, tenant_id: &str, days: u32) -> Result<Vec<DayStats>, AutomationError> {
+    pub async fn stats(
+        &self,
+        tenant_id: &str,
+        days: u32,
+    ) -> Result<Vec<DayStats>, AutomationError> {
         let days = days.clamp(1, MAX_STATS_DAYS);
         let today = self.clock.now().date_naive();
         let first = today - chrono::Duration::days(i64::from(days) - 1);
-        let stored: BTreeMap<NaiveDate, ports::Item> =
-            self.store.stats(tenant_id, first, today).await?.into_iter().collect();
+        let stored: BTreeMap<NaiveDate, ports::Item> = self
+            .store
+            .stats(tenant_id, first, today)
+            .await?
+            .into_iter()
+            .collect();
         Ok(first
             .iter_days()
             .take(days as usize)
@@ -243,7 +256,9 @@ impl Runs {
                     .is_ok_and(|m| m.tenant_id == tenant_id && m.run_id == *run_id);
                 let done = if ours {
                     found = true;
-                    self.queue.delete(QueueName::RunsDlq, &message.receipt).await
+                    self.queue
+                        .delete(QueueName::RunsDlq, &message.receipt)
+                        .await
                 } else {
                     self.queue
                         .change_visibility(QueueName::RunsDlq, &message.receipt, Duration::ZERO)

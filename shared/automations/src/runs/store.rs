@@ -38,7 +38,8 @@ pub struct DeadLetter {
 
 /// The statuses counted per day (a run is counted once when created, then once per final
 /// status it reaches; a redriven dead letter is counted again when it ends).
-pub const COUNTED_STATUSES: [&str; 5] = ["created", "succeeded", "failed", "cancelled", "dead_letter"];
+pub const COUNTED_STATUSES: [&str; 5] =
+    ["created", "succeeded", "failed", "cancelled", "dead_letter"];
 
 fn tenant_pk(tenant_id: &str) -> String {
     format!("TENANT#{tenant_id}")
@@ -182,7 +183,11 @@ impl RunStore {
                     .store
                     .get(Table::Runs, &key)
                     .await?
-                    .and_then(|item| item.get("run_id").and_then(Value::as_str).map(str::to_string))
+                    .and_then(|item| {
+                        item.get("run_id")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
                     .ok_or(err)?;
                 RunId::parse(&existing)
                     .map(Some)
@@ -266,7 +271,11 @@ impl RunStore {
     }
 
     /// Every step record of a run, in step order.
-    pub async fn steps(&self, tenant_id: &str, run_id: &RunId) -> Result<Vec<StepRecord>, StoreError> {
+    pub async fn steps(
+        &self,
+        tenant_id: &str,
+        run_id: &RunId,
+    ) -> Result<Vec<StepRecord>, StoreError> {
         let mut records = Vec::new();
         let mut cursor = None;
         loop {
@@ -316,7 +325,11 @@ impl RunStore {
     }
 
     /// The write of a dead-letter marker, for the transaction that dead-letters the run.
-    pub fn dead_letter_op(&self, tenant_id: &str, letter: &DeadLetter) -> Result<TransactOp, StoreError> {
+    pub fn dead_letter_op(
+        &self,
+        tenant_id: &str,
+        letter: &DeadLetter,
+    ) -> Result<TransactOp, StoreError> {
         Ok(TransactOp::Put {
             table: Table::Runs,
             item: to_item(&dead_letter_key(tenant_id, &letter.run_id), letter)?,

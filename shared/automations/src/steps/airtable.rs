@@ -49,15 +49,18 @@ impl AirtableSteps {
     }
 
     /// Runs one rendered Airtable step.
-    pub async fn run(&self, scope: &StepScope<'_>, kind: &StepKind) -> Result<StepOutput, StepError> {
+    pub async fn run(
+        &self,
+        scope: &StepScope<'_>,
+        kind: &StepKind,
+    ) -> Result<StepOutput, StepError> {
         let (operation, body) = request_for(kind)?;
         let write = operation.is_write();
         let mut request = Request::new(operation);
         request.body = body;
         if write {
-            request.idempotency_key = Some(
-                IdempotencyKey::parse(&scope.idempotency_key()).map_err(permanent)?,
-            );
+            request.idempotency_key =
+                Some(IdempotencyKey::parse(&scope.idempotency_key()).map_err(permanent)?);
         }
         let tally = UsageTally::new();
         let answer = self.gateway.handle(scope.tenant_id, request, &tally).await;
@@ -66,7 +69,9 @@ impl AirtableSteps {
         let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         if (200..300).contains(&answer.status) {
             return Ok(match kind {
-                StepKind::AirtableList { .. } => json!({"records": body.get("records").cloned().unwrap_or(json!([]))}),
+                StepKind::AirtableList { .. } => {
+                    json!({"records": body.get("records").cloned().unwrap_or(json!([]))})
+                }
                 _ => body,
             });
         }
@@ -98,7 +103,9 @@ fn request_for(kind: &StepKind) -> Result<(Operation, Option<Value>), StepError>
         } => {
             let (base, table) = ids(base, table)?;
             let mut body = serde_json::Map::new();
-            let max = max_records.unwrap_or(MAX_LIST_RECORDS).clamp(1, MAX_LIST_RECORDS);
+            let max = max_records
+                .unwrap_or(MAX_LIST_RECORDS)
+                .clamp(1, MAX_LIST_RECORDS);
             body.insert("maxRecords".into(), json!(max));
             body.insert("pageSize".into(), json!(max));
             if let Some(filter) = filter.as_deref().filter(|f| !f.is_empty()) {

@@ -24,7 +24,10 @@ fn compare(Comparison { left, op, right }: &Comparison) -> bool {
         ConditionOp::NotEquals => order(left, right) != Some(Ordering::Equal),
         ConditionOp::GreaterThan => order(left, right) == Some(Ordering::Greater),
         ConditionOp::GreaterThanOrEqual => {
-            matches!(order(left, right), Some(Ordering::Greater | Ordering::Equal))
+            matches!(
+                order(left, right),
+                Some(Ordering::Greater | Ordering::Equal)
+            )
         }
         ConditionOp::LessThan => order(left, right) == Some(Ordering::Less),
         ConditionOp::LessThanOrEqual => {
@@ -100,20 +103,40 @@ mod tests {
 
     #[test]
     fn numbers_compare_numerically_and_strings_as_strings() {
-        assert!(holds(&cond(json!({"left": 10, "op": "greater_than", "right": 9}))));
-        assert!(holds(&cond(json!({"left": "10", "op": "greater_than", "right": 9}))));
-        assert!(!holds(&cond(json!({"left": "10", "op": "greater_than", "right": "9"}))));
-        assert!(holds(&cond(json!({"left": 1.0, "op": "equals", "right": 1}))));
-        assert!(holds(&cond(json!({"left": "Won", "op": "equals", "right": "Won"}))));
-        assert!(holds(&cond(json!({"left": "Won", "op": "not_equals", "right": "Lost"}))));
+        assert!(holds(&cond(
+            json!({"left": 10, "op": "greater_than", "right": 9})
+        )));
+        assert!(holds(&cond(
+            json!({"left": "10", "op": "greater_than", "right": 9})
+        )));
+        assert!(!holds(&cond(
+            json!({"left": "10", "op": "greater_than", "right": "9"})
+        )));
+        assert!(holds(&cond(
+            json!({"left": 1.0, "op": "equals", "right": 1})
+        )));
+        assert!(holds(&cond(
+            json!({"left": "Won", "op": "equals", "right": "Won"})
+        )));
+        assert!(holds(&cond(
+            json!({"left": "Won", "op": "not_equals", "right": "Lost"})
+        )));
     }
 
     #[test]
     fn contains_looks_into_strings_and_arrays() {
-        assert!(holds(&cond(json!({"left": "hello world", "op": "contains", "right": "world"}))));
-        assert!(holds(&cond(json!({"left": ["a", "b"], "op": "contains", "right": "b"}))));
-        assert!(holds(&cond(json!({"left": [1, 2], "op": "not_contains", "right": 3}))));
-        assert!(!holds(&cond(json!({"left": 5, "op": "contains", "right": 5}))));
+        assert!(holds(&cond(
+            json!({"left": "hello world", "op": "contains", "right": "world"})
+        )));
+        assert!(holds(&cond(
+            json!({"left": ["a", "b"], "op": "contains", "right": "b"})
+        )));
+        assert!(holds(&cond(
+            json!({"left": [1, 2], "op": "not_contains", "right": 3})
+        )));
+        assert!(!holds(&cond(
+            json!({"left": 5, "op": "contains", "right": 5})
+        )));
     }
 
     #[test]

@@ -41,7 +41,11 @@ impl HttpSteps {
         }
     }
 
-    pub async fn run(&self, scope: &StepScope<'_>, kind: &StepKind) -> Result<StepOutput, StepError> {
+    pub async fn run(
+        &self,
+        scope: &StepScope<'_>,
+        kind: &StepKind,
+    ) -> Result<StepOutput, StepError> {
         let StepKind::Http {
             method,
             url,

@@ -10,7 +10,8 @@ use super::{StepError, StepOutput, StepScope};
 use crate::model::StepKind;
 
 /// The system prompt when a step gives none.
-const DEFAULT_SYSTEM: &str = "You are a step of an automated workflow. Answer with the requested output only.";
+const DEFAULT_SYSTEM: &str =
+    "You are a step of an automated workflow. Answer with the requested output only.";
 
 #[derive(Debug, Clone)]
 pub struct LlmSteps {
@@ -30,7 +31,11 @@ impl LlmSteps {
 
     /// Runs one rendered `llm` step. `max_tokens` is not passed on: the providers' interface has
     /// no output cap, so the budget is the bound on spend.
-    pub async fn run(&self, scope: &StepScope<'_>, kind: &StepKind) -> Result<StepOutput, StepError> {
+    pub async fn run(
+        &self,
+        scope: &StepScope<'_>,
+        kind: &StepKind,
+    ) -> Result<StepOutput, StepError> {
         let StepKind::Llm {
             model,
             system,

@@ -43,12 +43,15 @@ pub struct FakeHttp {
 
 impl FakeHttp {
     pub fn answer(&self, status: u16, body: &str) {
-        self.script.lock().expect("lock").push_back(Ok(OutboundResponse {
-            status,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: body.as_bytes().to_vec(),
-            final_url: "https://hooks.example.com/x".into(),
-        }));
+        self.script
+            .lock()
+            .expect("lock")
+            .push_back(Ok(OutboundResponse {
+                status,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: body.as_bytes().to_vec(),
+                final_url: "https://hooks.example.com/x".into(),
+            }));
     }
 
     pub fn fail(&self, err: OutboundError) {
@@ -137,9 +140,13 @@ pub async fn world_with(settings: RunSettings) -> World {
     let clock = ManualClock::starting_now();
     let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     let db = Database::open(&dir.path().join("runs.sqlite")).expect("db");
-    let store: Arc<dyn TableStore> = Arc::new(SqliteStore::new(db.clone(), Arc::clone(&shared_clock)));
+    let store: Arc<dyn TableStore> =
+        Arc::new(SqliteStore::new(db.clone(), Arc::clone(&shared_clock)));
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(db, Arc::clone(&shared_clock)));
-    let secrets = Arc::new(FileSecrets::new(dir.path().join("secrets.json"), Env::from_pairs([])));
+    let secrets = Arc::new(FileSecrets::new(
+        dir.path().join("secrets.json"),
+        Env::from_pairs([]),
+    ));
     let connections = Connections::new(
         Arc::clone(&store),
         secrets,
@@ -174,11 +181,14 @@ pub async fn world_with(settings: RunSettings) -> World {
     let crash = Arc::new(CrashAfterEffect::default());
     let fire = Arc::clone(&crash.fire_next_checkpoint);
     // The executor's store fails the one checkpoint a crash test arms; everything else passes.
-    let failing = Arc::new(FailingStore::wrapping(Arc::clone(&store), move |call, table| {
-        call == StoreCall::TransactWrite
-            && table == Table::Runs
-            && fire.swap(false, Ordering::SeqCst)
-    }));
+    let failing = Arc::new(FailingStore::wrapping(
+        Arc::clone(&store),
+        move |call, table| {
+            call == StoreCall::TransactWrite
+                && table == Table::Runs
+                && fire.swap(false, Ordering::SeqCst)
+        },
+    ));
     let executor_store: Arc<dyn TableStore> = failing.clone();
     let steps = StepServices {
         airtable: Some(AirtableSteps::new(gateway, usage.clone())),
@@ -318,7 +328,10 @@ impl World {
 
     pub async fn month_usage(&self) -> BTreeMap<String, i64> {
         let month = metering::month_of(self.clock.now());
-        self.usage.month_totals(TENANT, &month).await.expect("usage")
+        self.usage
+            .month_totals(TENANT, &month)
+            .await
+            .expect("usage")
     }
 }
 
