@@ -498,3 +498,53 @@ async fn runs_list_newest_first_and_stay_within_their_tenant() {
     w.drain().await;
     assert_eq!(w.view(&newer).await.run.status, RunStatus::Succeeded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_create_upsert_and_delete_steps_speak_airtable() {
+    let w = world().await;
+    let run_id = w
+        .start(
+            json!([
+                {"id": "won", "type": "airtable.list", "base": DEMO_BASE_ID, "table": "Deals",
+                 "filter": "{Stage} = 'Won'", "fields": ["Name", "Stage"], "max_records": 2},
+                {"id": "made", "type": "airtable.create", "base": DEMO_BASE_ID, "table": "Contacts",
+                 "fields": {"Name": "Onboarding {{ input.who }}", "Email": "ada@example.com"}},
+                {"id": "merged", "type": "airtable.upsert", "base": DEMO_BASE_ID, "table": "Contacts",
+                 "merge_on": ["Email"], "fields": {"Email": "ada@example.com", "Title": "CTO"}},
+                {"id": "gone", "type": "airtable.delete", "base": DEMO_BASE_ID, "table": "Contacts",
+                 "record": "{{ steps.made.output.id }}"}
+            ]),
+            json!({"who": "Ada"}),
+        )
+        .await;
+    assert_eq!(w.drain().await, vec![Delivery::Handled]);
+    let view = w.view(&run_id).await;
+    assert_eq!(
+        view.run.status,
+        RunStatus::Succeeded,
+        "{:?}",
+        view.run.error
+    );
+    let listed = view.steps[0].output["records"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    // The seed has one won deal among seven: the filter went through.
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["fields"]["Stage"], "Won");
+    let made = view.steps[1].output["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(made.starts_with("rec"));
+    assert_eq!(view.steps[1].output["fields"]["Name"], "Onboarding Ada");
+    // The upsert merged into the record just created (same Email).
+    let merged = &view.steps[2].output["records"][0];
+    assert_eq!(merged["id"], made.as_str());
+    assert_eq!(merged["fields"]["Title"], "CTO");
+    assert_eq!(view.steps[3].output["deleted"], true);
+    assert_eq!(w.requests("list_records"), 1);
+    assert_eq!(w.requests("create_records"), 1);
+    assert_eq!(w.requests("update_records"), 1);
+    assert_eq!(w.requests("delete_record"), 1);
+}

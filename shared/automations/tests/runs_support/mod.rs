@@ -14,7 +14,7 @@ use airtable_sandbox::{DEMO_TOKEN, Sandbox, SandboxHandle};
 use async_trait::async_trait;
 use automations::executor::{Executor, StepObserver};
 use automations::runs::{RunSettings, RunView, Runs};
-use automations::steps::{AirtableSteps, HttpSteps, StepServices};
+use automations::steps::{AirtableSteps, HttpSteps, LlmSteps, StepServices};
 use automations::worker::{Backoff, RunWorker};
 use automations::{
     AutomationError, RunId, RunStarter, RunTrigger, Step, Workflow, WorkflowId, WorkflowSecrets,
@@ -131,6 +131,14 @@ pub async fn world() -> World {
 }
 
 pub async fn world_with(settings: RunSettings) -> World {
+    world_custom(settings, |_, _| None).await
+}
+
+/// A world whose `llm` steps use what `llm` builds on the world's store and clock.
+pub async fn world_custom(
+    settings: RunSettings,
+    llm: impl FnOnce(Arc<dyn TableStore>, Arc<dyn Clock>) -> Option<LlmSteps>,
+) -> World {
     let sandbox = Sandbox::builder()
         .no_rate_limits()
         .start("127.0.0.1:0".parse().expect("address"))
@@ -192,7 +200,7 @@ pub async fn world_with(settings: RunSettings) -> World {
     let executor_store: Arc<dyn TableStore> = failing.clone();
     let steps = StepServices {
         airtable: Some(AirtableSteps::new(gateway, usage.clone())),
-        llm: None,
+        llm: llm(Arc::clone(&store), Arc::clone(&shared_clock)),
         http: Some(HttpSteps::new(
             http.clone(),
             Arc::new(FixedSecret),
