@@ -35,6 +35,9 @@ pub trait StepObserver: Send + Sync + Debug {
 /// run's version in between.
 const CHECKPOINT_ATTEMPTS: usize = 5;
 
+/// Races to concurrent changes one delivery may lose before it gives the run back to the queue.
+const MAX_LOST_RACES: usize = 20;
+
 /// Step records written in the checkpoint's own transaction (DynamoDB takes 100 operations);
 /// more skipped steps are written before it.
 const SKIPPED_IN_TRANSACTION: usize = 50;
@@ -51,8 +54,12 @@ pub enum Advance {
     Gone,
     /// Another delivery of the run moved it on first: this one stops.
     Superseded,
-    /// A step failed in a way that may pass: the message should come back later.
-    Retry(String),
+    /// A step failed in a way that may pass: the message should come back later (not before
+    /// `after` when the step said so).
+    Retry {
+        reason: String,
+        after: Option<Duration>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -100,10 +107,20 @@ impl Executor {
         tenant_id: &str,
         run_id: &RunId,
     ) -> Result<Advance, AutomationError> {
+        // Each pass runs a step or loses a race to a concurrent change; a run that keeps
+        // changing under this delivery is left to a later one.
+        let mut passes = 0usize;
         loop {
             let Some(run) = self.store.get(tenant_id, run_id).await? else {
                 return Ok(Advance::Gone);
             };
+            passes += 1;
+            if passes > 2 * run.steps_snapshot.len() + MAX_LOST_RACES {
+                return Ok(Advance::Retry {
+                    reason: "the run kept changing during this delivery".into(),
+                    after: None,
+                });
+            }
             if run.status.is_final() || run.status == RunStatus::DeadLetter {
                 return Ok(Advance::Ended(run.status));
             }
@@ -427,12 +444,10 @@ impl Executor {
                 return self.fail(run, &mut record, message).await;
             }
             Err(StepError::Transient(message)) => {
-                record.error = Some(message.clone());
-                self.store
-                    .put_step(&run.tenant_id, &run.id, &record)
-                    .await?;
-                tracing::info!(run_id = %run.id, index, error = message, "step failed; will retry");
-                return Ok(Some(Advance::Retry(format!("step {}: {message}", step.id))));
+                return self.retry(&run, &mut record, message, None).await;
+            }
+            Err(StepError::Later(message, after)) => {
+                return self.retry(&run, &mut record, message, Some(after)).await;
             }
         };
         match done {
@@ -565,6 +580,23 @@ impl Executor {
             .await
             .map_err(|e| StepError::Transient(format!("queue: {e}")))?;
         Ok(Done::Sleeping)
+    }
+
+    /// Records a failure that may pass on the step (still Running) and asks for a retry.
+    async fn retry(
+        &self,
+        run: &Run,
+        record: &mut StepRecord,
+        message: String,
+        after: Option<Duration>,
+    ) -> Result<Option<Advance>, AutomationError> {
+        record.error = Some(message.clone());
+        self.store.put_step(&run.tenant_id, &run.id, record).await?;
+        tracing::info!(run_id = %run.id, index = record.index, error = message, "step failed; will retry");
+        Ok(Some(Advance::Retry {
+            reason: format!("step {}: {message}", record.step_id),
+            after,
+        }))
     }
 
     /// Fails the step and the run with `message`, in one transaction.

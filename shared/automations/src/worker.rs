@@ -16,6 +16,9 @@ use triggers::{InboundMessage, JobFailure, QueueConsumer};
 use crate::executor::{Advance, Executor};
 use crate::model::RunMessage;
 
+/// The longest a failed message is hidden for (SQS allows 12 hours).
+const MAX_HIDDEN: Duration = Duration::from_secs(15 * 60);
+
 /// The backoff of failed deliveries: `base * 2^(receives - 1)`, ±20 %, at most `cap`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -70,6 +73,7 @@ impl RunWorker {
         message: &InboundMessage,
         run: &RunMessage,
         reason: String,
+        at_least: Option<Duration>,
     ) -> Result<(), JobFailure> {
         if message.receive_count >= MAX_RECEIVES {
             let reason = format!(
@@ -94,7 +98,10 @@ impl RunWorker {
             }
             return Err(JobFailure::new(reason));
         }
-        let hidden = self.backoff.after(message.receive_count);
+        let hidden = self
+            .backoff
+            .after(message.receive_count)
+            .max(at_least.unwrap_or_default().min(MAX_HIDDEN));
         if let Err(err) = self
             .queue
             .change_visibility(QueueName::Runs, &message.receipt, hidden)
@@ -111,11 +118,13 @@ impl QueueConsumer for RunWorker {
     async fn consume(&self, message: &InboundMessage) -> Result<(), JobFailure> {
         let run: RunMessage = message.json()?;
         match self.executor.advance(&run.tenant_id, &run.run_id).await {
-            Ok(Advance::Retry(reason)) => self.retry_later(message, &run, reason).await,
+            Ok(Advance::Retry { reason, after }) => {
+                self.retry_later(message, &run, reason, after).await
+            }
             Ok(Advance::Ended(_) | Advance::Waiting | Advance::Gone | Advance::Superseded) => {
                 Ok(())
             }
-            Err(err) => self.retry_later(message, &run, err.to_string()).await,
+            Err(err) => self.retry_later(message, &run, err.to_string(), None).await,
         }
     }
 }

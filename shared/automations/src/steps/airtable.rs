@@ -222,21 +222,39 @@ fn classify(err: GatewayError) -> StepError {
         GatewayError::IdempotencyKeyReused => permanent(
             "this step's write was already made with different values; it is not repeated",
         ),
-        GatewayError::IdempotencyKeyInUse => {
-            StepError::Transient("this step's write is still in progress elsewhere".into())
-        }
+        // A claim left by a process that died mid-write lapses after the claim TTL: retrying
+        // sooner would spend the queue's receives for nothing.
+        GatewayError::IdempotencyKeyInUse => StepError::Later(
+            "this step's write is still in progress elsewhere".into(),
+            gateway::idempotency::CLAIM_TTL,
+        ),
         GatewayError::IdempotentAnswerNotKept => permanent(
             "this step's write was made but its answer was too large to keep; it is not repeated",
         ),
         GatewayError::IdempotencyStore(err) => StepError::Transient(format!("store: {err}")),
         GatewayError::Connection(err) => StepError::Transient(err.to_string()),
         GatewayError::Airtable(err) => {
-            if transient(&err) {
+            if let Some(after) = retry_after(&err) {
+                StepError::Later(err.to_string(), after)
+            } else if transient(&err) {
                 StepError::Transient(err.to_string())
             } else {
                 permanent(err.to_string())
             }
         }
+    }
+}
+
+/// The wait Airtable or our limiter asked for, if any.
+fn retry_after(err: &AirtableError) -> Option<std::time::Duration> {
+    match err {
+        AirtableError::RateLimited { retry_after } => Some(*retry_after),
+        AirtableError::Api {
+            status,
+            retry_after,
+            ..
+        } if *status == 429 || *status >= 500 => *retry_after,
+        _ => None,
     }
 }
 

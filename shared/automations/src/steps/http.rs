@@ -12,6 +12,7 @@ use outbound_http::{OutboundError, OutboundHttp, OutboundRequest};
 use serde_json::{Value, json};
 
 use super::{StepError, StepOutput, StepScope};
+use crate::error::AutomationError;
 use crate::model::StepKind;
 use crate::seams::WorkflowSecrets;
 
@@ -79,7 +80,12 @@ impl HttpSteps {
                 .secrets
                 .signing_secret(scope.tenant_id, scope.workflow_id)
                 .await
-                .map_err(|e| StepError::Transient(format!("signing secret: {e}")))?;
+                .map_err(|e| match e {
+                    AutomationError::NotFound(_) => {
+                        StepError::Permanent(format!("signing secret: {e}"))
+                    }
+                    other => StepError::Transient(format!("signing secret: {other}")),
+                })?;
             let timestamp = self.clock.now().timestamp();
             let signature = sign(&secret, timestamp, body.as_deref().unwrap_or_default());
             sent_headers.push((TIMESTAMP_HEADER.into(), timestamp.to_string()));

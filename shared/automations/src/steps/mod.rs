@@ -22,6 +22,10 @@ pub enum StepError {
     /// the run's message comes back with backoff, up to the queue's receive limit.
     #[error("{0}")]
     Transient(String),
+    /// May succeed, but not before this long (a write still in progress elsewhere, a
+    /// `Retry-After`): the message stays hidden at least that long.
+    #[error("{0}")]
+    Later(String, std::time::Duration),
     /// Cannot succeed as written (a refusal, a bad parameter, the budget): the run fails.
     #[error("{0}")]
     Permanent(String),
@@ -29,7 +33,7 @@ pub enum StepError {
 
 impl StepError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, StepError::Transient(_))
+        matches!(self, StepError::Transient(_) | StepError::Later(..))
     }
 }
 
