@@ -548,3 +548,48 @@ async fn list_create_upsert_and_delete_steps_speak_airtable() {
     assert_eq!(w.requests("update_records"), 1);
     assert_eq!(w.requests("delete_record"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_delivery_during_a_write_waits_instead_of_writing_again() {
+    let w = world().await;
+    let workflow = w.workflow(get_update_set());
+    let run_id = w
+        .runs
+        .start(&workflow, manual(), json!({"deal": DEAL}), Some("k".into()))
+        .await
+        .expect("start");
+    // A second message for the same run (the starter re-sends for a run still queued).
+    w.runs
+        .start(&workflow, manual(), json!({"deal": DEAL}), Some("k".into()))
+        .await
+        .expect("again");
+    w.sandbox.control().faults().script(
+        "update_record",
+        vec![Fault::slow(Duration::from_millis(700))],
+    );
+
+    // The duplicate arrives while the first delivery's write is in flight: it finds the write's
+    // idempotency key claimed and backs off instead of writing.
+    let (first, second) = tokio::join!(w.deliver(), async {
+        // Once the write has reached the sandbox (which holds it 700 ms).
+        while w.requests("update_record") == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        w.deliver().await
+    });
+    assert_eq!(first, Delivery::Handled);
+    let Delivery::Failed(reason) = second else {
+        panic!("the duplicate should back off: {second:?}");
+    };
+    assert!(reason.contains("in progress"), "{reason}");
+    assert_eq!(w.requests("update_record"), 1);
+    assert_eq!(w.view(&run_id).await.run.status, RunStatus::Succeeded);
+
+    // It stays hidden until a claim left by a dead worker could have lapsed, then finds the run
+    // ended and does nothing.
+    w.advance(60);
+    assert_eq!(w.deliver().await, Delivery::Empty);
+    w.advance(gateway::idempotency::CLAIM_TTL.as_secs() as i64);
+    assert_eq!(w.deliver().await, Delivery::Handled);
+    assert_eq!(w.requests("update_record"), 1);
+}
