@@ -349,7 +349,11 @@ impl Executor {
             let Some(fresh) = self.store.get(&run.tenant_id, &run.id).await? else {
                 return Ok(false);
             };
-            if fresh.next_step != index || fresh.status.is_final() {
+            // Moved on, ended or dead-lettered by someone else: this delivery has lost.
+            if fresh.next_step != index
+                || fresh.status.is_final()
+                || fresh.status == RunStatus::DeadLetter
+            {
                 return Ok(false);
             }
             // Only the version moved (a cancel request, say): keep this run's changes on it.
@@ -648,4 +652,35 @@ fn with_type(kind: &StepKind, input: Value) -> Value {
     };
     params.insert("type".into(), Value::String(kind.type_name().to_string()));
     Value::Object(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_render_without_their_tag_and_read_back_as_the_step() {
+        let kind: StepKind = serde_json::from_value(json!({
+            "type": "airtable.update", "base": "appA", "table": "Deals",
+            "record": "{{ trigger.record_id }}", "fields": {"Amount": "{{ input.amount }}", "Note": "for {{ input.who }}"}
+        }))
+        .expect("kind");
+        let context =
+            json!({"trigger": {"record_id": "rec1"}, "input": {"amount": 5, "who": "Ada"}});
+        let input = render(&kind, &context).expect("render");
+        assert!(input.get("type").is_none());
+        assert_eq!(input["record"], "rec1");
+        assert_eq!(input["fields"], json!({"Amount": 5, "Note": "for Ada"}));
+        let back: StepKind = serde_json::from_value(with_type(&kind, input)).expect("back");
+        assert!(matches!(back, StepKind::AirtableUpdate { ref record, .. } if record == "rec1"));
+    }
+
+    #[test]
+    fn a_rendered_value_of_the_wrong_type_does_not_read_back() {
+        let kind: StepKind =
+            serde_json::from_value(json!({"type": "http", "url": "{{ input.url }}"}))
+                .expect("kind");
+        let input = render(&kind, &json!({"input": {"url": 42}})).expect("render");
+        assert!(serde_json::from_value::<StepKind>(with_type(&kind, input)).is_err());
+    }
 }

@@ -270,3 +270,56 @@ fn transient(err: &AirtableError) -> bool {
         | AirtableError::Config(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_permanent_and_server_trouble_is_not() {
+        let body = json!({"error": {"type": "INVALID_VALUE_FOR_COLUMN", "message": "bad"}});
+        assert!(
+            matches!(refusal(422, &body), StepError::Permanent(m) if m.contains("INVALID_VALUE_FOR_COLUMN"))
+        );
+        assert!(refusal(503, &json!({})).is_transient());
+        assert!(refusal(429, &json!({})).is_transient());
+        let unknown = json!({"error": {"type": "UPSTREAM_OUTCOME_UNKNOWN", "message": "maybe"}});
+        assert!(!refusal(500, &unknown).is_transient());
+        assert!(
+            matches!(refusal(404, &json!({"error": "NOT_FOUND"})), StepError::Permanent(m) if m.contains("NOT_FOUND"))
+        );
+    }
+
+    #[test]
+    fn upserts_merge_on_fields_and_lists_are_bounded_to_one_page() {
+        let upsert: StepKind = serde_json::from_value(json!({
+            "type": "airtable.upsert", "base": "appAAAAAAAAAAAAAA", "table": "Contacts",
+            "merge_on": ["Email"], "fields": {"Email": "a@b.c"}
+        }))
+        .expect("kind");
+        let (operation, body) = request_for(&upsert).expect("request");
+        assert_eq!(operation.method, Method::PATCH);
+        assert!(operation.is_write());
+        assert_eq!(
+            body,
+            Some(
+                json!({"performUpsert": {"fieldsToMergeOn": ["Email"]}, "records": [{"fields": {"Email": "a@b.c"}}], "typecast": false})
+            )
+        );
+        let list: StepKind = serde_json::from_value(json!({
+            "type": "airtable.list", "base": "appAAAAAAAAAAAAAA", "table": "Deals", "max_records": 5000
+        }))
+        .expect("kind");
+        let (operation, body) = request_for(&list).expect("request");
+        assert!(!operation.is_write());
+        assert_eq!(
+            body.map(|b| b["maxRecords"].clone()),
+            Some(json!(MAX_LIST_RECORDS))
+        );
+        let bad: StepKind = serde_json::from_value(json!({
+            "type": "airtable.get", "base": "not a base", "table": "Deals", "record": "rec1"
+        }))
+        .expect("kind");
+        assert!(matches!(request_for(&bad), Err(StepError::Permanent(_))));
+    }
+}
