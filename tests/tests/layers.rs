@@ -62,6 +62,9 @@ const DOMAIN_AND_BELOW: &[&str] = &[
     "llm",
     "chat",
     "mcp",
+    "automations",
+    "outbound-http",
+    "triggers",
 ];
 
 fn offenders(package: &str, forbidden: &[&str]) -> Vec<String> {

@@ -7,14 +7,19 @@
 pub mod error;
 pub mod executor;
 pub mod model;
+pub mod parse;
+pub mod record_hooks;
 pub mod runs;
 pub mod seams;
+pub mod settings;
 pub mod steps;
 pub mod template;
 pub mod worker;
 
 pub use error::{AutomationError, Problem};
+pub use record_hooks::{EventsWorker, RecordHooks, TenantAirtable};
 pub use seams::{RecordTriggerHooks, RunStarter, SchemaLookup, WorkflowSecrets};
+pub use settings::AutomationSettings;
 
 pub use model::{
     Comparison, Condition, ConditionOp, EventMessage, RecordChange, RecordEvent, Run, RunId,

@@ -3,11 +3,49 @@
 //! link-local, the cloud metadata service), neither directly, nor through a name that resolves
 //! there, nor through a redirect.
 //!
-//! [`OutboundHttp`] is what steps depend on; the guarded client implements it.
+//! [`OutboundHttp`] is what steps depend on; [`GuardedClient`] implements it.
+//!
+//! How a request goes: the URL, method and headers are checked ([`rules`]); the request is sent
+//! through hyper with automatic redirects off; the one connector ([`connect`]) resolves the host
+//! ([`resolve::Resolver`]), refuses it if ANY address it resolves to fails the guard
+//! ([`guard::classify`]) and dials only the vetted addresses ([`connect::Dialer`]); a redirect
+//! is followed by us ([`redirect`]), at most five, each hop through the same rules and
+//! connector; the body is read as a stream up to the size cap; the whole exchange has one
+//! deadline.
+//!
+//! Wiring (one client per process, shared; production sets no option):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use outbound_http::{GuardedClient, OutboundHttp};
+//!
+//! # fn wire() -> Result<(), outbound_http::BuildError> {
+//! let outbound: Arc<dyn OutboundHttp> = Arc::new(GuardedClient::builder().build()?);
+//! # let _ = outbound;
+//! # Ok(())
+//! # }
+//! ```
+
+mod body;
+mod client;
+pub mod connect;
+pub mod guard;
+mod redirect;
+pub mod resolve;
+pub mod rules;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+pub use client::{
+    BuildError, CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, GuardedClient,
+    GuardedClientBuilder, MAX_TIMEOUT,
+};
+pub use connect::{Dialer, TcpDialer};
+pub use guard::{AddressClass, Refusal, classify};
+pub use redirect::MAX_REDIRECTS;
+pub use resolve::{Resolver, StaticResolver, SystemResolver};
 
 /// One outbound request, after templating.
 #[derive(Debug, Clone, PartialEq, Eq)]

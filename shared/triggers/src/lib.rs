@@ -22,6 +22,12 @@ mod stop;
 pub mod task;
 
 pub use message::{InboundMessage, JobFailure, MalformedRecord};
-pub use schedule::{ScheduledJob, ScheduledTick, serve_schedule};
-pub use sqs::{BatchOutcome, Disposition, QueueConsumer, process_batch, serve_sqs};
-pub use task::{RETRYABLE_ERRORS, TaskError, TaskErrorName, TaskHandler, serve_task};
+pub use schedule::{ScheduledJob, ScheduledTick};
+#[cfg(feature = "lambda")]
+pub use schedule::serve_schedule;
+pub use sqs::{BatchOutcome, Disposition, QueueConsumer, process_batch};
+#[cfg(feature = "lambda")]
+pub use sqs::serve_sqs;
+pub use task::{RETRYABLE_ERRORS, TaskError, TaskErrorName, TaskHandler};
+#[cfg(feature = "lambda")]
+pub use task::serve_task;

@@ -2,6 +2,7 @@
 //! received by the dev server's in-process worker from the queue port, and the failure a
 //! consumer reports for it.
 
+#[cfg(feature = "lambda")]
 use aws_lambda_events::event::sqs::SqsMessage;
 use serde::de::DeserializeOwned;
 
@@ -36,6 +37,7 @@ impl InboundMessage {
     /// Reads a record of an SQS Lambda event. A record without a body is malformed; a missing or
     /// unreadable `ApproximateReceiveCount` counts as a first receive (it only informs logs and
     /// consumers, never redrive, which SQS does itself).
+    #[cfg(feature = "lambda")]
     pub fn from_sqs(record: &SqsMessage) -> Result<Self, MalformedRecord> {
         let group_id = record.attributes.get("MessageGroupId").cloned();
         let malformed = |reason: &str| MalformedRecord {
@@ -106,7 +108,7 @@ impl JobFailure {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "lambda"))]
 mod tests {
     use std::collections::HashMap;
 

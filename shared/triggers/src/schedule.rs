@@ -7,11 +7,14 @@
 //! default), so a job must tolerate running the same minute again. Jobs key their work by
 //! [`ScheduledTick::time`] for that reason.
 
+#[cfg(feature = "lambda")]
 use std::sync::Arc;
 
 use async_trait::async_trait;
+#[cfg(feature = "lambda")]
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+#[cfg(feature = "lambda")]
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 use crate::message::JobFailure;
@@ -63,6 +66,7 @@ pub enum ScheduleError {
     Failed(JobFailure),
 }
 
+#[cfg(feature = "lambda")]
 impl From<ScheduleError> for Diagnostic {
     fn from(err: ScheduleError) -> Self {
         let error_type = match err {
@@ -77,6 +81,7 @@ impl From<ScheduleError> for Diagnostic {
 }
 
 /// The tick a scheduled event stands for.
+#[cfg(feature = "lambda")]
 pub fn tick_of(event: &EventBridgeEvent) -> Result<ScheduledTick, ScheduleError> {
     if event.detail_type != SCHEDULED_EVENT || event.source != "aws.events" {
         return Err(ScheduleError::NotScheduled {
@@ -89,6 +94,7 @@ pub fn tick_of(event: &EventBridgeEvent) -> Result<ScheduledTick, ScheduleError>
 }
 
 /// Handles one scheduled event: the job's failure is the invocation's error.
+#[cfg(feature = "lambda")]
 pub async fn handle_scheduled_event(
     job: &dyn ScheduledJob,
     event: &EventBridgeEvent,
@@ -101,6 +107,7 @@ pub async fn handle_scheduled_event(
 }
 
 /// Runs `job` as an EventBridge-scheduled Lambda function until the runtime stops.
+#[cfg(feature = "lambda")]
 pub async fn serve_schedule(job: Arc<dyn ScheduledJob>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let job = Arc::clone(&job);
@@ -109,7 +116,7 @@ pub async fn serve_schedule(job: Arc<dyn ScheduledJob>) -> Result<(), lambda_run
     .await
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "lambda"))]
 mod tests {
     use std::sync::Mutex;
 

@@ -13,12 +13,15 @@
 //! [`process_batch`] is that logic, shared by the Lambda runner ([`serve_sqs`]) and the dev
 //! server's in-process worker ([`crate::local::QueueWorker`]).
 
+#[cfg(feature = "lambda")]
 use std::sync::Arc;
 
 use async_trait::async_trait;
+#[cfg(feature = "lambda")]
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+#[cfg(feature = "lambda")]
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 use crate::message::{InboundMessage, JobFailure, MalformedRecord};
@@ -79,6 +82,7 @@ impl BatchOutcome {
     }
 
     /// The Lambda response: every message not handled, as a `batchItemFailures` entry.
+    #[cfg(feature = "lambda")]
     pub fn response(&self) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
         response.set_failures(self.failed_ids());
@@ -117,6 +121,7 @@ pub enum BatchError {
     UnidentifiedRecord(MalformedRecord),
 }
 
+#[cfg(feature = "lambda")]
 impl From<BatchError> for Diagnostic {
     fn from(err: BatchError) -> Self {
         Diagnostic {
@@ -128,6 +133,7 @@ impl From<BatchError> for Diagnostic {
 
 /// Handles one SQS Lambda event. The queue is FIFO when its ARN ends in `.fifo` (SQS requires
 /// the suffix); a record without a body fails that message alone.
+#[cfg(feature = "lambda")]
 pub async fn handle_sqs_event(
     consumer: &dyn QueueConsumer,
     event: SqsEvent,
@@ -153,6 +159,7 @@ pub async fn handle_sqs_event(
 
 /// Runs `consumer` as an SQS-triggered Lambda function until the runtime stops. The event source
 /// mapping must set `FunctionResponseTypes: [ReportBatchItemFailures]` (the template test checks).
+#[cfg(feature = "lambda")]
 pub async fn serve_sqs(consumer: Arc<dyn QueueConsumer>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let consumer = Arc::clone(&consumer);
@@ -164,6 +171,7 @@ pub async fn serve_sqs(consumer: Arc<dyn QueueConsumer>) -> Result<(), lambda_ru
 /// A record of the batch: a message to handle, or one that is already a failure.
 enum Entry {
     Ready(InboundMessage),
+    #[cfg_attr(not(feature = "lambda"), allow(dead_code))]
     Malformed(MalformedRecord),
 }
 
@@ -280,7 +288,7 @@ async fn handle_one(consumer: &dyn QueueConsumer, entry: &Entry, stop: &Stop) ->
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "lambda"))]
 mod tests {
     use std::collections::HashSet;
     use std::sync::Mutex;

@@ -15,9 +15,11 @@
 //! `Lambda.TooManyRequestsException`), which Step Functions raises before our code runs.
 
 use std::fmt;
+#[cfg(feature = "lambda")]
 use std::sync::Arc;
 
 use async_trait::async_trait;
+#[cfg(feature = "lambda")]
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -142,6 +144,7 @@ impl TaskError {
 }
 
 /// What `lambda_runtime` posts to the Runtime API, so `errorType` is the name.
+#[cfg(feature = "lambda")]
 impl From<TaskError> for Diagnostic {
     fn from(err: TaskError) -> Self {
         Diagnostic {
@@ -217,6 +220,7 @@ pub trait TaskHandler: Send + Sync + 'static {
 }
 
 /// Runs `handler` as a Step Functions task function until the runtime stops.
+#[cfg(feature = "lambda")]
 pub async fn serve_task(handler: Arc<dyn TaskHandler>) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = Arc::clone(&handler);
@@ -232,7 +236,7 @@ pub async fn run_task(handler: &dyn TaskHandler, input: Value) -> Result<Value, 
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "lambda"))]
 mod tests {
     use serde::Deserialize;
     use serde_json::json;

@@ -4,6 +4,7 @@
 
 use accounts::AccountError;
 use airtable::AirtableError;
+use automations::AutomationError;
 use connections::ConnectionError;
 use gateway::GatewayError;
 use ports::{QueueError, SecretError, StateMachineError, StoreError};
@@ -193,6 +194,38 @@ impl From<GatewayError> for ApiError {
                     "Idempotent writes are unavailable right now; nothing was written. Retry shortly",
                 )
             }
+        }
+    }
+}
+
+impl From<AutomationError> for ApiError {
+    fn from(err: AutomationError) -> Self {
+        match err {
+            AutomationError::Invalid(problems) => {
+                let message = match problems.as_slice() {
+                    [only] => format!("The workflow is invalid: {only}"),
+                    _ => format!(
+                        "The workflow is invalid: {} problems (see error.problems)",
+                        problems.len()
+                    ),
+                };
+                ApiError::unprocessable(message)
+                    .with_type("INVALID_WORKFLOW")
+                    .with_problems(serde_json::to_value(&problems).unwrap_or_default())
+            }
+            AutomationError::NotFound(what) => ApiError::not_found(format!("No such {what}")),
+            AutomationError::Conflict(message) => ApiError::conflict(message),
+            AutomationError::NotConnected(message) => {
+                ApiError::conflict(message).with_type("AIRTABLE_NOT_CONNECTED")
+            }
+            AutomationError::Unauthorized(message) => {
+                ApiError::new(ErrorKind::Unauthenticated, message).with_type("INVALID_SIGNATURE")
+            }
+            AutomationError::Airtable(message) => {
+                ApiError::new(ErrorKind::BadGateway, format!("Airtable: {message}"))
+            }
+            AutomationError::Store(err) => err.into(),
+            AutomationError::Queue(err) => err.into(),
         }
     }
 }

@@ -117,6 +117,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// The `WWW-Authenticate` challenge, for 401 answers.
     pub www_authenticate: Option<String>,
+    /// Each problem of an invalid document with the JSON path of its field
+    /// (`[{"path": "/steps/2/fields/Stage", "message": "..."}]`), as `error.problems`.
+    pub problems: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -127,12 +130,19 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             www_authenticate: None,
+            problems: None,
         }
     }
 
     /// Overrides the `type` string (e.g. Airtable's specific error types).
     pub fn with_type(mut self, error_type: impl Into<String>) -> Self {
         self.error_type = error_type.into();
+        self
+    }
+
+    /// Adds `error.problems`: what is wrong where, for a document refused as a whole.
+    pub fn with_problems(mut self, problems: serde_json::Value) -> Self {
+        self.problems = Some(problems);
         self
     }
 
@@ -188,9 +198,13 @@ impl ApiError {
         self.kind.status()
     }
 
-    /// The JSON body: `{"error":{"type","message"}}`.
+    /// The JSON body: `{"error":{"type","message"}}`, with `problems` when there are some.
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": {"type": self.error_type, "message": self.message}})
+        let mut body = json!({"error": {"type": self.error_type, "message": self.message}});
+        if let Some(problems) = &self.problems {
+            body["error"]["problems"] = problems.clone();
+        }
+        body
     }
 }
 

@@ -24,6 +24,17 @@ pub struct ErrorDetail {
     pub kind: String,
     /// For people; never contains a secret.
     pub message: String,
+    /// An invalid document's problems, each with the JSON path of its field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<Problem>>,
+}
+
+/// One problem of an invalid document.
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// The JSON path of the offending field, e.g. `/steps/2/fields/Stage`.
+    pub path: String,
+    pub message: String,
 }
 
 /// Airtable's error shapes, on `/v0`: Airtable's own refusals pass through as Airtable sent

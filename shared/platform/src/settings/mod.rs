@@ -2,6 +2,7 @@
 //! resources are, and the platform's limits, tokens, gateway and models. A wrong value becomes a
 //! [`ConfigError`] naming the variable; mains print it as one line and exit.
 
+mod automation_variables;
 mod gateway_variables;
 mod model_variables;
 
@@ -11,11 +12,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use accounts::TokenSettings;
+use automations::AutomationSettings;
 use basics::{ConfigError, Env};
 use chat::CatalogSettings;
 use gateway::GatewaySettings;
 use ports::{QueueName, Table};
 
+pub use automation_variables::automation_settings;
 pub use gateway_variables::gateway_settings;
 pub use model_variables::model_settings;
 
@@ -36,6 +39,8 @@ pub struct PlatformSettings {
     pub models: CatalogSettings,
     /// `MCP_ALLOWED_ORIGINS`: browser origins allowed to call `/mcp` (comma-separated).
     pub mcp_allowed_origins: Vec<String>,
+    /// `PUBLIC_URL`, `RUN_DEADLINE_SECONDS`.
+    pub automations: AutomationSettings,
 }
 
 impl Default for PlatformSettings {
@@ -47,6 +52,7 @@ impl Default for PlatformSettings {
             gateway: GatewaySettings::default(),
             models: CatalogSettings::default(),
             mcp_allowed_origins: Vec::new(),
+            automations: AutomationSettings::default(),
         }
     }
 }
@@ -192,6 +198,7 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            automations: automation_settings(env)?,
         };
         Ok(Self {
             platform,
