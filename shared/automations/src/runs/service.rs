@@ -18,9 +18,7 @@ use super::{RunView, send_run_message};
 use crate::error::AutomationError;
 use crate::model::{Run, RunId, RunMessage, RunStatus, RunTrigger, Workflow, WorkflowId};
 use crate::seams::RunStarter;
-
-/// How long a run may take from its creation unless configured.
-pub const DEFAULT_RUN_DEADLINE: Duration = Duration::from_secs(60 * 60);
+use crate::settings::{AutomationSettings, DEFAULT_RUN_DEADLINE};
 
 /// The longest stats window the API serves.
 pub const MAX_STATS_DAYS: u32 = 90;
@@ -38,6 +36,14 @@ impl Default for RunSettings {
     fn default() -> Self {
         Self {
             deadline: DEFAULT_RUN_DEADLINE,
+        }
+    }
+}
+
+impl From<&AutomationSettings> for RunSettings {
+    fn from(settings: &AutomationSettings) -> Self {
+        Self {
+            deadline: settings.run_deadline,
         }
     }
 }
