@@ -593,3 +593,80 @@ async fn a_duplicate_delivery_during_a_write_waits_instead_of_writing_again() {
     assert_eq!(w.deliver().await, Delivery::Handled);
     assert_eq!(w.requests("update_record"), 1);
 }
+
+/// A queue that is down.
+#[derive(Debug)]
+struct DownQueue;
+
+#[async_trait::async_trait]
+impl ports::Queue for DownQueue {
+    async fn send(
+        &self,
+        _: QueueName,
+        _: &str,
+        _: ports::SendOptions,
+    ) -> Result<String, ports::QueueError> {
+        Err(ports::QueueError::Unavailable("down".into()))
+    }
+    async fn receive(
+        &self,
+        _: QueueName,
+        _: u32,
+        _: Duration,
+        _: Duration,
+    ) -> Result<Vec<ports::Message>, ports::QueueError> {
+        Err(ports::QueueError::Unavailable("down".into()))
+    }
+    async fn delete(&self, _: QueueName, _: &str) -> Result<(), ports::QueueError> {
+        Err(ports::QueueError::Unavailable("down".into()))
+    }
+    async fn change_visibility(
+        &self,
+        _: QueueName,
+        _: &str,
+        _: Duration,
+    ) -> Result<(), ports::QueueError> {
+        Err(ports::QueueError::Unavailable("down".into()))
+    }
+    async fn approximate_depth(&self, _: QueueName) -> Result<u64, ports::QueueError> {
+        Err(ports::QueueError::Unavailable("down".into()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_cannot_be_enqueued_is_not_left_queued_unless_a_retry_will_resend_it() {
+    let w = world().await;
+    let down = automations::runs::Runs::new(
+        std::sync::Arc::clone(&w.store),
+        std::sync::Arc::new(DownQueue),
+        std::sync::Arc::new(w.clock.clone()),
+        std::sync::Arc::new(basics::RandomIds),
+        RunSettings::default(),
+    );
+    let workflow = w.workflow(json!([{"id": "x", "type": "set", "values": {"a": 1}}]));
+    assert!(matches!(
+        down.start(&workflow, manual(), json!({}), None).await,
+        Err(AutomationError::Queue(_))
+    ));
+    // With a dedup key the run stays queued, and the caller's retry (queue back) sends it.
+    assert!(
+        down.start(&workflow, manual(), json!({}), Some("k".into()))
+            .await
+            .is_err()
+    );
+    let retried = w
+        .runs
+        .start(&workflow, manual(), json!({}), Some("k".into()))
+        .await
+        .expect("retry");
+    assert_eq!(w.drain().await, vec![Delivery::Handled]);
+    assert_eq!(w.view(&retried).await.run.status, RunStatus::Succeeded);
+    let (runs, _) = w
+        .runs
+        .list_for_workflow(TENANT, &workflow.id, 10, None)
+        .await
+        .expect("list");
+    let mut statuses: Vec<&str> = runs.iter().map(|r| r.status.as_str()).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec!["failed", "succeeded"]);
+}

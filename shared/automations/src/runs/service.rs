@@ -237,6 +237,23 @@ impl Runs {
         Ok(run)
     }
 
+    /// Fails a run that could not be enqueued (best effort: the caller gets the queue's error).
+    async fn abandon(&self, mut run: Run, err: &ports::QueueError) {
+        let now = self.clock.now();
+        let previous = run.version;
+        run.version += 1;
+        run.status = RunStatus::Failed;
+        run.finished_at = Some(now);
+        run.error = Some(format!("the run could not be enqueued: {err}"));
+        if let Err(err) = self
+            .store
+            .save(&run, previous, counted_as(RunStatus::Failed), now, vec![])
+            .await
+        {
+            tracing::error!(error = %err, run_id = %run.id, "a run that could not be enqueued stays queued");
+        }
+    }
+
     async fn sweep_dead_letter_queue(&self, tenant_id: &str, run_id: &RunId) {
         for _ in 0..DLQ_SWEEP_ROUNDS {
             let messages = match self
@@ -313,7 +330,16 @@ impl RunStarter for Runs {
         let tenant_id = workflow.tenant_id.as_str();
         match self.store.create(&run, dedup_key.as_deref(), now).await? {
             None => {
-                send_run_message(self.queue.as_ref(), tenant_id, &run.id, Duration::ZERO).await?;
+                if let Err(err) =
+                    send_run_message(self.queue.as_ref(), tenant_id, &run.id, Duration::ZERO).await
+                {
+                    // With a dedup key the caller's retry re-sends for the queued run; without
+                    // one nothing would, so the run is ended rather than left queued forever.
+                    if dedup_key.is_none() {
+                        self.abandon(run, &err).await;
+                    }
+                    return Err(err.into());
+                }
                 tracing::info!(tenant_id, run_id = %run.id, workflow_id = %workflow.id, "run started");
                 Ok(run.id)
             }
