@@ -6,15 +6,19 @@
 
 pub mod cron;
 pub mod error;
+pub mod executor;
 pub mod inbound;
 pub mod model;
 pub mod parse;
 pub mod record_hooks;
+pub mod runs;
 pub mod schedules;
 pub mod seams;
 pub mod settings;
+pub mod steps;
 pub mod template;
 pub mod validation;
+pub mod worker;
 pub mod workflows;
 
 pub use cron::CronSchedule;

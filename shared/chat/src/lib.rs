@@ -102,6 +102,16 @@ pub struct ChatReply {
     pub status: &'static str,
 }
 
+/// The answer of [`ChatService::complete_prompt`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PromptReply {
+    pub text: String,
+    pub model: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
     #[error("{0}")]
@@ -263,6 +273,65 @@ impl ChatService {
             )));
         }
         Ok(())
+    }
+
+    /// One completion of `prompt` with no tools and no session (workflow `llm` steps): the call
+    /// is admitted against the tenant's budget like a chat round (refused with
+    /// [`ChatError::BudgetExceeded`] before any provider call), and its tokens and cost are
+    /// counted into `usage` and settled in the ledger the same way.
+    pub async fn complete_prompt(
+        &self,
+        tenant_id: &str,
+        model: &dyn ChatModel,
+        price: ModelPrice,
+        system: &str,
+        prompt: &str,
+        usage: &UsageTally,
+    ) -> Result<PromptReply, ChatError> {
+        let budget = self.budgets.get(tenant_id).await?;
+        let hold = self
+            .reserve(
+                tenant_id,
+                budget.as_ref(),
+                system.len() + prompt.len(),
+                &price,
+            )
+            .await?;
+        let conversation = [Message::User {
+            text: prompt.to_string(),
+        }];
+        let completion = match model.complete(system, &conversation, &[]).await {
+            Ok(completion) => completion,
+            Err(err) => {
+                self.release(hold).await;
+                return Err(err.into());
+            }
+        };
+        let (input_tokens, output_tokens) = (
+            completion.usage.input_tokens,
+            completion.usage.output_tokens,
+        );
+        let cost_usd = price.cost(input_tokens, output_tokens);
+        self.admission
+            .settle(hold, budget::micro_usd(cost_usd))
+            .await?;
+        usage.add(counters::CALLS, 1);
+        usage.add(counters::INPUT_TOKENS, input_tokens as i64);
+        usage.add(counters::OUTPUT_TOKENS, output_tokens as i64);
+        usage.add(counters::COST_MICRO_USD, budget::micro_usd(cost_usd));
+        if let Some(settings) = &budget {
+            let spent = self.admission.settled_this_month(tenant_id).await? as f64 / 1_000_000.0;
+            self.budgets
+                .record_alerts(tenant_id, settings, spent)
+                .await?;
+        }
+        Ok(PromptReply {
+            text: completion.text.unwrap_or_default(),
+            model: model.model().to_string(),
+            input_tokens,
+            output_tokens,
+            cost_usd,
+        })
     }
 
     /// One chat turn.

@@ -1,0 +1,187 @@
+//! `http` steps: one outbound request through the SSRF-guarded client. The body is sent as
+//! JSON; `Idempotency-Key: run:<id>:step:<i>` lets a receiver drop the resend that follows a
+//! crash between the request and its checkpoint; `sign` adds the `X-PyAirtable-Signature`
+//! scheme with the workflow's secret.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use basics::Clock;
+use basics::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use outbound_http::{OutboundError, OutboundHttp, OutboundRequest};
+use serde_json::{Value, json};
+
+use super::{StepError, StepOutput, StepScope};
+use crate::error::AutomationError;
+use crate::model::StepKind;
+use crate::seams::WorkflowSecrets;
+
+/// The most response body bytes kept in a step's output (text beyond is cut).
+pub const MAX_OUTPUT_BODY_BYTES: usize = 16 * 1024;
+
+/// The longest timeout a step may ask for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct HttpSteps {
+    client: Arc<dyn OutboundHttp>,
+    secrets: Arc<dyn WorkflowSecrets>,
+    clock: Arc<dyn Clock>,
+}
+
+impl HttpSteps {
+    pub fn new(
+        client: Arc<dyn OutboundHttp>,
+        secrets: Arc<dyn WorkflowSecrets>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            client,
+            secrets,
+            clock,
+        }
+    }
+
+    pub async fn run(
+        &self,
+        scope: &StepScope<'_>,
+        kind: &StepKind,
+    ) -> Result<StepOutput, StepError> {
+        let StepKind::Http {
+            method,
+            url,
+            headers,
+            body,
+            sign: signed,
+            timeout_seconds,
+        } = kind
+        else {
+            return Err(StepError::Permanent(format!(
+                "{} is not an http step",
+                kind.type_name()
+            )));
+        };
+        let body = body
+            .as_ref()
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| StepError::Permanent(format!("body: {e}")))?;
+        let mut sent_headers: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(name, _)| !is_reserved(name))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        if body.is_some() {
+            sent_headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        sent_headers.push(("Idempotency-Key".into(), scope.idempotency_key()));
+        if *signed {
+            let secret = self
+                .secrets
+                .signing_secret(scope.tenant_id, scope.workflow_id)
+                .await
+                .map_err(|e| match e {
+                    AutomationError::NotFound(_) => {
+                        StepError::Permanent(format!("signing secret: {e}"))
+                    }
+                    other => StepError::Transient(format!("signing secret: {other}")),
+                })?;
+            let timestamp = self.clock.now().timestamp();
+            let signature = sign(&secret, timestamp, body.as_deref().unwrap_or_default());
+            sent_headers.push((TIMESTAMP_HEADER.into(), timestamp.to_string()));
+            sent_headers.push((SIGNATURE_HEADER.into(), signature));
+        }
+        let request = OutboundRequest {
+            method: method.to_ascii_uppercase(),
+            url: url.clone(),
+            headers: sent_headers,
+            body,
+            timeout: Some(
+                timeout_seconds
+                    .map(|s| Duration::from_secs(u64::from(s)))
+                    .unwrap_or(MAX_TIMEOUT)
+                    .min(MAX_TIMEOUT),
+            ),
+        };
+        let response = self.client.send(request).await.map_err(classify)?;
+        let content_type = response
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.clone());
+        let output = json!({
+            "status": response.status,
+            "headers": {"content-type": content_type},
+            "body": output_body(&response.body),
+        });
+        match response.status {
+            200..=299 => Ok(output),
+            429 | 500..=599 => Err(StepError::Transient(format!(
+                "{} answered {}",
+                response.final_url, response.status
+            ))),
+            status => Err(StepError::Permanent(format!(
+                "{} answered {status}",
+                response.final_url
+            ))),
+        }
+    }
+}
+
+/// Headers the step sets itself; a user's value would forge or break them.
+fn is_reserved(name: &str) -> bool {
+    [
+        "content-length",
+        "host",
+        "idempotency-key",
+        "x-pyairtable-signature",
+        "x-pyairtable-timestamp",
+    ]
+    .iter()
+    .any(|reserved| name.eq_ignore_ascii_case(reserved))
+}
+
+/// The body as JSON when it parses, else as text, cut to [`MAX_OUTPUT_BODY_BYTES`].
+fn output_body(body: &[u8]) -> Value {
+    if body.len() <= MAX_OUTPUT_BODY_BYTES
+        && let Ok(value) = serde_json::from_slice::<Value>(body)
+    {
+        return value;
+    }
+    let cut = &body[..body.len().min(MAX_OUTPUT_BODY_BYTES)];
+    let text = String::from_utf8_lossy(cut).into_owned();
+    Value::String(text)
+}
+
+fn classify(err: OutboundError) -> StepError {
+    match err {
+        OutboundError::Timeout | OutboundError::Network(_) => StepError::Transient(err.to_string()),
+        OutboundError::Invalid(_)
+        | OutboundError::Refused(_)
+        | OutboundError::TooLarge(_)
+        | OutboundError::TooManyRedirects => StepError::Permanent(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_json_when_they_parse_and_cut_text_otherwise() {
+        assert_eq!(output_body(br#"{"ok":true}"#), json!({"ok": true}));
+        assert_eq!(output_body(b"plain"), json!("plain"));
+        let long = vec![b'a'; MAX_OUTPUT_BODY_BYTES + 10];
+        assert_eq!(
+            output_body(&long).as_str().map(str::len),
+            Some(MAX_OUTPUT_BODY_BYTES)
+        );
+    }
+
+    #[test]
+    fn reserved_headers_cannot_be_set_by_the_step() {
+        assert!(is_reserved("X-PyAirtable-Signature"));
+        assert!(is_reserved("idempotency-key"));
+        assert!(!is_reserved("Authorization"));
+    }
+}
