@@ -32,6 +32,11 @@ pub struct DevServerConfig {
     pub sandbox_port: u16,
     /// Whether to run the sandbox: yes unless `AIRTABLE_API_URL` is set.
     pub run_sandbox: bool,
+    /// `DEV_OUTBOUND_ALLOW`: `ip:port` pairs (comma-separated) that workflow `http` steps may
+    /// reach although the address guard refuses them (a webhook receiver on this machine, for a
+    /// local demo or a test). Exact addresses only, never ranges; the deployed functions have no
+    /// such setting.
+    pub outbound_allow: Vec<SocketAddr>,
     pub backend: Settings,
 }
 
@@ -42,9 +47,26 @@ impl DevServerConfig {
             port: env.or("PORT", Port(8080))?.0,
             sandbox_port: env.or("SANDBOX_PORT", Port(8081))?.0,
             run_sandbox: env.raw("AIRTABLE_API_URL").is_none(),
+            outbound_allow: outbound_allowances(env)?,
             backend: Settings::from_env(env, BackendKind::Embedded)?,
         })
     }
+}
+
+fn outbound_allowances(env: &Env) -> Result<Vec<SocketAddr>, ConfigError> {
+    let Some(list) = env.raw("DEV_OUTBOUND_ALLOW") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry.parse::<SocketAddr>().map_err(|_| ConfigError {
+                var: "DEV_OUTBOUND_ALLOW".into(),
+                problem: format!("{entry:?} is not an ip:port address"),
+            })
+        })
+        .collect()
 }
 
 /// A running dev server.
@@ -121,15 +143,31 @@ pub async fn start_with(
     } else {
         None
     };
-    let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
-    let platform = backend::build_platform(&backend, clock).await?;
-    let router = http_api::platform_router(http_api::AppState::new(Arc::clone(&platform)));
+    // Bound first: Airtable's webhook pings come back to this address (the public URL), so it
+    // must be known before the platform is built.
     let listener = TcpListener::bind(SocketAddr::new(config.host, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let automations = &mut backend.platform.automations;
+    if automations.public_url.is_none() {
+        automations.public_url = Some(format!("http://{}", reachable(address)));
+    }
+    let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
+    let platform = backend::build_platform(&backend, clock).await?;
+    platform.use_outbound_http(Arc::new(
+        config
+            .outbound_allow
+            .iter()
+            .fold(outbound_http::GuardedClient::builder(), |builder, addr| {
+                builder.allow_socket_addr(*addr)
+            })
+            .build()
+            .map_err(|e| format!("cannot build the outbound HTTP client: {e}"))?,
+    ));
+    let router = http_api::platform_router(http_api::AppState::new(Arc::clone(&platform)));
     let stopped = workers::fan_out(shutdown);
     let workers = match options.workers {
         Some(factory) => factory(&platform),
@@ -153,6 +191,21 @@ pub async fn start_with(
         platform,
         workers,
     })
+}
+
+/// The address to give others for a listener: an unspecified bind address (`0.0.0.0`, `::`)
+/// is reached through loopback on this machine.
+fn reachable(address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        let loopback = if address.is_ipv4() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+        };
+        SocketAddr::new(loopback, address.port())
+    } else {
+        address
+    }
 }
 
 /// A future that completes on Ctrl-C or SIGTERM. The handlers are installed when this is called,

@@ -11,6 +11,7 @@ use platform::Platform;
 use ports::QueueName;
 use tokio::sync::watch;
 use triggers::local::{QueueWorker, Scheduler, SchedulerSettings, WorkerSettings};
+use triggers::sources::{EVENT_SOURCES, EventSource};
 use triggers::{QueueConsumer, ScheduledJob};
 
 /// What runs in-process beside the routers.
@@ -42,12 +43,28 @@ impl std::fmt::Debug for Workers {
 pub type WorkersFactory = Box<dyn FnOnce(&Arc<Platform>) -> Workers + Send>;
 
 impl Workers {
-    /// The deployment's own workers: a handler for each queue and schedule that
-    /// `triggers::sources::EVENT_SOURCES` binds to a function. None yet: the queue, schedule and
-    /// saga functions (worker-runs, worker-events, scheduler, saga-step) register theirs here
-    /// as they arrive.
-    pub fn standard(_platform: &Arc<Platform>) -> Workers {
-        Workers::default()
+    /// The deployment's own workers: for each queue and schedule that
+    /// `triggers::sources::EVENT_SOURCES` binds to a function, the handler that function's main
+    /// runs, so the dev server consumes and ticks exactly what the deployment does.
+    pub fn standard(platform: &Arc<Platform>) -> Workers {
+        let mut workers = Workers::default();
+        for binding in EVENT_SOURCES {
+            match (binding.function, binding.source) {
+                ("worker-runs", EventSource::Queue(queue)) => workers
+                    .consumers
+                    .push((queue, platform.automations().run_worker())),
+                ("worker-events", EventSource::Queue(queue)) => workers
+                    .consumers
+                    .push((queue, platform.automations().events_worker())),
+                ("scheduler", EventSource::Schedule(_)) => {
+                    workers.jobs.push(platform.automations().scheduler_job());
+                }
+                (function, source) => {
+                    tracing::warn!(function, %source, "no in-process handler for this event source");
+                }
+            }
+        }
+        workers
     }
 }
 

@@ -14,6 +14,7 @@ pub mod record_hooks;
 pub mod runs;
 pub mod schedules;
 pub mod seams;
+pub mod service;
 pub mod settings;
 pub mod steps;
 pub mod template;

@@ -34,6 +34,8 @@ pub fn all_functions() -> Vec<FunctionRoutes> {
         functions::mcp::routes(),
         functions::usage::routes(),
         functions::health::routes(),
+        functions::workflows::routes(),
+        functions::hooks::routes(),
     ]
 }
 

@@ -3,11 +3,16 @@
 use std::sync::{Arc, OnceLock};
 
 use accounts::{Accounts, TokenService};
+use automations::executor::StepObserver;
+use automations::service::{AutomationDeps, Automations};
 use basics::{Clock, IdGenerator};
 use chat::{Budgets, ChatLimits, ChatService, ModelCatalog};
 use connections::Connections;
 use gateway::{ClientPool, Gateway};
 use metering::{LimitSubject, RequestRateLimit, UsageCounters};
+use outbound_http::{
+    GuardedClient, OutboundError, OutboundHttp, OutboundRequest, OutboundResponse,
+};
 use ports::{Queue, Secrets, TableStore};
 use tools::Registry;
 
@@ -43,6 +48,9 @@ pub struct Platform {
     tokens: OnceLock<Arc<TokenService>>,
     airtable_clients: OnceLock<Arc<ClientPool>>,
     tools: OnceLock<Arc<Registry>>,
+    automations: OnceLock<Arc<Automations>>,
+    outbound_http: OnceLock<Arc<dyn OutboundHttp>>,
+    step_observer: OnceLock<Arc<dyn StepObserver>>,
 }
 
 impl Platform {
@@ -59,7 +67,55 @@ impl Platform {
             tokens: OnceLock::new(),
             airtable_clients: OnceLock::new(),
             tools: OnceLock::new(),
+            automations: OnceLock::new(),
+            outbound_http: OnceLock::new(),
+            step_observer: OnceLock::new(),
         }
+    }
+
+    /// Workflows, runs, schedules, record triggers and inbound hooks, built on first use.
+    pub fn automations(&self) -> &Arc<Automations> {
+        self.automations.get_or_init(|| {
+            Arc::new(Automations::new(AutomationDeps {
+                store: Arc::clone(&self.store),
+                queue: Arc::clone(&self.queue),
+                clock: Arc::clone(&self.clock),
+                ids: Arc::clone(&self.ids),
+                gateway: self.gateway(),
+                connections: self.connections(),
+                clients: Arc::clone(self.airtable_clients()),
+                usage: self.usage(),
+                chat: self.chat(),
+                catalog: self.model_catalog(),
+                outbound: Arc::clone(self.outbound_http()),
+                observer: self.step_observer.get().cloned(),
+                settings: self.settings.automations.clone(),
+            }))
+        })
+    }
+
+    /// The guarded client workflow `http` steps send through.
+    pub fn outbound_http(&self) -> &Arc<dyn OutboundHttp> {
+        self.outbound_http.get_or_init(|| match GuardedClient::builder().build() {
+            Ok(client) => Arc::new(client),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot build the outbound HTTP client; http steps will fail");
+                Arc::new(NoOutbound(err.to_string()))
+            }
+        })
+    }
+
+    /// Uses `client` for `http` steps instead of the default guarded client (the dev server's,
+    /// with its exact-address allowances). Only before the automations are first used; answers
+    /// whether it took effect.
+    pub fn use_outbound_http(&self, client: Arc<dyn OutboundHttp>) -> bool {
+        self.outbound_http.set(client).is_ok()
+    }
+
+    /// Tells `observer` of every side effect before its checkpoint (the dev server's crash
+    /// drill). Only before the automations are first used; answers whether it took effect.
+    pub fn use_step_observer(&self, observer: Arc<dyn StepObserver>) -> bool {
+        self.step_observer.set(observer).is_ok()
     }
 
     /// Mints and verifies access tokens; caches keys for the process.
@@ -156,5 +212,19 @@ impl Platform {
             Arc::clone(&self.clock),
             self.airtable_api_url.clone(),
         )
+    }
+}
+
+/// Stands in for an outbound client that could not be built: every request fails, saying why.
+#[derive(Debug)]
+struct NoOutbound(String);
+
+#[async_trait::async_trait]
+impl OutboundHttp for NoOutbound {
+    async fn send(&self, _request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        Err(OutboundError::Network(format!(
+            "outbound HTTP is unavailable: {}",
+            self.0
+        )))
     }
 }

@@ -22,12 +22,12 @@ mod stop;
 pub mod task;
 
 pub use message::{InboundMessage, JobFailure, MalformedRecord};
-pub use schedule::{ScheduledJob, ScheduledTick};
 #[cfg(feature = "lambda")]
 pub use schedule::serve_schedule;
-pub use sqs::{BatchOutcome, Disposition, QueueConsumer, process_batch};
+pub use schedule::{ScheduledJob, ScheduledTick};
 #[cfg(feature = "lambda")]
 pub use sqs::serve_sqs;
-pub use task::{RETRYABLE_ERRORS, TaskError, TaskErrorName, TaskHandler};
+pub use sqs::{BatchOutcome, Disposition, QueueConsumer, process_batch};
 #[cfg(feature = "lambda")]
 pub use task::serve_task;
+pub use task::{RETRYABLE_ERRORS, TaskError, TaskErrorName, TaskHandler};

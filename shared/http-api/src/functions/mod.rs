@@ -4,6 +4,8 @@ pub mod auth;
 pub mod chat;
 pub mod connections;
 pub mod health;
+pub mod hooks;
 pub mod mcp;
 pub mod records;
 pub mod usage;
+pub mod workflows;

@@ -854,3 +854,165 @@ pub struct NameOrDescription {
     pub name: Option<String>,
     pub description: Option<String>,
 }
+
+// ---------------------------------------------------------------- workflows and runs
+
+/// A workflow as sent: a name, a trigger and ordered steps. The trigger and step shapes are in
+/// the README ("Automations"); each `type` takes its own fields, and values are templates.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSpec {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// Whether its trigger fires (default true). Manual runs work either way.
+    pub enabled: Option<bool>,
+    /// `{"type": "manual" | "schedule" | "record_created" | "record_updated" |
+    /// "record_deleted" | "webhook", ...}`.
+    #[schema(value_type = Object)]
+    pub trigger: Value,
+    /// 1 to 50 steps, each `{"id", "type": "airtable.list" | "airtable.get" |
+    /// "airtable.create" | "airtable.update" | "airtable.upsert" | "airtable.delete" | "llm" |
+    /// "http" | "condition" | "delay" | "set", ...}`.
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 50)]
+    pub steps: Vec<Value>,
+}
+
+/// A JSON merge patch of a workflow's fields.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub trigger: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub steps: Option<Vec<Value>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Workflow {
+    /// `wfl_…`
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    #[schema(value_type = Object)]
+    pub trigger: Value,
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<Value>,
+    /// Bumped by every change.
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Webhook triggers: where to POST signed requests.
+    pub hook_url: Option<String>,
+    /// In the answer to the creation only: the secret that signs inbound hooks and `http`
+    /// steps' requests.
+    pub signing_secret: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowList {
+    pub workflows: Vec<Workflow>,
+}
+
+/// A whole workflow, or `{"cron", "timezone"}` alone.
+#[derive(Serialize, ToSchema)]
+pub struct ValidateWorkflow {
+    pub name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub trigger: Option<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub steps: Option<Vec<Value>>,
+    /// A 5-field cron expression, e.g. `0 9 * * MON-FRI`.
+    pub cron: Option<String>,
+    /// An IANA time zone, e.g. `Europe/Paris` (UTC when absent).
+    pub timezone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValidationReport {
+    pub valid: bool,
+    pub problems: Vec<Problem>,
+    /// A schedule's next five fire times, RFC 3339 with the zone's offset at each instant.
+    pub next_fire_times: Vec<String>,
+    /// The schedule's time zone.
+    pub timezone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunStarted {
+    /// `run_…`
+    pub id: String,
+    pub status: String,
+    pub workflow_id: String,
+}
+
+/// A run: `queued`, `running`, `waiting` (in a delay), `succeeded`, `failed`, `cancelled` or
+/// `dead_letter`; its trigger and input; with `steps` when shown alone.
+#[derive(Serialize, ToSchema)]
+pub struct Run {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_version: u64,
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub trigger: Value,
+    #[schema(value_type = Object)]
+    pub input: Value,
+    pub next_step: u64,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub deadline: String,
+    pub wake_at: Option<String>,
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    /// Each executed step: `index`, `step_id`, `type`, `status`, `input`, `output`, `error`,
+    /// `attempts`, `started_at`, `finished_at`, `duration_ms`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub steps: Option<Vec<Value>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RunList {
+    pub runs: Vec<Run>,
+    /// Pass as `offset` for the next page.
+    pub offset: Option<String>,
+}
+
+/// Runs by status per day.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowStats {
+    /// `[{"date": "2026-12-02", "counts": {"created": 4, "succeeded": 3, "failed": 1,
+    /// "cancelled": 0, "dead_letter": 0}}]`, oldest first.
+    #[schema(value_type = Vec<Object>)]
+    pub days: Vec<Value>,
+}
+
+/// A run the runs queue gave up on.
+#[derive(Serialize, ToSchema)]
+pub struct DeadLetter {
+    pub run_id: String,
+    pub workflow_id: String,
+    /// The last failure.
+    pub error: String,
+    pub dead_lettered_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeadLetterList {
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// Airtable's webhook notification.
+#[derive(Serialize, ToSchema)]
+pub struct AirtablePing {
+    #[schema(value_type = Object)]
+    pub base: Value,
+    #[schema(value_type = Object)]
+    pub webhook: Value,
+    pub timestamp: String,
+}
