@@ -670,3 +670,45 @@ async fn a_run_that_cannot_be_enqueued_is_not_left_queued_unless_a_retry_will_re
     statuses.sort();
     assert_eq!(statuses, vec!["failed", "succeeded"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_or_outputs_too_large_to_checkpoint_fail_the_step_clearly() {
+    let w = world().await;
+    let limit = automations::executor::MAX_RECORDED_BYTES;
+    // Rendered parameters past the limit.
+    let run_id = w
+        .start(
+            json!([{"id": "copy", "type": "set", "values": {"a": "{{ input.blob }}"}}]),
+            json!({"blob": "x".repeat(limit)}),
+        )
+        .await;
+    assert_eq!(w.drain().await, vec![Delivery::Handled]);
+    let view = w.view(&run_id).await;
+    assert_eq!(view.run.status, RunStatus::Failed);
+    assert!(
+        view.run
+            .error
+            .unwrap_or_default()
+            .contains("rendered parameters are")
+    );
+
+    // An output past the limit: three records that fit one each, listed together.
+    let half = "y".repeat(limit * 45 / 100);
+    let run_id = w
+        .start(
+            json!([
+                {"id": "a", "type": "airtable.create", "base": DEMO_BASE_ID, "table": "Contacts", "fields": {"Name": "Big A", "Title": "{{ input.text }}"}},
+                {"id": "b", "type": "airtable.create", "base": DEMO_BASE_ID, "table": "Contacts", "fields": {"Name": "Big B", "Title": "{{ input.text }}"}},
+                {"id": "c", "type": "airtable.create", "base": DEMO_BASE_ID, "table": "Contacts", "fields": {"Name": "Big C", "Title": "{{ input.text }}"}},
+                {"id": "both", "type": "airtable.list", "base": DEMO_BASE_ID, "table": "Contacts", "filter": "FIND('Big', {Name})", "fields": ["Name", "Title"]}
+            ]),
+            json!({"text": half}),
+        )
+        .await;
+    assert_eq!(w.drain().await, vec![Delivery::Handled]);
+    let view = w.view(&run_id).await;
+    assert_eq!(view.run.status, RunStatus::Failed, "{:?}", view.run.error);
+    assert!(view.run.error.unwrap_or_default().contains("output is"));
+    assert_eq!(view.steps[3].status, StepStatus::Failed);
+    assert_eq!(view.steps[2].status, StepStatus::Succeeded);
+}
