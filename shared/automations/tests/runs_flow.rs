@@ -712,3 +712,32 @@ async fn parameters_or_outputs_too_large_to_checkpoint_fail_the_step_clearly() {
     assert_eq!(view.steps[3].status, StepStatus::Failed);
     assert_eq!(view.steps[2].status, StepStatus::Succeeded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_step_keeps_its_checkpoint_and_stops_before_the_next() {
+    let w = world().await;
+    let run_id = w.start(get_update_set(), json!({"deal": DEAL})).await;
+    w.sandbox.control().faults().script(
+        "update_record",
+        vec![Fault::slow(Duration::from_millis(400))],
+    );
+    let (delivered, cancelled) = tokio::join!(w.deliver(), async {
+        while w.requests("update_record") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        w.runs.cancel(TENANT, &run_id).await
+    });
+    assert_eq!(delivered, Delivery::Handled);
+    let requested = cancelled.expect("cancel");
+    assert_eq!(requested.status, RunStatus::Running);
+    assert!(requested.cancel_requested);
+
+    let view = w.view(&run_id).await;
+    assert_eq!(view.run.status, RunStatus::Cancelled);
+    // The write that was under way when the cancel came is checkpointed with its output...
+    assert_eq!(view.steps[1].status, StepStatus::Succeeded);
+    assert_eq!(view.steps[1].output["fields"]["Stage"], "Won");
+    // ...and nothing after it ran.
+    assert_eq!(view.steps.len(), 2);
+    assert_eq!(w.requests("update_record"), 1);
+}
