@@ -38,6 +38,16 @@ const CHECKPOINT_ATTEMPTS: usize = 5;
 /// Races to concurrent changes one delivery may lose before it gives the run back to the queue.
 const MAX_LOST_RACES: usize = 20;
 
+/// The most JSON bytes a step record keeps of its input and of its output: both fit one
+/// DynamoDB item (400 KB) with room to spare.
+pub const MAX_RECORDED_BYTES: usize = 160 * 1024;
+
+/// The JSON size of a value, when it is more than a step record keeps.
+fn oversized(value: &Value) -> Option<usize> {
+    let size = serde_json::to_string(value).map_or(usize::MAX, |text| text.len());
+    (size > MAX_RECORDED_BYTES).then_some(size)
+}
+
 /// Step records written in the checkpoint's own transaction (DynamoDB takes 100 operations);
 /// more skipped steps are written before it.
 const SKIPPED_IN_TRANSACTION: usize = 50;
@@ -421,6 +431,13 @@ impl Executor {
         record.attempts += 1;
         record.status = StepStatus::Running;
         record.started_at = now;
+        if let Some(size) = oversized(&record.input) {
+            record.input = json!({"omitted_bytes": size});
+            let message = format!(
+                "its rendered parameters are {size} bytes; the limit is {MAX_RECORDED_BYTES}"
+            );
+            return self.fail(run, &mut record, message).await;
+        }
         let kind: StepKind = match serde_json::from_value(with_type(&step.kind, input)) {
             Ok(kind) => kind,
             Err(err) => {
@@ -457,6 +474,13 @@ impl Executor {
         match done {
             Done::Sleeping => Ok(Some(Advance::Waiting)),
             Done::Next { output, next } => {
+                if let Some(size) = oversized(&output) {
+                    let message = format!(
+                        "its output is {size} bytes, more than a checkpoint keeps \
+                         ({MAX_RECORDED_BYTES}); ask for fewer records or fields"
+                    );
+                    return self.fail(run, &mut record, message).await;
+                }
                 if kind.has_side_effects()
                     && let Some(observer) = &self.observer
                 {

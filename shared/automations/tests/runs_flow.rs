@@ -670,3 +670,74 @@ async fn a_run_that_cannot_be_enqueued_is_not_left_queued_unless_a_retry_will_re
     statuses.sort();
     assert_eq!(statuses, vec!["failed", "succeeded"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_or_outputs_too_large_to_checkpoint_fail_the_step_clearly() {
+    let w = world().await;
+    let limit = automations::executor::MAX_RECORDED_BYTES;
+    // Rendered parameters past the limit.
+    let run_id = w
+        .start(
+            json!([{"id": "copy", "type": "set", "values": {"a": "{{ input.blob }}"}}]),
+            json!({"blob": "x".repeat(limit)}),
+        )
+        .await;
+    assert_eq!(w.drain().await, vec![Delivery::Handled]);
+    let view = w.view(&run_id).await;
+    assert_eq!(view.run.status, RunStatus::Failed);
+    assert!(
+        view.run
+            .error
+            .unwrap_or_default()
+            .contains("rendered parameters are")
+    );
+
+    // An output past the limit: three records that fit one each, listed together.
+    let half = "y".repeat(limit * 45 / 100);
+    let run_id = w
+        .start(
+            json!([
+                {"id": "a", "type": "airtable.create", "base": DEMO_BASE_ID, "table": "Contacts", "fields": {"Name": "Big A", "Title": "{{ input.text }}"}},
+                {"id": "b", "type": "airtable.create", "base": DEMO_BASE_ID, "table": "Contacts", "fields": {"Name": "Big B", "Title": "{{ input.text }}"}},
+                {"id": "c", "type": "airtable.create", "base": DEMO_BASE_ID, "table": "Contacts", "fields": {"Name": "Big C", "Title": "{{ input.text }}"}},
+                {"id": "both", "type": "airtable.list", "base": DEMO_BASE_ID, "table": "Contacts", "filter": "FIND('Big', {Name})", "fields": ["Name", "Title"]}
+            ]),
+            json!({"text": half}),
+        )
+        .await;
+    assert_eq!(w.drain().await, vec![Delivery::Handled]);
+    let view = w.view(&run_id).await;
+    assert_eq!(view.run.status, RunStatus::Failed, "{:?}", view.run.error);
+    assert!(view.run.error.unwrap_or_default().contains("output is"));
+    assert_eq!(view.steps[3].status, StepStatus::Failed);
+    assert_eq!(view.steps[2].status, StepStatus::Succeeded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_a_step_keeps_its_checkpoint_and_stops_before_the_next() {
+    let w = world().await;
+    let run_id = w.start(get_update_set(), json!({"deal": DEAL})).await;
+    w.sandbox.control().faults().script(
+        "update_record",
+        vec![Fault::slow(Duration::from_millis(400))],
+    );
+    let (delivered, cancelled) = tokio::join!(w.deliver(), async {
+        while w.requests("update_record") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        w.runs.cancel(TENANT, &run_id).await
+    });
+    assert_eq!(delivered, Delivery::Handled);
+    let requested = cancelled.expect("cancel");
+    assert_eq!(requested.status, RunStatus::Running);
+    assert!(requested.cancel_requested);
+
+    let view = w.view(&run_id).await;
+    assert_eq!(view.run.status, RunStatus::Cancelled);
+    // The write that was under way when the cancel came is checkpointed with its output...
+    assert_eq!(view.steps[1].status, StepStatus::Succeeded);
+    assert_eq!(view.steps[1].output["fields"]["Stage"], "Won");
+    // ...and nothing after it ran.
+    assert_eq!(view.steps.len(), 2);
+    assert_eq!(w.requests("update_record"), 1);
+}

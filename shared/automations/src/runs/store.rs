@@ -197,9 +197,10 @@ impl RunStore {
         }
     }
 
-    /// Replaces the run if its stored version is still `run.version - 1`'s successor: the caller
-    /// passes the run with its version already bumped. Reaching a counted status also counts it
-    /// today, in the same transaction. `Ok(false)` when another writer got there first.
+    /// Replaces the run if its stored version is still `previous_version` (the caller passes the
+    /// run with its version already bumped), together with `extra` writes and, when the run
+    /// reaches a counted status, today's counter: all in one transaction. `Ok(false)` when
+    /// another writer got there first (nothing is written).
     pub async fn save(
         &self,
         run: &Run,
