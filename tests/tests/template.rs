@@ -145,8 +145,19 @@ fn verify_keys_name() -> String {
 /// A tenant's Airtable token secret, as `connections::token_secret_name` names it.
 const TENANT_TOKEN_NAME: &str = "tenants/ten_example/airtable-token";
 
-/// The functions that call Airtable with a tenant's token, and so may read it.
-const TENANT_TOKEN_READERS: [&str; 3] = ["api-records", "api-chat", "api-mcp"];
+/// The functions that call Airtable with a tenant's token, and so may read it: the gateway,
+/// chat and MCP; api-workflows (a table's schema when a workflow is saved, and the record
+/// trigger's webhook), worker-runs (Airtable steps), worker-events (webhook payloads) and the
+/// scheduler (webhook refreshes).
+const TENANT_TOKEN_READERS: [&str; 7] = [
+    "api-records",
+    "api-chat",
+    "api-mcp",
+    "api-workflows",
+    "worker-runs",
+    "worker-events",
+    "scheduler",
+];
 
 /// Resolves the intrinsics a policy resource may use into one concrete string (which may hold
 /// IAM wildcards), with parameters at their defaults. `None` when it cannot be resolved; the
@@ -756,6 +767,19 @@ fn sample_trigger_events_parse() {
                         record["attributes"]["ApproximateReceiveCount"].is_string(),
                         "{stem}: attributes.ApproximateReceiveCount"
                     );
+                    // Every body that is JSON is the message its queue's consumer reads.
+                    if let Some(body) = record["body"]
+                        .as_str()
+                        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+                    {
+                        if stem.starts_with("sqs-runs") {
+                            serde_json::from_value::<automations::RunMessage>(body)
+                                .unwrap_or_else(|e| panic!("{stem}: not a run message: {e}"));
+                        } else if stem.starts_with("sqs-events") {
+                            serde_json::from_value::<automations::EventMessage>(body)
+                                .unwrap_or_else(|e| panic!("{stem}: not an event message: {e}"));
+                        }
+                    }
                     let fifo = record["eventSourceARN"]
                         .as_str()
                         .is_some_and(|arn| arn.ends_with(".fifo"));
