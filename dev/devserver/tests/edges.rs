@@ -92,13 +92,24 @@ async fn bodies_documented_as_objects_refuse_everything_else_and_change_nothing(
         .await;
     assert_eq!(me.body["user"]["name"], testkit::OWNER_NAME, "{}", me.text);
 
-    // Every route of the table that takes a body, with every kind of non-object.
+    // Every route of the table that takes a body (the OpenAPI document says which: actions such
+    // as cancelling a run take none), with every kind of non-object.
+    let document: Value =
+        serde_json::from_str(http_api::openapi::DOCUMENT_JSON).expect("the OpenAPI document");
     let with_body = http_api::routes::route_table()
         .into_iter()
         .filter(|spec| matches!(spec.method.as_str(), "POST" | "PUT" | "PATCH"))
+        .filter(|spec| {
+            !document["paths"][spec.path.as_str()][spec.method.to_lowercase().as_str()]
+                ["requestBody"]
+                .is_null()
+        })
         .filter(|spec| spec.path.starts_with("/v1/"))
         // Logout takes no body (and would end this test's session).
-        .filter(|spec| spec.path != "/v1/auth/logout");
+        .filter(|spec| spec.path != "/v1/auth/logout")
+        // Inbound hooks verify a MAC over the raw bytes first: an unknown hook is 404 before
+        // any body is read (their own tests cover bodies).
+        .filter(|spec| !spec.path.starts_with("/v1/hooks/"));
     let mut checked = 0;
     for spec in with_body {
         let path = spec.path.replace('{', "x").replace('}', "");
