@@ -68,6 +68,19 @@ impl Webhook {
         }
     }
 
+    /// Whether the hook asked for `field`'s value with every change of its record
+    /// (`options.includes.includeCellValuesInFieldIds`: `"all"` or a list of field ids).
+    fn includes_cells_of(&self, field: &str) -> bool {
+        match self
+            .specification
+            .pointer("/options/includes/includeCellValuesInFieldIds")
+        {
+            Some(Value::String(all)) => all == "all",
+            Some(Value::Array(ids)) => ids.iter().any(|id| id == field),
+            _ => false,
+        }
+    }
+
     fn wants_change_type(&self, kind: &str) -> bool {
         match self
             .filters()
@@ -286,7 +299,18 @@ pub fn record_change(
                         .filter(|(k, v)| previous.get(*k) != Some(*v))
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect();
-                    (id.clone(), json!({ "current": { "cellValuesByFieldId": changed_now }, "previous": { "cellValuesByFieldId": changed_prev } }))
+                    let mut entry = json!({ "current": { "cellValuesByFieldId": changed_now }, "previous": { "cellValuesByFieldId": changed_prev } });
+                    // `options.includes.includeCellValuesInFieldIds` ("all" or field ids): the record's
+                    // other cells, as Airtable sends them, under `unchanged`.
+                    let unchanged: Map<String, Value> = current
+                        .iter()
+                        .filter(|(k, _)| entry["current"]["cellValuesByFieldId"].get(k.as_str()).is_none() && hook.includes_cells_of(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    if !unchanged.is_empty() {
+                        entry["unchanged"] = json!({ "cellValuesByFieldId": unchanged });
+                    }
+                    (id.clone(), entry)
                 })
                 .collect();
             table_change.insert("changedRecordsById".into(), Value::Object(changed));

@@ -45,6 +45,7 @@ pub struct TestAppBuilder {
     chat_model: Option<String>,
     model_prices: Option<Vec<(String, ModelPrice)>>,
     capture_logs: bool,
+    outbound_allow: Vec<std::net::SocketAddr>,
     start: StartOptions,
 }
 
@@ -63,12 +64,20 @@ impl Default for TestAppBuilder {
             chat_model: None,
             model_prices: None,
             capture_logs: false,
+            outbound_allow: Vec::new(),
             start: StartOptions::default(),
         }
     }
 }
 
 impl TestAppBuilder {
+    /// Lets workflow `http` steps reach this exact address (a receiver the test runs on
+    /// loopback), which the address guard refuses otherwise (`DEV_OUTBOUND_ALLOW`).
+    pub fn outbound_allow(mut self, address: std::net::SocketAddr) -> Self {
+        self.outbound_allow.push(address);
+        self
+    }
+
     /// The AWS adapters against moto at `endpoint` (from [`crate::moto_endpoint`]), with
     /// resources of this run's own (`<label>-<n>-…`, secrets under `<label>-<n>/`).
     pub fn on_moto(mut self, endpoint: &str, label: &str) -> Self {
@@ -244,6 +253,7 @@ impl TestAppBuilder {
         config.host = IpAddr::V4(Ipv4Addr::LOCALHOST);
         config.port = 0;
         config.run_sandbox = false;
+        config.outbound_allow = self.outbound_allow.clone();
         let backend = &mut config.backend;
         backend.data_dir = data_dir.to_path_buf();
         backend.airtable_api_url = airtable;

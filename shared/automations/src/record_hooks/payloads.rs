@@ -2,8 +2,11 @@
 //!
 //! Payloads name fields by id; workflows and templates name them as users see them, so cells
 //! are renamed with the table's schema (a field the schema does not know, such as one created
-//! after the read, keeps its id). Cell values stay in the webhook's form (Airtable's "V2" cells:
-//! a single select is `{id, name, color}`), exactly as Airtable sent them.
+//! after the read, keeps its id). Select cells are read as the REST API shows them (a single
+//! select's name, a multiple select's names) rather than the webhook's "V2" form
+//! (`{id, name, color}`), so `{{ trigger.fields.Stage }}` is `"Won"` in a template or a
+//! condition, as it is in `/v0` answers and `airtable.get` outputs. Other cells (links as
+//! `[{id, name}]`, attachments, collaborators) stay as Airtable sent them.
 //!
 //! An update carries the changed cells in `current`, their old values in `previous`, and, with
 //! `includeCellValuesInFieldIds: "all"`, the other cells in `unchanged`: the event's `fields`
@@ -50,10 +53,38 @@ impl FieldNames {
             .map(|cells| {
                 cells
                     .iter()
-                    .map(|(id, v)| (self.name(id).to_string(), v.clone()))
+                    .map(|(id, v)| (self.name(id).to_string(), rest_form(v)))
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// A webhook cell in the REST API's form: select choices (`{id: "sel…", name, color}`) become
+/// their names; everything else is kept.
+fn rest_form(cell: &Value) -> Value {
+    fn choice_name(value: &Value) -> Option<&str> {
+        let object = value.as_object()?;
+        object
+            .get("id")?
+            .as_str()
+            .filter(|id| id.starts_with("sel"))?;
+        object.get("name")?.as_str()
+    }
+    match cell {
+        Value::Object(_) => choice_name(cell).map_or_else(|| cell.clone(), Value::from),
+        Value::Array(items)
+            if !items.is_empty() && items.iter().all(|i| choice_name(i).is_some()) =>
+        {
+            Value::Array(
+                items
+                    .iter()
+                    .filter_map(choice_name)
+                    .map(Value::from)
+                    .collect(),
+            )
+        }
+        other => other.clone(),
     }
 }
 
@@ -207,6 +238,17 @@ mod tests {
         assert_eq!(changes[2].event.change, RecordChange::Deleted);
         assert_eq!(changes[2].event.record_id, "recC");
         assert!(changes[2].event.fields.is_empty());
+    }
+
+    #[test]
+    fn select_cells_read_as_the_rest_api_shows_them() {
+        let stage = serde_json::json!({"id": "selWon", "name": "Won", "color": "greenLight2"});
+        assert_eq!(rest_form(&stage), serde_json::json!("Won"));
+        let tags = serde_json::json!([{"id": "selA", "name": "a"}, {"id": "selB", "name": "b"}]);
+        assert_eq!(rest_form(&tags), serde_json::json!(["a", "b"]));
+        let links = serde_json::json!([{"id": "recA", "name": "Acme"}]);
+        assert_eq!(rest_form(&links), links);
+        assert_eq!(rest_form(&serde_json::json!(5)), serde_json::json!(5));
     }
 
     #[test]
