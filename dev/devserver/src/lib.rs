@@ -3,6 +3,7 @@
 //! started in-process as its Airtable unless `AIRTABLE_API_URL` points elsewhere. It is what a new
 //! user runs first: no AWS account, no Docker, no Python.
 
+pub mod crash_drill;
 mod workers;
 
 use std::future::Future;
@@ -37,6 +38,11 @@ pub struct DevServerConfig {
     /// local demo or a test). Exact addresses only, never ranges; the deployed functions have no
     /// such setting.
     pub outbound_allow: Vec<SocketAddr>,
+    /// `DEV_QUEUE_VISIBILITY_SECONDS`: how long the in-process workers hide a received message
+    /// (the queues' 900 s by default); a crash test shortens it to see a redelivery soon.
+    pub queue_visibility: Option<std::time::Duration>,
+    /// `DEV_PAUSE_AFTER_EFFECT`: the crash drill's marker file ([`crash_drill`]).
+    pub pause_after_effect: Option<std::path::PathBuf>,
     pub backend: Settings,
 }
 
@@ -48,6 +54,10 @@ impl DevServerConfig {
             sandbox_port: env.or("SANDBOX_PORT", Port(8081))?.0,
             run_sandbox: env.raw("AIRTABLE_API_URL").is_none(),
             outbound_allow: outbound_allowances(env)?,
+            queue_visibility: env
+                .optional::<u64>("DEV_QUEUE_VISIBILITY_SECONDS")?
+                .map(std::time::Duration::from_secs),
+            pause_after_effect: env.optional::<std::path::PathBuf>("DEV_PAUSE_AFTER_EFFECT")?,
             backend: Settings::from_env(env, BackendKind::Embedded)?,
         })
     }
@@ -167,12 +177,18 @@ pub async fn start_with(
             .build()
             .map_err(|e| format!("cannot build the outbound HTTP client: {e}"))?,
     ));
+    if let Some(marker) = &config.pause_after_effect {
+        platform.use_step_observer(Arc::new(crash_drill::PauseAfterEffect::new(marker.clone())));
+    }
     let router = http_api::platform_router(http_api::AppState::new(Arc::clone(&platform)));
     let stopped = workers::fan_out(shutdown);
-    let workers = match options.workers {
+    let mut workers = match options.workers {
         Some(factory) => factory(&platform),
         None => Workers::standard(&platform),
     };
+    if let Some(visibility) = config.queue_visibility {
+        workers.queue_settings.visibility = visibility;
+    }
     let workers = RunningWorkers::start(&platform, workers, &stopped);
     let http_stopped = stopped();
     let task = tokio::spawn(async move {

@@ -94,6 +94,26 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Kills the server with SIGKILL (`kill -9`): no shutdown, no draining, no flushing; what
+    /// it had not written is lost, as in a crash.
+    pub fn kill_hard(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            let status = Command::new("kill")
+                .args(["-9", &pid])
+                .status()
+                .expect("kill -9");
+            assert!(status.success(), "kill -9 {pid}");
+            let status = child.wait().expect("wait");
+            assert!(
+                !status.success(),
+                "a killed server does not exit cleanly: {status}"
+            );
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
