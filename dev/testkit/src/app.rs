@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::builder::TestAppBuilder;
+use crate::builder::{MotoNames, TestAppBuilder};
 use crate::logs;
 use crate::reply::{Bearer, Reply};
 
@@ -26,7 +26,7 @@ pub struct TestApp {
     data: tempfile::TempDir,
     sandbox: SandboxHandle,
     llm: Option<FakeLlmHandle>,
-    secrets_prefix: Option<String>,
+    moto_names: Option<MotoNames>,
     logs_from: Option<usize>,
     stop: Option<oneshot::Sender<()>>,
     platform: Arc<Platform>,
@@ -66,7 +66,7 @@ impl TestApp {
         let endpoints = llm
             .as_ref()
             .map(|llm| (llm.gemini_base_url(), llm.openai_base_url()));
-        let (config, secrets_prefix) = options.config(data.path(), sandbox.url(), endpoints);
+        let (config, moto_names) = options.config(data.path(), sandbox.url(), endpoints);
         let (stop, stopped) = oneshot::channel::<()>();
         let running = devserver::start_with(&config, options.take_start_options(), async move {
             let _ = stopped.await;
@@ -79,7 +79,7 @@ impl TestApp {
             data,
             sandbox,
             llm,
-            secrets_prefix,
+            moto_names,
             logs_from,
             stop: Some(stop),
             platform: Arc::clone(&running.platform),
@@ -130,9 +130,19 @@ impl TestApp {
 
     /// On moto, the prefix of every secret's name in Secrets Manager.
     pub fn secrets_prefix(&self) -> &str {
-        self.secrets_prefix
-            .as_deref()
-            .expect("secrets have a prefix only on moto: build the app with .on_moto(...)")
+        &self.moto_names().secrets
+    }
+
+    /// On moto, the prefix of every table's and queue's name (`<prefix>runs`, say): what a
+    /// test names a queue's ARN with, as Lambda's SQS events do.
+    pub fn resource_prefix(&self) -> &str {
+        &self.moto_names().resources
+    }
+
+    fn moto_names(&self) -> &MotoNames {
+        self.moto_names
+            .as_ref()
+            .expect("resources have a prefix only on moto: build the app with .on_moto(...)")
     }
 
     /// What the platform logged since this app started; panics unless built with

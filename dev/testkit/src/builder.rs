@@ -29,6 +29,14 @@ enum Backend {
     Moto { endpoint: String, label: String },
 }
 
+/// Where an app on moto keeps its resources: every secret's name starts with `secrets`, every
+/// table's and queue's with `resources`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MotoNames {
+    pub(crate) secrets: String,
+    pub(crate) resources: String,
+}
+
 /// Options for [`TestApp`]; [`TestApp::builder`] starts one. By default: the embedded backend,
 /// both request limits off (every test client is 127.0.0.1 and one tenant; the limits have
 /// tests of their own that turn them on), the sandbox with Airtable's rate limits, no LLM.
@@ -239,13 +247,13 @@ impl TestAppBuilder {
 
     /// The dev server's configuration for these options: listening on a free port of
     /// 127.0.0.1, data in `data_dir`, Airtable at `airtable` (the kit's own sandbox), the
-    /// models at `llm` when there is one. Answers it with the secrets prefix on moto.
+    /// models at `llm` when there is one. Answers it with the names' prefixes on moto.
     pub(crate) fn config(
         &self,
         data_dir: &Path,
         airtable: String,
         llm: Option<(String, String)>,
-    ) -> (DevServerConfig, Option<String>) {
+    ) -> (DevServerConfig, Option<MotoNames>) {
         // The platform's defaults come from its one reader of settings, given no variables at
         // all: never the process environment, which would make a test depend on the shell.
         let mut config = DevServerConfig::from_env(&Env::from_pairs([]))
@@ -260,7 +268,7 @@ impl TestAppBuilder {
         if let Some(ttl) = self.secrets_cache_ttl {
             backend.secrets_cache_ttl = ttl;
         }
-        let secrets_prefix = match &self.backend {
+        let moto_names = match &self.backend {
             Backend::Embedded => None,
             Backend::Moto { endpoint, label } => {
                 let label = unique_label(label);
@@ -274,7 +282,10 @@ impl TestAppBuilder {
                     .into_iter()
                     .map(|table| (table, format!("{label}-{}", table.logical_name())))
                     .collect();
-                Some(backend.aws.secrets_prefix.clone())
+                Some(MotoNames {
+                    secrets: backend.aws.secrets_prefix.clone(),
+                    resources: backend.aws.resource_prefix.clone(),
+                })
             }
         };
         let platform = &mut backend.platform;
@@ -297,7 +308,7 @@ impl TestAppBuilder {
         if let Some(model) = &self.chat_model {
             models.default_model = model.clone();
         }
-        (config, secrets_prefix)
+        (config, moto_names)
     }
 }
 
@@ -319,7 +330,7 @@ mod tests {
                 "http://127.0.0.1:1".into(),
                 Some(("http://g".into(), "http://o/v1".into())),
             );
-        assert_eq!(prefix, None, "no secrets prefix on the embedded backend");
+        assert_eq!(prefix, None, "no moto names on the embedded backend");
         assert_eq!((config.port, config.run_sandbox), (0, false));
         assert_eq!(config.backend.kind, BackendKind::Embedded);
         assert_eq!(config.backend.data_dir, dir);
@@ -349,6 +360,10 @@ mod tests {
         assert!(first.backend.aws.provision);
         assert_ne!(first_prefix, second_prefix);
         let prefix = first.backend.aws.resource_prefix.clone();
+        assert_eq!(
+            first_prefix.map(|names| names.resources),
+            Some(prefix.clone())
+        );
         assert!(prefix.starts_with("kit-"), "{prefix}");
         assert!(
             first
