@@ -118,7 +118,12 @@ impl OnMoto {
                 .app
                 .platform()
                 .queue
-                .receive(QueueName::Runs, 10, BATCH_VISIBILITY, Duration::from_secs(1))
+                .receive(
+                    QueueName::Runs,
+                    10,
+                    BATCH_VISIBILITY,
+                    Duration::from_secs(1),
+                )
                 .await
                 .expect("receive from moto's SQS");
             received.extend(batch);
@@ -335,7 +340,10 @@ async fn a_batch_reports_exactly_its_failed_runs_and_only_those_come_back() {
         let view = w.run(run).await;
         assert_eq!(view["status"], "succeeded", "{view}");
         assert_eq!(view["steps"][0]["attempts"], 2, "{view}");
-        assert_eq!(view["steps"][0]["output"]["fields"]["Stage"], "Won", "{view}");
+        assert_eq!(
+            view["steps"][0]["output"]["fields"]["Stage"], "Won",
+            "{view}"
+        );
     }
     assert_eq!(w.answered("update_record", 200), 2, "one update per deal");
     assert_eq!(w.answered("create_records", 200), 3, "one create per run");
@@ -356,9 +364,7 @@ async fn a_run_failing_every_receive_reaches_the_dlq_and_a_redrive_completes_it_
     let register = w.workflow("register", register_company()).await;
     let companies_before = w.app.sandbox_record_count("Companies").await;
     w.fail_route("create_records");
-    let run = w
-        .start_run(&register, json!({"name": "Redriven Co"}))
-        .await;
+    let run = w.start_run(&register, json!({"name": "Redriven Co"})).await;
 
     for receive in 1..=MAX_RECEIVES {
         let batch = w.receive(1, Duration::from_secs(10)).await;
@@ -411,7 +417,11 @@ async fn a_run_failing_every_receive_reaches_the_dlq_and_a_redrive_completes_it_
         .await
         .expect(StatusCode::ACCEPTED);
     assert_eq!(redriven.body["status"], "queued", "{}", redriven.text);
-    assert_eq!(w.depth(QueueName::RunsDlq).await, 0, "the DLQ copy was removed");
+    assert_eq!(
+        w.depth(QueueName::RunsDlq).await,
+        0,
+        "the DLQ copy was removed"
+    );
     assert!(w.dead_letters().await.is_empty());
 
     let batch = w.receive(1, Duration::from_secs(10)).await;
