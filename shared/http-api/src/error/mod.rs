@@ -119,7 +119,8 @@ pub struct ApiError {
     pub www_authenticate: Option<String>,
     /// Each problem of an invalid document with the JSON path of its field
     /// (`[{"path": "/steps/2/fields/Stage", "message": "..."}]`), as `error.problems`.
-    pub problems: Option<serde_json::Value>,
+    /// Boxed: errors travel in every `Result` of every handler, and stay small.
+    pub problems: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -142,7 +143,7 @@ impl ApiError {
 
     /// Adds `error.problems`: what is wrong where, for a document refused as a whole.
     pub fn with_problems(mut self, problems: serde_json::Value) -> Self {
-        self.problems = Some(problems);
+        self.problems = Some(Box::new(problems));
         self
     }
 
@@ -202,7 +203,7 @@ impl ApiError {
     pub fn body(&self) -> serde_json::Value {
         let mut body = json!({"error": {"type": self.error_type, "message": self.message}});
         if let Some(problems) = &self.problems {
-            body["error"]["problems"] = problems.clone();
+            body["error"]["problems"] = problems.as_ref().clone();
         }
         body
     }
