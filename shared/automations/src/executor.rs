@@ -592,6 +592,9 @@ impl Executor {
         waiting.version += 1;
         waiting.status = RunStatus::Waiting;
         waiting.wake_at = Some(wake_at);
+        // Time asleep does not count against the deadline, which bounds a run's working time:
+        // a workflow that waits a day is not failed for it.
+        waiting.deadline = run.deadline + chrono::Duration::from_std(wait).unwrap_or_default();
         // Waiting first, then the message: a crash in between leaves this delivery unhandled,
         // and its redelivery finds the run waiting and sends the wake-up message then.
         if !self
