@@ -510,3 +510,117 @@ async fn http_steps_aimed_at_this_machine_are_refused_without_the_allowance() {
         "nothing reached the receiver"
     );
 }
+
+#[tokio::test]
+async fn the_in_process_scheduler_starts_a_schedule_once_per_fire_time() {
+    use chrono::TimeZone;
+    let clock = Arc::new(basics::ManualClock::at(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 3, 29, 0, 57, 30)
+            .single()
+            .expect("time"),
+    ));
+    let app = TestApp::builder().clock(clock.clone()).spawn().await;
+    let (_, key) = app.connected_key("owner@example.com", SCOPES).await;
+    let workflow = create_workflow(
+        &app,
+        &key,
+        json!({
+            "name": "Every minute in Paris",
+            "trigger": {"type": "schedule", "cron": "* * * * *", "timezone": "Europe/Paris"},
+            "steps": [{"id": "at", "type": "set", "values": {"fired": "{{ trigger.fire_time }}"}}]
+        }),
+    )
+    .await;
+    let id = workflow["id"].as_str().expect("id").to_string();
+    // 00:58 UTC, then 00:59 and 01:00 UTC: Paris jumps from 01:59 to 03:00 in between.
+    for minute in 1..=3 {
+        clock.advance(chrono::Duration::minutes(1));
+        ended_runs(&app, &key, &id, minute).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let runs = ended_runs(&app, &key, &id, 3).await;
+    let mut fired: Vec<String> = runs
+        .iter()
+        .filter_map(|run| {
+            run["trigger"]["data"]["fire_time"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    fired.sort();
+    assert_eq!(
+        fired,
+        [
+            "2026-03-29T00:58:00Z",
+            "2026-03-29T00:59:00Z",
+            "2026-03-29T01:00:00Z"
+        ],
+        "one run per fire time: {runs:?}"
+    );
+    let local = |fire: &str| {
+        runs.iter()
+            .find(|run| run["trigger"]["data"]["fire_time"] == fire)
+            .map(|run| run["trigger"]["data"]["local_time"].clone())
+    };
+    // The clocks went forward between the last two: 01:59 in winter time, then 03:00 in summer.
+    assert_eq!(
+        local("2026-03-29T00:59:00Z"),
+        Some(json!("2026-03-29T01:59:00+01:00"))
+    );
+    assert_eq!(
+        local("2026-03-29T01:00:00Z"),
+        Some(json!("2026-03-29T03:00:00+02:00"))
+    );
+}
+
+#[tokio::test]
+async fn an_airtable_ping_with_a_wrong_mac_is_refused_and_queues_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.connected_key("owner@example.com", SCOPES).await;
+    create_workflow(
+        &app,
+        &key,
+        json!({
+            "name": "Watch deals",
+            "trigger": {"type": "record_deleted", "base": BASE, "table": "Deals"},
+            "steps": [{"id": "noop", "type": "set", "values": {}}]
+        }),
+    )
+    .await;
+    let hooks = app
+        .straight(Method::GET, &format!("/v0/bases/{BASE}/webhooks"), None)
+        .await;
+    let url = hooks.body["webhooks"][0]["notificationUrl"]
+        .as_str()
+        .expect("the webhook's notification URL")
+        .to_string();
+    assert!(url.starts_with(&app.url("/v1/hooks/airtable/")), "{url}");
+    let body = format!(
+        r#"{{"base":{{"id":"{BASE}"}},"webhook":{{"id":"ach1"}},"timestamp":"2026-12-02T09:00:00.000Z"}}"#
+    );
+    for mac in [
+        None,
+        Some("hmac-sha256=00"),
+        Some("hmac-sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    ] {
+        let mut request = app.http().post(&url).body(body.clone());
+        if let Some(mac) = mac {
+            request = request.header("X-Airtable-Content-MAC", mac);
+        }
+        let reply = app.send(request).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{mac:?}: {}",
+            reply.text
+        );
+    }
+    let queued = app
+        .platform()
+        .queue
+        .approximate_depth(ports::QueueName::Events)
+        .await
+        .expect("depth");
+    assert_eq!(queued, 0, "a refused ping queues nothing");
+}

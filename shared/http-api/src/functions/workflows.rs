@@ -120,6 +120,7 @@ async fn list_workflows(
     responses(
         (status = 200, description = "Whether the workflow (or the cron expression alone) is valid, its problems with their paths, and a schedule's next five fire times in its time zone", body = schemas::ValidationReport),
         (status = 400, description = "The body is not a JSON object (`INVALID_REQUEST`).", body = schemas::Error),
+        (status = 422, description = "The body is neither a workflow nor `{cron, timezone}` (`INVALID_WORKFLOW`, with the path of what does not fit).", body = schemas::Error),
     )
 )]
 async fn validate_workflow(
