@@ -546,7 +546,7 @@ async fn run() -> Result<(), String> {
     checks.check(unchanged, "a deal's Name changed");
 
     println!();
-    println!("command: cargo bench -p devserver --bench workflows");
+    println!("command: {}", command());
     println!();
     let mut table = Table::new(&[
         "mode",
@@ -608,6 +608,43 @@ async fn run() -> Result<(), String> {
         ]);
     }
     table.print();
+    print_summary(&totals, concurrency, &cpus);
     bench.app.shutdown().await;
     finish(started, &checks)
+}
+
+/// The command that built this binary's profile (`--profile dev` when debug assertions are on).
+fn command() -> &'static str {
+    if cfg!(debug_assertions) {
+        "cargo bench --profile dev -p devserver --bench workflows"
+    } else {
+        "cargo bench -p devserver --bench workflows"
+    }
+}
+
+/// The figures as a markdown table, for a README or a pull request.
+fn print_summary(totals: &[Totals], concurrency: usize, cpus: &str) {
+    println!();
+    println!("---- summary (markdown) ----");
+    println!(
+        "Workflow runs benchmark (`{}`; {cpus} CPUs, dev server, worker and sandbox in one \
+         process, loopback, sandbox limits and gateway pacing off):",
+        command()
+    );
+    println!();
+    println!("| mode | runs/s | gateway writes/s | ratio | trigger→first step p50 | p99 |");
+    println!("|---|---|---|---|---|---|");
+    for (mode, total) in Mode::ALL.into_iter().zip(totals) {
+        let first = Stats::new(total.to_first_step.clone());
+        println!(
+            "| {} | {:.1} | {:.1} | **{:.3}** | {} | {} |",
+            mode.label(concurrency),
+            total.runs_per_second(),
+            total.writes_per_second(),
+            total.ratio(),
+            human(first.percentile(50.0)),
+            human(first.percentile(99.0)),
+        );
+    }
+    println!("----");
 }
