@@ -582,7 +582,9 @@ async fn run() -> Result<(), String> {
     table.print();
     println!(
         "ratio = runs/s ÷ gateway writes/s in the same mode; runs/s counts from the first start \
-         request to the last run's finished_at."
+         request to the last run's finished_at. Concurrent: all runs are started at once, so \
+         trigger→1st step is mostly waiting in the queue behind earlier runs; one at a time, it \
+         is the latency a run adds on an idle worker."
     );
     println!();
     let mut table = Table::new(&[
