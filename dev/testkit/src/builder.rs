@@ -340,7 +340,12 @@ mod tests {
         assert!(platform.gateway.airtable_limits.is_unlimited());
         let (paced, _) = TestAppBuilder::default().config(dir, String::new(), None);
         assert!(
-            !paced.backend.platform.gateway.airtable_limits.is_unlimited(),
+            !paced
+                .backend
+                .platform
+                .gateway
+                .airtable_limits
+                .is_unlimited(),
             "paced at Airtable's limits unless told otherwise"
         );
     }
