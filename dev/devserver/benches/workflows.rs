@@ -354,13 +354,16 @@ impl Bench {
         concurrency: usize,
         checks: &mut Checks,
     ) -> Result<(Duration, Vec<RunTimes>), String> {
-        let mut began = Utc::now();
+        // Read before the clock starts: what the stats counted before this batch.
+        let finished_before = match mode {
+            Mode::Concurrent => self.finished_runs().await?,
+            Mode::OneAtATime => 0,
+        };
+        let began = Utc::now();
         let ids = match mode {
             Mode::Concurrent => {
-                let before = self.finished_runs().await?;
-                began = Utc::now();
                 let ids = self.start_runs(n, concurrency, 0).await?;
-                self.until_finished(before, n).await?;
+                self.until_finished(finished_before, n).await?;
                 ids
             }
             Mode::OneAtATime => {
