@@ -43,12 +43,15 @@ use std::time::{Duration, Instant};
 use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN, RateLimits, SandboxControl};
 use basics::Env;
 use devserver::{DevServerConfig, Running};
-use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 #[path = "gateway/churn.rs"]
 mod churn;
+#[path = "support/report.rs"]
+mod report;
+
+use report::{Checks, Stats, Table, env_number, finish, human, human_diff, micros};
 
 const NAME: &str = "gateway";
 /// The filter argument that runs part 4 alone.
@@ -57,132 +60,10 @@ const TABLE: &str = "Contacts";
 const PASSWORD: &str = "correct horse battery staple";
 const UPSTREAM_DELAY: Duration = Duration::from_millis(150);
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The list query of every request: 10 records, with a filter that is always true but makes the
 /// query (and so the cache key) unique to `tag`.
 fn list_query(tag: &str) -> String {
     format!("pageSize=10&filterByFormula=NOT(%7BName%7D%3D'{tag}')")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics
-
-/// The longest latency a histogram tells apart (an hour); longer samples count as this long.
-const LONGEST_SAMPLE_NANOS: u64 = 3_600 * 1_000_000_000;
-
-/// Latencies of one path, in an HDR histogram (nanoseconds, 3 significant digits: within 0.1 %).
-#[derive(Clone)]
-struct Stats {
-    histogram: Histogram<u64>,
-}
-
-impl Stats {
-    fn new(samples: Vec<Duration>) -> Self {
-        let mut histogram = Histogram::new_with_bounds(1, LONGEST_SAMPLE_NANOS, 3)
-            .expect("valid bounds and precision");
-        for sample in samples {
-            histogram.saturating_record(u64::try_from(sample.as_nanos()).unwrap_or(u64::MAX));
-        }
-        Self { histogram }
-    }
-
-    fn len(&self) -> usize {
-        usize::try_from(self.histogram.len()).unwrap_or(usize::MAX)
-    }
-
-    fn percentile(&self, p: f64) -> Duration {
-        Duration::from_nanos(self.histogram.value_at_quantile(p / 100.0))
-    }
-
-    fn mean(&self) -> Duration {
-        Duration::from_nanos(self.histogram.mean() as u64)
-    }
-
-    fn max(&self) -> Duration {
-        Duration::from_nanos(self.histogram.max())
-    }
-}
-
-fn human(d: Duration) -> String {
-    let micros = d.as_secs_f64() * 1e6;
-    if micros >= 1000.0 {
-        format!("{:.2} ms", micros / 1000.0)
-    } else {
-        format!("{micros:.0} µs")
-    }
-}
-
-/// A signed difference in the same units.
-fn human_diff(micros: f64) -> String {
-    let sign = if micros < 0.0 { "-" } else { "+" };
-    let d = Duration::from_secs_f64(micros.abs() / 1e6);
-    format!("{sign}{}", human(d))
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
-/// A text table with right-aligned columns after the first.
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn new(header: &[&str]) -> Self {
-        Self {
-            header: header.iter().map(|h| h.to_string()).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
-    }
-
-    fn print(&self) {
-        let widths: Vec<usize> = (0..self.header.len())
-            .map(|i| {
-                self.rows
-                    .iter()
-                    .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-                    .chain([self.header[i].chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |cells: &[String]| {
-            let mut out = String::new();
-            for (i, width) in widths.iter().enumerate() {
-                let cell = cells.get(i).map_or("", String::as_str);
-                let pad = width.saturating_sub(cell.chars().count());
-                if i == 0 {
-                    out.push_str(cell);
-                    out.push_str(&" ".repeat(pad));
-                } else {
-                    out.push_str("  ");
-                    out.push_str(&" ".repeat(pad));
-                    out.push_str(cell);
-                }
-            }
-            out.trim_end().to_string()
-        };
-        println!("{}", line(&self.header));
-        println!(
-            "{}",
-            "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
-        );
-        for row in &self.rows {
-            println!("{}", line(row));
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,20 +332,6 @@ async fn json_call(
         return Err(format!("{url}: expected {expected}, got {status}: {text}"));
     }
     serde_json::from_str(&text).map_err(|e| format!("{url}: {e}: {text}"))
-}
-
-/// Failed self-checks, reported at the end (the bench still prints everything it measured).
-#[derive(Default)]
-struct Checks {
-    failed: Vec<String>,
-}
-
-impl Checks {
-    fn check(&mut self, ok: bool, what: impl Into<String>) {
-        if !ok {
-            self.failed.push(what.into());
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1212,18 +1079,4 @@ async fn run(only_churn: bool) -> Result<(), String> {
         }
     }
     finish(started, &checks)
-}
-
-/// The closing lines: run time and the self-checks' verdict.
-fn finish(started: Instant, checks: &Checks) -> Result<(), String> {
-    println!("bench ran in {:.1} s", started.elapsed().as_secs_f64());
-    if checks.failed.is_empty() {
-        println!("self-checks passed");
-        Ok(())
-    } else {
-        Err(format!(
-            "self-checks failed:\n  {}",
-            checks.failed.join("\n  ")
-        ))
-    }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airtable::RateLimits;
 use airtable_sandbox::{Sandbox, SandboxBuilder};
 use basics::{Clock, Env};
 use devserver::{DevServerConfig, StartOptions, Workers};
@@ -39,7 +40,8 @@ pub(crate) struct MotoNames {
 
 /// Options for [`TestApp`]; [`TestApp::builder`] starts one. By default: the embedded backend,
 /// both request limits off (every test client is 127.0.0.1 and one tenant; the limits have
-/// tests of their own that turn them on), the sandbox with Airtable's rate limits, no LLM.
+/// tests of their own that turn them on), the sandbox with Airtable's rate limits, the gateway
+/// paced at Airtable's limits, no LLM.
 pub struct TestAppBuilder {
     backend: Backend,
     tenant_requests_per_minute: u32,
@@ -47,6 +49,7 @@ pub struct TestAppBuilder {
     secrets_cache_ttl: Option<Duration>,
     records_cache_ttl: Option<Duration>,
     gateway_latency_budget: Option<Duration>,
+    gateway_paced: bool,
     sandbox: SandboxBuilder,
     llm: Option<FakeLlmBuilder>,
     model_keys: Vec<Provider>,
@@ -66,6 +69,7 @@ impl Default for TestAppBuilder {
             secrets_cache_ttl: None,
             records_cache_ttl: None,
             gateway_latency_budget: None,
+            gateway_paced: true,
             sandbox: Sandbox::builder(),
             llm: None,
             model_keys: vec![Provider::Gemini, Provider::OpenAi],
@@ -124,6 +128,14 @@ impl TestAppBuilder {
     /// How long the gateway waits for an Airtable slot (`GATEWAY_LATENCY_BUDGET_MS`).
     pub fn gateway_latency_budget(mut self, budget: Duration) -> Self {
         self.gateway_latency_budget = Some(budget);
+        self
+    }
+
+    /// The platform's calls to Airtable unpaced (`AIRTABLE_BASE_REQUESTS_PER_SECOND=0` and
+    /// `AIRTABLE_TOKEN_REQUESTS_PER_SECOND=0`): for a benchmark against the sandbox with its
+    /// limits off, where Airtable's 5 requests per second per base would be all it measured.
+    pub fn without_gateway_pacing(mut self) -> Self {
+        self.gateway_paced = false;
         self
     }
 
@@ -297,6 +309,9 @@ impl TestAppBuilder {
         if let Some(budget) = self.gateway_latency_budget {
             platform.gateway.latency_budget = budget;
         }
+        if !self.gateway_paced {
+            platform.gateway.airtable_limits = RateLimits::unlimited();
+        }
         let models = &mut platform.models;
         if let Some((gemini, openai)) = llm {
             models.gemini_base_url = gemini;
@@ -325,6 +340,7 @@ mod tests {
             .secrets_cache_ttl(Duration::ZERO)
             .chat_model("acme-chat-1")
             .model_prices([("acme-chat-1", 1.0, 2.0)])
+            .without_gateway_pacing()
             .config(
                 dir,
                 "http://127.0.0.1:1".into(),
@@ -342,6 +358,17 @@ mod tests {
         assert_eq!(platform.models.default_model, "acme-chat-1");
         assert_eq!(platform.models.openai_base_url, "http://o/v1");
         assert_eq!(platform.models.prices.0.len(), 1);
+        assert!(platform.gateway.airtable_limits.is_unlimited());
+        let (paced, _) = TestAppBuilder::default().config(dir, String::new(), None);
+        assert!(
+            !paced
+                .backend
+                .platform
+                .gateway
+                .airtable_limits
+                .is_unlimited(),
+            "paced at Airtable's limits unless told otherwise"
+        );
     }
 
     #[test]
