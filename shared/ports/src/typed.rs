@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::table_store::{Item, Key, StoreError};
+use crate::table_store::{Item, Key, Query, StoreError, Table, TableStore};
 
 /// Serialises `value` (a struct) and adds the key attributes, giving an item ready to put.
 pub fn to_item<T: Serialize>(key: &Key, value: &T) -> Result<Item, StoreError> {
@@ -26,6 +26,28 @@ pub fn to_item<T: Serialize>(key: &Key, value: &T) -> Result<Item, StoreError> {
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_json::from_value(Value::Object(item))
         .map_err(|err| StoreError::InvalidItem(format!("a stored item does not parse: {err}")))
+}
+
+/// Every item `query` matches, page after page, each read into its struct: for partitions that
+/// stay small (a tenant's workflows, a run's steps). A paged API reads one page with
+/// [`TableStore::query`] instead.
+pub async fn query_all<T: DeserializeOwned>(
+    store: &dyn TableStore,
+    table: Table,
+    query: Query,
+) -> Result<Vec<T>, StoreError> {
+    let mut found = Vec::new();
+    let mut query = query;
+    loop {
+        let page = store.query(table, query.clone()).await?;
+        for item in page.items {
+            found.push(from_item(item)?);
+        }
+        match page.next {
+            Some(next) => query = query.after(Some(next)),
+            None => return Ok(found),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -190,26 +190,12 @@ impl Registrations {
 
     /// The tenant's registrations (a handful: one per table with record triggers).
     pub async fn of_tenant(&self, tenant_id: &str) -> Result<Vec<Registration>, StoreError> {
-        let mut found = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .query(
-                    Table::Core,
-                    Query::partition(format!("TENANT#{tenant_id}"))
-                        .begins_with("RECORDHOOK#")
-                        .after(cursor),
-                )
-                .await?;
-            for item in page.items {
-                found.push(from_item(item)?);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(found),
-            }
-        }
+        ports::typed::query_all(
+            self.store.as_ref(),
+            Table::Core,
+            Query::partition(format!("TENANT#{tenant_id}")).begins_with("RECORDHOOK#"),
+        )
+        .await
     }
 
     /// Every registration whose webhook expires before `before` (and every one still without a

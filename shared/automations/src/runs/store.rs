@@ -277,26 +277,12 @@ impl RunStore {
         tenant_id: &str,
         run_id: &RunId,
     ) -> Result<Vec<StepRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .query(
-                    Table::Runs,
-                    Query::partition(tenant_pk(tenant_id))
-                        .begins_with(step_prefix(run_id))
-                        .after(cursor),
-                )
-                .await?;
-            for item in page.items {
-                records.push(from_item(item)?);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(records),
-            }
-        }
+        ports::typed::query_all(
+            self.store.as_ref(),
+            Table::Runs,
+            Query::partition(tenant_pk(tenant_id)).begins_with(step_prefix(run_id)),
+        )
+        .await
     }
 
     /// One page of a workflow's runs, newest first.
@@ -348,26 +334,12 @@ impl RunStore {
     }
 
     pub async fn dead_letters(&self, tenant_id: &str) -> Result<Vec<DeadLetter>, StoreError> {
-        let mut letters = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self
-                .store
-                .query(
-                    Table::Runs,
-                    Query::partition(tenant_pk(tenant_id))
-                        .begins_with("DEADLETTER#")
-                        .after(cursor),
-                )
-                .await?;
-            for item in page.items {
-                letters.push(from_item(item)?);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(letters),
-            }
-        }
+        ports::typed::query_all(
+            self.store.as_ref(),
+            Table::Runs,
+            Query::partition(tenant_pk(tenant_id)).begins_with("DEADLETTER#"),
+        )
+        .await
     }
 
     /// The counters of each day from `first` to `last` that has any.

@@ -135,26 +135,12 @@ impl WorkflowStore {
 
     /// Every workflow of the tenant, in id order.
     pub async fn list(&self, tenant_id: &str) -> Result<Vec<Workflow>, StoreError> {
-        let mut workflows = Vec::new();
-        let mut cursor: Option<Cursor> = None;
-        loop {
-            let page = self
-                .store
-                .query(
-                    Table::Core,
-                    Query::partition(format!("TENANT#{tenant_id}"))
-                        .begins_with("WORKFLOW#")
-                        .after(cursor),
-                )
-                .await?;
-            for item in page.items {
-                workflows.push(from_item(item)?);
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(workflows),
-            }
-        }
+        ports::typed::query_all(
+            self.store.as_ref(),
+            Table::Core,
+            Query::partition(format!("TENANT#{tenant_id}")).begins_with("WORKFLOW#"),
+        )
+        .await
     }
 
     /// Saves a new workflow with its secret, its pointer and (when it is scheduled) its index
