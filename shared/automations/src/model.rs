@@ -232,8 +232,6 @@ pub enum StepKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         system: Option<String>,
         prompt: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_tokens: Option<u32>,
     },
     /// An outbound request through the address guard; `sign` adds
     /// `X-PyAirtable-Signature`/`X-PyAirtable-Timestamp` with the workflow's secret.

@@ -33,7 +33,6 @@ pub const MAX_STEPS: usize = 50;
 /// The longest `delay`: longer waits belong to a schedule.
 pub const MAX_DELAY_SECONDS: u64 = 7 * 24 * 3600;
 pub const MAX_HTTP_TIMEOUT_SECONDS: u32 = 30;
-pub const MAX_LLM_TOKENS: u32 = 8192;
 pub const MAX_LIST_RECORDS: u32 = 1000;
 const HTTP_METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 
@@ -226,7 +225,6 @@ impl Validator<'_> {
                 model,
                 system,
                 prompt,
-                max_tokens,
             } => {
                 if prompt.trim().is_empty() {
                     self.problem(format!("{at}/prompt"), "the prompt is empty");
@@ -237,12 +235,6 @@ impl Validator<'_> {
                 }
                 if let Some(model) = model {
                     self.template(&format!("{at}/model"), model);
-                }
-                if max_tokens.is_some_and(|n| n == 0 || n > MAX_LLM_TOKENS) {
-                    self.problem(
-                        format!("{at}/max_tokens"),
-                        format!("max_tokens is 1 to {MAX_LLM_TOKENS}"),
-                    );
                 }
             }
             StepKind::Http {
@@ -676,7 +668,7 @@ mod tests {
                 {"id": "b", "type": "delay", "seconds": 604801},
                 {"id": "c", "type": "http", "method": "TRACE", "url": "ftp://example.com", "timeout_seconds": 31, "headers": {"Bad Header": "x"}},
                 {"id": "d", "type": "http", "url": "/relative"},
-                {"id": "e", "type": "llm", "prompt": " ", "max_tokens": 8193},
+                {"id": "e", "type": "llm", "prompt": " "},
                 {"id": "f", "type": "airtable.list", "base": BASE, "table": "Deals", "max_records": 1001, "fields": ["Name", "Nope"]},
                 {"id": "g", "type": "delay", "seconds": 604800},
                 {"id": "h", "type": "http", "url": "{{ input.url }}", "method": "GET"}
@@ -695,7 +687,6 @@ mod tests {
                 "/steps/2/timeout_seconds",
                 "/steps/3/url",
                 "/steps/4/prompt",
-                "/steps/4/max_tokens",
                 "/steps/5/fields/1",
                 "/steps/5/max_records",
             ]

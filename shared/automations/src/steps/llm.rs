@@ -29,8 +29,9 @@ impl LlmSteps {
         }
     }
 
-    /// Runs one rendered `llm` step. `max_tokens` is not passed on: the providers' interface has
-    /// no output cap, so the budget is the bound on spend.
+    /// Runs one rendered `llm` step. The providers' interface has no output cap, so the tenant's
+    /// budget is the bound on spend (a `max_tokens` field is refused at save time rather than
+    /// accepted and ignored).
     pub async fn run(
         &self,
         scope: &StepScope<'_>,
