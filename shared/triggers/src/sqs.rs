@@ -307,8 +307,8 @@ mod tests {
         attempts: Mutex<Vec<String>>,
     }
 
+    /// The runs queue's message shape, as the sample events carry it.
     #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
     #[allow(dead_code)]
     struct Body {
         tenant_id: String,
@@ -469,7 +469,7 @@ mod tests {
             .map(|n| InboundMessage {
                 id: format!("m{n}"),
                 receipt: format!("r{n}"),
-                body: r#"{"tenantId":"ten_1"}"#.into(),
+                body: r#"{"tenant_id":"ten_1"}"#.into(),
                 receive_count: 1,
                 group_id: Some(if n % 2 == 0 { "even" } else { "odd" }.into()),
             })
