@@ -64,6 +64,9 @@ pub enum Advance {
     Gone,
     /// Another delivery of the run moved it on first: this one stops.
     Superseded,
+    /// This delivery used its time budget; a new message (sent) carries the run on, so a long
+    /// workflow never runs into the function's timeout or the queue's receive limit.
+    Continued,
     /// A step failed in a way that may pass: the message should come back later (not before
     /// `after` when the step said so).
     Retry {
@@ -79,6 +82,7 @@ pub struct Executor {
     clock: Arc<dyn Clock>,
     steps: StepServices,
     observer: Option<Arc<dyn StepObserver>>,
+    budget: Option<Duration>,
 }
 
 /// What a step's run came to, before it is checkpointed.
@@ -102,7 +106,16 @@ impl Executor {
             clock,
             steps,
             observer: None,
+            budget: None,
         }
+    }
+
+    /// Starts no new step once this much time has passed in one delivery: the run goes on in a
+    /// fresh message instead. Without a budget a long run could outlast the function's timeout,
+    /// and a delivery cut off by the timeout counts toward the queue's receive limit.
+    pub fn with_time_budget(mut self, budget: Duration) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Adds the observer told of each side effect before its checkpoint (crash tests).
@@ -120,6 +133,8 @@ impl Executor {
         // Each pass runs a step or loses a race to a concurrent change; a run that keeps
         // changing under this delivery is left to a later one.
         let mut passes = 0usize;
+        let delivered = std::time::Instant::now();
+        let mut stepped = false;
         loop {
             let Some(run) = self.store.get(tenant_id, run_id).await? else {
                 return Ok(Advance::Gone);
@@ -176,12 +191,23 @@ impl Executor {
                     .save(&started, run.version, None, now, vec![])
                     .await?
                 {
-                    continue;
+                    // Another delivery started it (or a cancel ended it): that one carries it
+                    // on, and this one must not run the same step beside it.
+                    return Ok(Advance::Superseded);
                 }
                 started
             } else {
                 run
             };
+            if stepped
+                && self
+                    .budget
+                    .is_some_and(|budget| delivered.elapsed() >= budget)
+            {
+                send_run_message(self.queue.as_ref(), tenant_id, run_id, Duration::ZERO).await?;
+                return Ok(Advance::Continued);
+            }
+            stepped = true;
             if let Some(advance) = self.step(run).await? {
                 return Ok(advance);
             }

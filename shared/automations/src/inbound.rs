@@ -85,6 +85,15 @@ impl InboundHooks {
                 "workflow {id} is disabled"
             )));
         }
+        if body.len() > crate::runs::MAX_TRIGGER_DATA_BYTES {
+            return Err(AutomationError::invalid(
+                "/body",
+                format!(
+                    "the body is larger than {} bytes",
+                    crate::runs::MAX_TRIGGER_DATA_BYTES
+                ),
+            ));
+        }
         let body: Value = serde_json::from_slice(body).map_err(|err| {
             AutomationError::invalid("/body", format!("the body is not JSON: {err}"))
         })?;

@@ -30,6 +30,11 @@ use crate::validation::GatewaySchema;
 use crate::worker::RunWorker;
 use crate::workflows::Workflows;
 
+/// How long one delivery of a run may start new steps: well inside worker-runs' 150 s timeout
+/// with a step in flight (an `http` step takes up to 30 s, an Airtable call waits up to the
+/// gateway's 20 s budget). The run goes on in a fresh message after it.
+pub const DELIVERY_BUDGET: std::time::Duration = std::time::Duration::from_secs(90);
+
 /// What the automations are built from: the platform's ports and services.
 #[derive(Debug, Clone)]
 pub struct AutomationDeps {
@@ -122,6 +127,7 @@ impl Automations {
         if let Some(observer) = observer {
             executor = executor.with_observer(observer);
         }
+        executor = executor.with_time_budget(DELIVERY_BUDGET);
         Self {
             inbound: InboundHooks::new(
                 Arc::clone(&store),

@@ -33,7 +33,8 @@ pub const MAX_STEPS: usize = 50;
 /// The longest `delay`: longer waits belong to a schedule.
 pub const MAX_DELAY_SECONDS: u64 = 7 * 24 * 3600;
 pub const MAX_HTTP_TIMEOUT_SECONDS: u32 = 30;
-pub const MAX_LIST_RECORDS: u32 = 1000;
+/// One page: `airtable.list` reads a single page of Airtable's records.
+pub use crate::steps::airtable::MAX_LIST_RECORDS;
 const HTTP_METHODS: [&str; 6] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
 
 /// Every problem in `spec` for `tenant_id` (empty when it may be saved).
@@ -245,7 +246,7 @@ impl Validator<'_> {
                 timeout_seconds,
                 ..
             } => {
-                if !HTTP_METHODS.contains(&method.as_str()) {
+                if !HTTP_METHODS.contains(&method.to_ascii_uppercase().as_str()) {
                     self.problem(
                         format!("{at}/method"),
                         format!("the method is one of {}", HTTP_METHODS.join(", ")),
@@ -256,6 +257,23 @@ impl Validator<'_> {
                     let path = format!("{at}/headers/{}", pointer_escape(name));
                     if !is_header_name(name) {
                         self.problem(path.clone(), "not a valid header name");
+                    } else if crate::steps::http::is_reserved(name) {
+                        self.problem(path.clone(), "the step sets this header itself");
+                    } else {
+                        // The outbound client's own header rules (hop-by-hop headers, CR or LF
+                        // in a value), so a run never fails on what saving accepted. A
+                        // template's value is checked when it is rendered.
+                        let value = if crate::template::is_template(value) {
+                            "x"
+                        } else {
+                            value
+                        };
+                        if let Err(problem) = outbound_http::rules::parse_headers(&[(
+                            name.clone(),
+                            value.to_string(),
+                        )]) {
+                            self.problem(path.clone(), problem);
+                        }
                     }
                     self.template(&path, value);
                 }

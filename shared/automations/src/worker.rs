@@ -121,9 +121,13 @@ impl QueueConsumer for RunWorker {
             Ok(Advance::Retry { reason, after }) => {
                 self.retry_later(message, &run, reason, after).await
             }
-            Ok(Advance::Ended(_) | Advance::Waiting | Advance::Gone | Advance::Superseded) => {
-                Ok(())
-            }
+            Ok(
+                Advance::Ended(_)
+                | Advance::Waiting
+                | Advance::Gone
+                | Advance::Superseded
+                | Advance::Continued,
+            ) => Ok(()),
             Err(err) => self.retry_later(message, &run, err.to_string(), None).await,
         }
     }

@@ -675,11 +675,12 @@ async fn a_run_that_cannot_be_enqueued_is_not_left_queued_unless_a_retry_will_re
 async fn parameters_or_outputs_too_large_to_checkpoint_fail_the_step_clearly() {
     let w = world().await;
     let limit = automations::executor::MAX_RECORDED_BYTES;
-    // Rendered parameters past the limit.
+    // Rendered parameters past the limit (an input is at most 128 KiB, so the template
+    // doubles it).
     let run_id = w
         .start(
-            json!([{"id": "copy", "type": "set", "values": {"a": "{{ input.blob }}"}}]),
-            json!({"blob": "x".repeat(limit)}),
+            json!([{"id": "copy", "type": "set", "values": {"a": "{{ input.blob ~ input.blob }}"}}]),
+            json!({"blob": "x".repeat(limit * 6 / 10)}),
         )
         .await;
     assert_eq!(w.drain().await, vec![Delivery::Handled]);

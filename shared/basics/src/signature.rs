@@ -47,7 +47,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - timestamp).abs() > MAX_SKEW_SECONDS {
+    // `abs_diff`: a timestamp of i64::MIN must not overflow a subtraction.
+    if now.abs_diff(timestamp) > MAX_SKEW_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     if constant_time_eq(signature.trim(), &sign(secret, timestamp, body)) {

@@ -222,8 +222,10 @@ struct NoOutbound(String);
 #[async_trait::async_trait]
 impl OutboundHttp for NoOutbound {
     async fn send(&self, _request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        Err(OutboundError::Network(format!(
-            "outbound HTTP is unavailable: {}",
+        // Invalid, not Network: a client that could not be built will not be built by a
+        // retry, so the step fails at once instead of using up the queue's receives.
+        Err(OutboundError::Invalid(format!(
+            "outbound HTTP is unavailable here: {}",
             self.0
         )))
     }

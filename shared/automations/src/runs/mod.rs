@@ -11,7 +11,7 @@ use ports::{Queue, QueueError, QueueName, SendOptions};
 
 use crate::model::{Run, RunId, RunMessage, StepRecord};
 
-pub use service::{DayStats, RunSettings, Runs};
+pub use service::{DayStats, MAX_TRIGGER_DATA_BYTES, RunSettings, Runs};
 pub use store::{DeadLetter, RunStore};
 
 /// A run with its step records, as `GET /v1/runs/{id}` shows it.

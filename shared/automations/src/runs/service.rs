@@ -112,6 +112,7 @@ impl Runs {
         limit: u32,
         cursor: Option<String>,
     ) -> Result<(Vec<Run>, Option<String>), AutomationError> {
+        let given = cursor.is_some();
         let (runs, next) = self
             .store
             .list_for_workflow(
@@ -120,7 +121,15 @@ impl Runs {
                 limit.clamp(1, 100),
                 cursor.map(Cursor),
             )
-            .await?;
+            .await
+            .map_err(|err| match err {
+                // A made-up or mangled offset is the caller's mistake, not ours.
+                ports::StoreError::InvalidItem(_) if given => AutomationError::invalid(
+                    "/offset",
+                    "not an offset this API gave (pass the last page's `offset` as it is)",
+                ),
+                other => other.into(),
+            })?;
         Ok((runs, next.map(|c| c.0)))
     }
 
@@ -213,6 +222,7 @@ impl Runs {
     /// short sweep finds them (best effort: a copy left there is never consumed).
     pub async fn redrive(&self, tenant_id: &str, run_id: &RunId) -> Result<Run, AutomationError> {
         let mut run = self.load(tenant_id, run_id).await?;
+        let previous_state = run.clone();
         if run.status != RunStatus::DeadLetter {
             return Err(AutomationError::Conflict(format!(
                 "run {run_id} is not a dead letter ({})",
@@ -232,9 +242,51 @@ impl Runs {
                 "run {run_id} changed during the redrive; try again"
             )));
         }
-        send_run_message(self.queue.as_ref(), tenant_id, run_id, Duration::ZERO).await?;
+        if let Err(err) =
+            send_run_message(self.queue.as_ref(), tenant_id, run_id, Duration::ZERO).await
+        {
+            // Not queued after all: back to a dead letter, so it is listed and can be redriven
+            // again, instead of a run queued with no message.
+            self.undo_redrive(run, previous_state).await;
+            return Err(err.into());
+        }
         self.sweep_dead_letter_queue(tenant_id, run_id).await;
         Ok(run)
+    }
+
+    /// Puts a redriven run back as the dead letter it was, with its marker (best effort: the
+    /// caller gets the queue's error either way).
+    async fn undo_redrive(&self, redriven: Run, mut before: Run) {
+        let now = self.clock.now();
+        before.version = redriven.version + 1;
+        let marker = match self.store.dead_letter_op(
+            &before.tenant_id,
+            &DeadLetter {
+                run_id: before.id.clone(),
+                workflow_id: before.workflow_id.clone(),
+                error: before.error.clone().unwrap_or_default(),
+                dead_lettered_at: now,
+            },
+        ) {
+            Ok(marker) => marker,
+            Err(err) => {
+                tracing::warn!(run_id = %before.id, error = %err, "a failed redrive could not be undone");
+                return;
+            }
+        };
+        match self
+            .store
+            .save(&before, redriven.version, None, now, vec![marker])
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(run_id = %before.id, "a failed redrive could not be undone: the run changed")
+            }
+            Err(err) => {
+                tracing::warn!(run_id = %before.id, error = %err, "a failed redrive could not be undone")
+            }
+        }
     }
 
     /// Fails a run that could not be enqueued (best effort: the caller gets the queue's error).
@@ -307,6 +359,13 @@ impl RunStarter for Runs {
         input: Value,
         dedup_key: Option<String>,
     ) -> Result<RunId, AutomationError> {
+        if json_size(&input) > MAX_TRIGGER_DATA_BYTES {
+            return Err(AutomationError::invalid(
+                "/input",
+                format!("the input is larger than {MAX_TRIGGER_DATA_BYTES} bytes of JSON"),
+            ));
+        }
+        let trigger = bounded(trigger);
         let now = self.clock.now();
         let run = Run {
             id: RunId::generate(self.ids.as_ref()),
@@ -355,5 +414,71 @@ impl RunStarter for Runs {
                 Ok(existing)
             }
         }
+    }
+}
+
+/// The most JSON a run keeps of its trigger's data and of its input: with the workflow's
+/// snapshot (at most 64 KiB) a run stays well inside one DynamoDB item (400 KB).
+pub const MAX_TRIGGER_DATA_BYTES: usize = 128 * 1024;
+
+fn json_size(value: &Value) -> usize {
+    serde_json::to_string(value).map_or(usize::MAX, |text| text.len())
+}
+
+/// A trigger whose data is too large to keep (a record with huge cells) keeps its small
+/// top-level values (ids, kind, times) and says what it left out, so the run still starts
+/// instead of failing the whole batch of events it came with.
+fn bounded(mut trigger: RunTrigger) -> RunTrigger {
+    if json_size(&trigger.data) <= MAX_TRIGGER_DATA_BYTES {
+        return trigger;
+    }
+    let mut kept = serde_json::Map::new();
+    let mut omitted = Vec::new();
+    if let Value::Object(data) = &trigger.data {
+        for (key, value) in data {
+            if json_size(value) <= 1024 {
+                kept.insert(key.clone(), value.clone());
+            } else {
+                omitted.push(Value::String(key.clone()));
+            }
+        }
+    }
+    kept.insert("omitted".into(), Value::Array(omitted));
+    kept.insert(
+        "omitted_reason".into(),
+        Value::String(format!(
+            "the trigger's data was larger than {MAX_TRIGGER_DATA_BYTES} bytes"
+        )),
+    );
+    trigger.data = Value::Object(kept);
+    trigger
+}
+
+#[cfg(test)]
+mod bounds {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn oversized_trigger_data_keeps_its_small_values() {
+        let big = "x".repeat(MAX_TRIGGER_DATA_BYTES);
+        let trigger = RunTrigger {
+            kind: "record_created".into(),
+            data: json!({"record_id": "recA", "fields": {"Notes": big}}),
+        };
+        let bounded = bounded(trigger);
+        assert_eq!(bounded.data["record_id"], "recA");
+        assert!(bounded.data.get("fields").is_none());
+        assert_eq!(bounded.data["omitted"], json!(["fields"]));
+        let small = RunTrigger {
+            kind: "manual".into(),
+            data: json!({"a": 1}),
+        };
+        assert_eq!(bounded_data(small.clone()), small.data);
+    }
+
+    fn bounded_data(trigger: RunTrigger) -> Value {
+        bounded(trigger).data
     }
 }

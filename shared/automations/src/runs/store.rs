@@ -333,13 +333,16 @@ impl RunStore {
         }
     }
 
+    /// The tenant's dead letters, newest first.
     pub async fn dead_letters(&self, tenant_id: &str) -> Result<Vec<DeadLetter>, StoreError> {
-        ports::typed::query_all(
+        let mut letters: Vec<DeadLetter> = ports::typed::query_all(
             self.store.as_ref(),
             Table::Runs,
             Query::partition(tenant_pk(tenant_id)).begins_with("DEADLETTER#"),
         )
-        .await
+        .await?;
+        letters.sort_by_key(|letter| std::cmp::Reverse(letter.dead_lettered_at));
+        Ok(letters)
     }
 
     /// The counters of each day from `first` to `last` that has any.

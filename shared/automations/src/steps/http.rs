@@ -71,7 +71,10 @@ impl HttpSteps {
             .filter(|(name, _)| !is_reserved(name))
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
-        if body.is_some() {
+        let typed = sent_headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !typed {
             sent_headers.push(("Content-Type".into(), "application/json".into()));
         }
         sent_headers.push(("Idempotency-Key".into(), scope.idempotency_key()));
@@ -128,8 +131,9 @@ impl HttpSteps {
     }
 }
 
-/// Headers the step sets itself; a user's value would forge or break them.
-fn is_reserved(name: &str) -> bool {
+/// Headers the step sets itself; a user's value would forge or break them (refused when the
+/// workflow is saved, dropped here for one saved before that check).
+pub fn is_reserved(name: &str) -> bool {
     [
         "content-length",
         "host",

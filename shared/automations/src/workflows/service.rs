@@ -150,8 +150,13 @@ impl Workflows {
         let signing_secret = format!("whsec_{}", self.ids.random_token(40));
         let next_fire = next_fire(&workflow, now);
         let attached = hook_target(&workflow).is_some();
-        if attached {
-            self.hooks.attach(&workflow).await?;
+        if attached && let Err(err) = self.hooks.attach(&workflow).await {
+            // An attach that failed half-way (a registration written, no webhook) must not
+            // keep serving a workflow that was never saved.
+            if let Err(undo) = self.hooks.detach(&workflow).await {
+                tracing::warn!(error = %undo, "could not undo a failed record-trigger attach");
+            }
+            return Err(err);
         }
         if let Err(err) = self
             .store

@@ -82,8 +82,9 @@ async fn airtable_ping(
     responses(
         (status = 202, description = "Verified; a run was queued (a replay of the same signed request returns the first run)", body = schemas::RunStarted),
         (status = 401, description = "The signature is missing, wrong or stale; nothing was started (`INVALID_SIGNATURE`).", body = schemas::Error),
-        (status = 404, description = "No such workflow, or it has no webhook trigger or is disabled (`NOT_FOUND`).", body = schemas::Error),
-        (status = 422, description = "The body is not JSON (`INVALID_WORKFLOW`).", body = schemas::Error),
+        (status = 404, description = "No such workflow, or it has no webhook trigger (`NOT_FOUND`).", body = schemas::Error),
+        (status = 409, description = "The workflow is disabled (`CONFLICT`).", body = schemas::Error),
+        (status = 422, description = "The body is not JSON, or is larger than 128 KiB (`INVALID_WORKFLOW`, at `/body`).", body = schemas::Error),
     ),
     security(())
 )]

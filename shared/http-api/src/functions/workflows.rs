@@ -305,6 +305,7 @@ struct StartRunBody {
         (status = 202, description = "Queued; follow it at /v1/runs/{id}", body = schemas::RunStarted),
         (status = 400, description = "The body is not a JSON object, or `input` is not one (`INVALID_REQUEST`).", body = schemas::Error),
         (status = 404, description = "No such workflow (`NOT_FOUND`).", body = schemas::Error),
+        (status = 422, description = "`input` is larger than 128 KiB of JSON (`INVALID_WORKFLOW`, at `/input`).", body = schemas::Error),
         (status = 503, description = "A dependency is unavailable (`SERVICE_UNAVAILABLE`).", body = schemas::Error),
     )
 )]
@@ -356,8 +357,9 @@ struct ListRunsQuery {
     params(("workflow_id" = String, Path, description = "`wfl_…`"), ListRunsQuery),
     responses(
         (status = 200, description = "The workflow's runs, newest first; `offset` when there are more", body = schemas::RunList),
-        (status = 400, description = "A bad `limit` or `offset` (`INVALID_REQUEST`).", body = schemas::Error),
+        (status = 400, description = "A bad `limit` (`INVALID_REQUEST`).", body = schemas::Error),
         (status = 404, description = "No such workflow (`NOT_FOUND`).", body = schemas::Error),
+        (status = 422, description = "An `offset` this API did not give (`INVALID_WORKFLOW`, at `/offset`).", body = schemas::Error),
     )
 )]
 async fn list_runs(
