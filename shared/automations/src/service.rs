@@ -116,7 +116,12 @@ impl Automations {
         let steps = StepServices {
             airtable: Some(AirtableSteps::new(gateway, usage.clone())),
             llm: Some(LlmSteps::new(chat, catalog, usage)),
-            http: Some(HttpSteps::new(outbound, secrets, Arc::clone(&clock))),
+            http: Some(match &settings.public_url {
+                Some(url) => {
+                    HttpSteps::new(outbound, secrets, Arc::clone(&clock)).refusing_own_hooks(url)
+                }
+                None => HttpSteps::new(outbound, secrets, Arc::clone(&clock)),
+            }),
         };
         let mut executor = Executor::new(
             Arc::clone(&store),

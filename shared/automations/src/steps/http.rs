@@ -27,6 +27,9 @@ pub struct HttpSteps {
     client: Arc<dyn OutboundHttp>,
     secrets: Arc<dyn WorkflowSecrets>,
     clock: Arc<dyn Clock>,
+    /// `<public URL>/v1/hooks/`: the platform's own inbound hooks, which a step may not call
+    /// (a webhook-triggered workflow posting to its own hook would start itself for ever).
+    own_hooks: Option<String>,
 }
 
 impl HttpSteps {
@@ -39,7 +42,23 @@ impl HttpSteps {
             client,
             secrets,
             clock,
+            own_hooks: None,
         }
+    }
+
+    /// Refuses requests to the platform's own inbound hooks under `public_url`.
+    pub fn refusing_own_hooks(mut self, public_url: &str) -> Self {
+        self.own_hooks = Some(format!("{}/v1/hooks/", public_url.trim_end_matches('/')));
+        self
+    }
+
+    /// Whether `url` is one of the platform's own hooks (compared without case, as hosts are).
+    fn calls_own_hooks(&self, url: &str) -> bool {
+        self.own_hooks.as_deref().is_some_and(|hooks| {
+            url.trim_start()
+                .get(..hooks.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(hooks))
+        })
     }
 
     pub async fn run(
@@ -61,6 +80,11 @@ impl HttpSteps {
                 kind.type_name()
             )));
         };
+        if self.calls_own_hooks(url) {
+            return Err(StepError::Permanent(
+                "an http step may not call the platform's own inbound hooks (it would start runs from runs)".into(),
+            ));
+        }
         let body = body
             .as_ref()
             .map(serde_json::to_vec)
@@ -180,6 +204,58 @@ mod tests {
             output_body(&long).as_str().map(str::len),
             Some(MAX_OUTPUT_BODY_BYTES)
         );
+    }
+
+    #[derive(Debug)]
+    struct NoSecrets;
+
+    #[async_trait::async_trait]
+    impl WorkflowSecrets for NoSecrets {
+        async fn signing_secret(
+            &self,
+            _tenant_id: &str,
+            _workflow_id: &crate::model::WorkflowId,
+        ) -> Result<String, AutomationError> {
+            Err(AutomationError::NotFound("secret".into()))
+        }
+    }
+
+    #[derive(Debug)]
+    struct Unused;
+
+    #[async_trait::async_trait]
+    impl OutboundHttp for Unused {
+        async fn send(
+            &self,
+            _request: OutboundRequest,
+        ) -> Result<outbound_http::OutboundResponse, outbound_http::OutboundError> {
+            Err(outbound_http::OutboundError::Invalid("not used".into()))
+        }
+    }
+
+    #[test]
+    fn the_platforms_own_hooks_are_recognised_in_any_case() {
+        let steps = HttpSteps::new(
+            Arc::new(Unused),
+            Arc::new(NoSecrets),
+            Arc::new(basics::SystemClock),
+        )
+        .refusing_own_hooks("https://api.example.com/");
+        for own in [
+            "https://api.example.com/v1/hooks/workflows/wfl_a",
+            "HTTPS://API.EXAMPLE.COM/v1/hooks/airtable/x",
+            "  https://api.example.com/v1/hooks/",
+        ] {
+            assert!(steps.calls_own_hooks(own), "{own}");
+        }
+        for other in [
+            "https://api.example.com/v1/workflows",
+            "https://api.example.com.evil.test/v1/hooks/x",
+            "https://hooks.example.com/v1/hooks/x",
+            "é",
+        ] {
+            assert!(!steps.calls_own_hooks(other), "{other}");
+        }
     }
 
     #[test]

@@ -422,8 +422,52 @@ async fn show_run(
         .get(&caller.tenant_id, &id)
         .await?;
     let mut body = run_summary(&view.run);
-    body["steps"] = serde_json::to_value(&view.steps).unwrap_or_else(|_| json!([]));
+    let mut steps = serde_json::to_value(&view.steps).unwrap_or_else(|_| json!([]));
+    fit_steps(&mut steps, MAX_RUN_VIEW_BYTES);
+    body["steps"] = steps;
     Ok(Json(body).into_response())
+}
+
+/// The most a run's step records take in `GET /v1/runs/{id}`: well inside Lambda's 6 MB
+/// response (50 steps may each record up to 160 KiB of input and of output).
+const MAX_RUN_VIEW_BYTES: usize = 4 * 1024 * 1024;
+
+fn json_len(value: &Value) -> usize {
+    serde_json::to_string(value).map_or(0, |text| text.len())
+}
+
+/// Replaces the largest step inputs and outputs with a note of their size until the steps fit
+/// `limit` bytes of JSON.
+fn fit_steps(steps: &mut Value, limit: usize) {
+    let Some(records) = steps.as_array_mut() else {
+        return;
+    };
+    let mut total: usize = records.iter().map(json_len).sum();
+    if total <= limit {
+        return;
+    }
+    let mut parts: Vec<(usize, &'static str, usize)> = records
+        .iter()
+        .enumerate()
+        .flat_map(|(index, record)| {
+            ["input", "output"]
+                .into_iter()
+                .map(move |field| (index, field, json_len(&record[field])))
+        })
+        .collect();
+    parts.sort_by_key(|part| std::cmp::Reverse(part.2));
+    for (index, field, bytes) in parts {
+        if total <= limit {
+            break;
+        }
+        let note = json!({
+            "omitted": true,
+            "bytes": bytes,
+            "reason": "the run's steps are too large to show together",
+        });
+        total = total.saturating_sub(bytes) + json_len(&note);
+        records[index][field] = note;
+    }
 }
 
 #[utoipa::path(
@@ -494,4 +538,25 @@ async fn redrive_dead_letter(
         .redrive(&caller.tenant_id, &id)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(run_summary(&run))).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_step_records_are_cut_largest_first_until_they_fit() {
+        let big = "x".repeat(1000);
+        let mut steps = json!([
+            {"index": 0, "input": {"a": big}, "output": "small"},
+            {"index": 1, "input": "small", "output": {"b": big, "c": big}},
+        ]);
+        fit_steps(&mut steps, 1000);
+        assert_eq!(steps[1]["output"]["omitted"], true);
+        assert_eq!(steps[0]["input"]["omitted"], true);
+        assert_eq!(steps[0]["output"], "small");
+        let mut fits = json!([{"input": 1, "output": 2}]);
+        fit_steps(&mut fits, 1000);
+        assert_eq!(fits, json!([{"input": 1, "output": 2}]));
+    }
 }
