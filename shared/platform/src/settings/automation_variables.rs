@@ -11,7 +11,12 @@ use basics::{ConfigError, Env};
 /// `RUN_DEADLINE_SECONDS` (1 to 86400).
 pub fn automation_settings(env: &Env) -> Result<AutomationSettings, ConfigError> {
     let defaults = AutomationSettings::default();
-    let public_url = match env.optional::<String>("PUBLIC_URL")? {
+    // Empty is unset: the template passes its `PublicUrl` parameter, empty until the operator
+    // knows the API's URL.
+    let public_url = match env
+        .optional::<String>("PUBLIC_URL")?
+        .filter(|url| !url.trim().is_empty())
+    {
         None => None,
         Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
             Some(url.trim_end_matches('/').to_string())
@@ -51,6 +56,11 @@ mod tests {
         .expect("set");
         assert_eq!(set.public_url.as_deref(), Some("https://api.example.com"));
         assert_eq!(set.run_deadline, Duration::from_secs(120));
+        let empty = automation_settings(&Env::from_pairs([("PUBLIC_URL", "")])).expect("empty");
+        assert_eq!(
+            empty.public_url, None,
+            "the template's empty default is unset"
+        );
         for (var, value) in [
             ("PUBLIC_URL", "api.example.com"),
             ("RUN_DEADLINE_SECONDS", "0"),
