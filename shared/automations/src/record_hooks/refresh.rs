@@ -18,8 +18,6 @@ use crate::error::AutomationError;
 
 /// Registrations expiring within this are refreshed.
 pub const REFRESH_WINDOW: Duration = Duration::days(2);
-/// Conditional writes retried this many times.
-const MAX_ATTEMPTS: usize = 8;
 
 /// What one registration needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,38 +111,14 @@ impl RecordHooks {
         webhook_id: &str,
         until: DateTime<Utc>,
     ) -> Result<(), AutomationError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(mut current) = self
-                .registrations
-                .get(
-                    &registration.tenant_id,
-                    &registration.base_id,
-                    &registration.table_id,
-                )
-                .await?
-                .filter(|r| r.hook_id == registration.hook_id)
-            else {
-                return Ok(());
-            };
-            let expected = current.version;
-            let Some(stored) = current
-                .webhook
-                .as_mut()
-                .filter(|w| w.webhook_id == webhook_id)
-            else {
-                return Ok(());
-            };
-            stored.expiration_time = until;
-            current.version += 1;
-            current.updated_at = self.clock.now();
-            match self.registrations.replace(&current, expected).await {
-                Ok(()) => return Ok(()),
-                Err(err) if err.is_condition_failure() => continue,
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(AutomationError::Conflict(
-            "could not save the webhook's expiration".to_string(),
-        ))
+        self.registrations
+            .update_webhook(registration, self.clock.now(), |stored| {
+                if stored.webhook_id != webhook_id {
+                    return false;
+                }
+                stored.expiration_time = until;
+                true
+            })
+            .await
     }
 }

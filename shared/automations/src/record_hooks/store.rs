@@ -121,6 +121,50 @@ impl Registrations {
         Self { store }
     }
 
+    /// Changes the webhook of `registration` as it is stored now: `change` edits it and
+    /// answers whether to write (false leaves it alone, e.g. a later cursor is already saved).
+    /// Nothing happens when the registration or its webhook was replaced meanwhile; a
+    /// concurrent write is retried on the fresh item. The cursor save and the expiry refresh
+    /// both go through here.
+    pub async fn update_webhook(
+        &self,
+        registration: &Registration,
+        now: DateTime<Utc>,
+        mut change: impl FnMut(&mut AirtableWebhook) -> bool,
+    ) -> Result<(), crate::error::AutomationError> {
+        const ATTEMPTS: usize = 8;
+        for _ in 0..ATTEMPTS {
+            let Some(mut current) = self
+                .get(
+                    &registration.tenant_id,
+                    &registration.base_id,
+                    &registration.table_id,
+                )
+                .await?
+                .filter(|r| r.hook_id == registration.hook_id)
+            else {
+                return Ok(());
+            };
+            let expected = current.version;
+            let Some(stored) = current.webhook.as_mut() else {
+                return Ok(());
+            };
+            if !change(stored) {
+                return Ok(());
+            }
+            current.version += 1;
+            current.updated_at = now;
+            match self.replace(&current, expected).await {
+                Ok(()) => return Ok(()),
+                Err(err) if err.is_condition_failure() => continue,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(crate::error::AutomationError::Conflict(
+            "the webhook registration kept changing; try again".to_string(),
+        ))
+    }
+
     pub async fn get(
         &self,
         tenant_id: &str,

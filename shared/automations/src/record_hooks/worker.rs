@@ -35,8 +35,6 @@ use crate::error::AutomationError;
 use crate::model::{EventMessage, RecordChange, RunTrigger, Trigger, Workflow};
 use crate::seams::RunStarter;
 
-/// Conditional cursor saves retried this many times.
-const MAX_ATTEMPTS: usize = 8;
 /// Pages of payloads (up to 50 each) one message reads before handing the rest of a backlog
 /// to a follow-up message.
 pub const MAX_PAGES_PER_MESSAGE: usize = 100;
@@ -298,39 +296,15 @@ impl EventsWorker {
         webhook: &AirtableWebhook,
         next: u64,
     ) -> Result<(), AutomationError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let Some(mut current) = self
-                .registrations
-                .get(
-                    &registration.tenant_id,
-                    &registration.base_id,
-                    &registration.table_id,
-                )
-                .await?
-                .filter(|r| r.hook_id == registration.hook_id)
-            else {
-                return Ok(());
-            };
-            let expected = current.version;
-            let Some(stored) = current
-                .webhook
-                .as_mut()
-                .filter(|w| w.webhook_id == webhook.webhook_id && w.cursor < next)
-            else {
-                return Ok(());
-            };
-            stored.cursor = next;
-            current.version += 1;
-            current.updated_at = self.clock.now();
-            match self.registrations.replace(&current, expected).await {
-                Ok(()) => return Ok(()),
-                Err(err) if err.is_condition_failure() => continue,
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(AutomationError::Conflict(
-            "could not save the webhook cursor".to_string(),
-        ))
+        self.registrations
+            .update_webhook(registration, self.clock.now(), |stored| {
+                if stored.webhook_id != webhook.webhook_id || stored.cursor >= next {
+                    return false;
+                }
+                stored.cursor = next;
+                true
+            })
+            .await
     }
 }
 
