@@ -473,30 +473,29 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
         }
         "Succeed" => StateKind::Succeed,
         "Fail" => {
-            let operand = |field: &str,
-                           path_field: &str|
-             -> Result<Option<Operand>, DefinitionError> {
-                match (fields.string(field)?, fields.string(path_field)?) {
-                    (Some(_), Some(_)) => {
-                        Err(fields.err(field, format!("and {path_field} are exclusive")))
-                    }
-                    (Some(text), None) => {
-                        Ok(Some(Operand::Literal(Value::String(text.to_string()))))
-                    }
-                    (None, Some(text)) => {
-                        if text.starts_with("States.") {
-                            return Err(fields.err(
+            let operand =
+                |field: &str, path_field: &str| -> Result<Option<Operand>, DefinitionError> {
+                    match (fields.string(field)?, fields.string(path_field)?) {
+                        (Some(_), Some(_)) => {
+                            Err(fields.err(field, format!("and {path_field} are exclusive")))
+                        }
+                        (Some(text), None) => {
+                            Ok(Some(Operand::Literal(Value::String(text.to_string()))))
+                        }
+                        (None, Some(text)) => {
+                            if text.starts_with("States.") {
+                                return Err(fields.err(
                                 path_field,
                                 "intrinsic functions are not supported here by the local runner",
                             ));
+                            }
+                            Ok(Some(Operand::Path(
+                                Path::parse(text).map_err(|e| fields.err(path_field, e))?,
+                            )))
                         }
-                        Ok(Some(Operand::Path(
-                            Path::parse(text).map_err(|e| fields.err(path_field, e))?,
-                        )))
+                        (None, None) => Ok(None),
                     }
-                    (None, None) => Ok(None),
-                }
-            };
+                };
             StateKind::Fail {
                 error: operand("Error", "ErrorPath")?,
                 cause: operand("Cause", "CausePath")?,

@@ -142,6 +142,11 @@ impl Parser {
                             let Some(&next) = self.chars.get(self.at + 1) else {
                                 return Err("dangling '\\' in a string literal".into());
                             };
+                            // `\{` and `\}` stay escaped: States.Format reads them as
+                            // literal braces rather than a placeholder.
+                            if next == '{' || next == '}' {
+                                text.push('\\');
+                            }
                             text.push(next);
                             self.at += 2;
                         }

@@ -199,6 +199,17 @@ impl Execution {
                         self.snapshot.data = done.output;
                     }
                     None => {
+                        // A final Wait has no next state to defer to: it waits here.
+                        if let Some(until) = self.snapshot.waiting_until.take() {
+                            let now = interpreter.timer.now();
+                            if until > now {
+                                interpreter
+                                    .timer
+                                    .sleep((until - now).to_std().unwrap_or_default())
+                                    .await;
+                            }
+                        }
+                        let now = interpreter.timer.now();
                         self.snapshot.position = None;
                         self.snapshot.status = Status::Succeeded;
                         self.push(
