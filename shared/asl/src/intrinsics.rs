@@ -396,6 +396,8 @@ fn apply(name: &str, args: &[Value]) -> Result<Value, StatesError> {
                 other => other.to_string(),
             };
             let digest = match string(name, &args[1])? {
+                "MD5" => hex(&md5::Md5::digest(data.as_bytes())),
+                "SHA-1" => hex(&sha1::Sha1::digest(data.as_bytes())),
                 "SHA-256" => hex(&sha2::Sha256::digest(data.as_bytes())),
                 "SHA-384" => hex(&sha2::Sha384::digest(data.as_bytes())),
                 "SHA-512" => hex(&sha2::Sha512::digest(data.as_bytes())),
@@ -403,7 +405,7 @@ fn apply(name: &str, args: &[Value]) -> Result<Value, StatesError> {
                     return Err(fail(
                         name,
                         format!(
-                            "algorithm '{other}' is not supported here (SHA-256, SHA-384, SHA-512)"
+                            "algorithm '{other}' is not one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"
                         ),
                     ));
                 }
@@ -592,8 +594,18 @@ mod tests {
                 "States.Hash($.Data, $.Algorithm)",
                 json!({"Data": "input data", "Algorithm": "SHA-1"})
             )
-            .unwrap_err()
-            .error,
+            .unwrap(),
+            // The AWS reference's example.
+            json!("aaff4a450a104cd177d28d18d74485e8cae074b7")
+        );
+        assert_eq!(
+            eval("States.Hash('abc', 'MD5')", json!({})).unwrap(),
+            json!("900150983cd24fb0d6963f7d28e17f72")
+        );
+        assert_eq!(
+            eval("States.Hash('abc', 'SHA-3')", json!({}))
+                .unwrap_err()
+                .error,
             "States.IntrinsicFailure"
         );
         assert_eq!(

@@ -158,15 +158,15 @@ impl Execution {
             }
         }
         let now = interpreter.timer.now();
-        if let Some(limit) = self.machine.timeout_seconds {
-            if now - self.snapshot.execution.start_time > chrono::Duration::seconds(limit as i64) {
-                self.finish_failed(
-                    now,
-                    Status::TimedOut,
-                    StatesError::new(names::TIMEOUT, "The execution timed out"),
-                );
-                return true;
-            }
+        if let Some(limit) = self.machine.timeout_seconds
+            && now - self.snapshot.execution.start_time > chrono::Duration::seconds(limit as i64)
+        {
+            self.finish_failed(
+                now,
+                Status::TimedOut,
+                StatesError::new(names::TIMEOUT, "The execution timed out"),
+            );
+            return true;
         }
         let Some(name) = self.snapshot.position.clone() else {
             return true;
