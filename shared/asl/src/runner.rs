@@ -484,22 +484,14 @@ impl Interpreter {
                     .await?
                 {
                     Recovered::Result(output) => output,
-                    Recovered::Caught { output, next } => {
-                        // A caught error skips OutputPath: the catcher's output is the raw
-                        // input with the error placed at its ResultPath.
-                        recorder.record(
-                            self.timer.now(),
-                            Event::StateExited {
-                                state_type: type_name,
-                                name: state.name.clone(),
-                                output: output.clone(),
-                            },
-                        );
-                        return Ok(Done {
-                            output,
-                            next: Some(next),
-                            wait_until: None,
-                        });
+                    Recovered::Caught {
+                        output,
+                        next: target,
+                    } => {
+                        // The catcher's output (raw input with the error at its ResultPath)
+                        // still goes through OutputPath, as moto's (LocalStack's) engine does.
+                        next = Some(target);
+                        output
                     }
                 }
             }
