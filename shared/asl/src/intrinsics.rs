@@ -430,15 +430,24 @@ fn apply(name: &str, args: &[Value]) -> Result<Value, StatesError> {
             Ok(Value::Object(merged))
         }
         "States.MathRandom" => {
+            // Both ends inclusive, and a non-integer bound is cut to an integer: AWS says it
+            // "rounds", moto's engine truncates; the two agree on the integers machines use.
             count(name, args, 2..=3)?;
-            let (start, end) = (integer(name, &args[0])?, integer(name, &args[1])?);
-            if start >= end {
-                return Err(fail(name, "the start must be below the end"));
+            let bound = |value: &Value| {
+                value
+                    .as_f64()
+                    .map(|f| f as i64)
+                    .ok_or_else(|| fail(name, format!("{value} is not a number")))
+            };
+            let (start, end) = (bound(&args[0])?, bound(&args[1])?);
+            if start > end {
+                return Err(fail(name, "the start must not be above the end"));
             }
             let n = match args.get(2) {
-                Some(seed) => rand::rngs::StdRng::seed_from_u64(integer(name, seed)? as u64)
-                    .random_range(start..end),
-                None => rand::rng().random_range(start..end),
+                Some(seed) => {
+                    rand::rngs::StdRng::seed_from_u64(bound(seed)? as u64).random_range(start..=end)
+                }
+                None => rand::rng().random_range(start..=end),
             };
             Ok(Value::from(n))
         }
@@ -628,7 +637,11 @@ mod tests {
             json!({"start": 1, "end": 999}),
         )
         .unwrap();
-        assert!((1..999).contains(&n.as_i64().unwrap()));
+        assert!((1..=999).contains(&n.as_i64().unwrap()));
+        assert_eq!(
+            eval("States.MathRandom(4, 4)", json!({})).unwrap(),
+            json!(4)
+        );
         let seeded = |_: ()| eval("States.MathRandom(1, 999, 7)", json!({})).unwrap();
         assert_eq!(seeded(()), seeded(()));
         assert_eq!(
