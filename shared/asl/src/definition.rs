@@ -419,6 +419,12 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
                 .string("Resource")?
                 .ok_or_else(|| fields.err("Resource", "is required"))?
                 .to_string();
+            if resource.ends_with(".waitForTaskToken") {
+                return Err(fields.err(
+                    "Resource",
+                    "the callback pattern (.waitForTaskToken) is not supported by the local runner",
+                ));
+            }
             StateKind::Task {
                 resource,
                 timeout: fields.seconds("TimeoutSeconds", "TimeoutSecondsPath")?,

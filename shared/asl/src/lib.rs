@@ -8,8 +8,49 @@
 //! interprets ASL; moto's engine (Python) is what we check this one against, not something the
 //! dev server can embed.
 //!
-//! What is supported, and what is refused at load (with the state and field named), is listed
-//! in the README of this crate's module docs: see [`definition`] for the fields per state.
+//! # What it runs
+//!
+//! - States: Pass (Result, Parameters, ResultPath), Task (Resource through [`TaskInvoker`],
+//!   Parameters, ResultSelector, ResultPath, TimeoutSeconds/TimeoutSecondsPath), Choice (every
+//!   comparison operator and its `...Path` variant, And/Or/Not, IsPresent/IsNull/IsNumeric/
+//!   IsString/IsBoolean/IsTimestamp, StringMatches, Default), Wait (Seconds, SecondsPath,
+//!   Timestamp, TimestampPath), Succeed, Fail (Error/Cause, ErrorPath/CausePath), Parallel
+//!   (Branches, all at once), Map (ItemsPath, ItemSelector or the legacy Parameters,
+//!   ItemProcessor in INLINE mode or the legacy Iterator, MaxConcurrency honoured: at most that
+//!   many iterations run at once, 0 meaning all).
+//! - Data flow as AWS documents it: InputPath → Parameters → work → ResultSelector → ResultPath
+//!   → OutputPath; `null` InputPath/OutputPath give `{}`, `null` ResultPath keeps the input,
+//!   a nested ResultPath creates the objects on its way; a caught error's output is the raw
+//!   input with `{"Error","Cause"}` at the catcher's ResultPath, then OutputPath.
+//! - Paths: reference paths only (`$`, `.field`, `['field']`, `[n]`), on the data (`$`) or the
+//!   context object (`$$`: Execution.Id/Name/StartTime/Input, StateMachine.Id/Name,
+//!   State.Name/EnteredTime/RetryCount, Map.Item.Index/Value in an ItemSelector).
+//! - Retry (ErrorEquals with States.ALL, States.TaskFailed (everything but States.Timeout),
+//!   IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds, JitterStrategy FULL/NONE) and
+//!   Catch (ErrorEquals, Next, ResultPath). States.Runtime (a path that names nothing, a bad
+//!   ResultPath, ...) ends the execution whatever Retry and Catch say, as on AWS.
+//! - The 18 intrinsic functions of [`intrinsics::FUNCTIONS`] (Format, StringToJson,
+//!   JsonToString, Array, ArrayPartition, ArrayContains, ArrayRange, ArrayGetItem, ArrayLength,
+//!   ArrayUnique, Base64Encode/Decode, Hash (MD5, SHA-1, SHA-256, SHA-384, SHA-512), JsonMerge
+//!   (shallow, as on AWS), MathRandom, MathAdd, StringSplit, UUID), nested; a wrong argument is
+//!   `States.IntrinsicFailure`.
+//! - Machine-level TimeoutSeconds, checked between top-level states (`States.Timeout`).
+//!
+//! # What it refuses at load (naming the state and field)
+//!
+//! JSONata (`QueryLanguage`, `Arguments`, `Output`), variables (`Assign`), distributed Map and
+//! its fields (ItemReader, ItemBatcher, ResultWriter, ToleratedFailure*, Label), the callback
+//! pattern (`.waitForTaskToken`), HeartbeatSeconds, Credentials, non-reference paths (`[*]`,
+//! `..`, filters, slices), unknown intrinsic functions, and any field not listed above.
+//!
+//! # Public API
+//!
+//! [`StateMachine::from_json`] parses a definition; [`Execution::start`] makes an execution
+//! from an [`ExecutionInfo`]; [`Execution::step`] runs one top-level state (see [`runner`] for
+//! the granularity), [`Execution::run`] runs to the end, [`Execution::abort`] stops it;
+//! [`Execution::snapshot`] is the serialisable [`Snapshot`] (position, data, status, output or
+//! error, history) that [`Execution::resume`] carries on from. The history is a list of
+//! [`HistoryEvent`]s whose [`Event::aws_type`] is AWS's event type name.
 
 pub mod choice;
 pub mod definition;
