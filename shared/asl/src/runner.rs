@@ -334,6 +334,12 @@ fn seconds(spec: &Seconds, data: &Value, field: &str) -> Result<f64, StatesError
     }
 }
 
+/// Seconds as a Duration; a number too large for one (a runaway backoff) is the longest one
+/// rather than a panic.
+fn duration(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX)
+}
+
 impl Interpreter {
     pub fn new(invoker: Arc<dyn TaskInvoker>, timer: Arc<dyn Timer>) -> Self {
         Self { invoker, timer }
@@ -431,7 +437,12 @@ impl Interpreter {
                 let until = match wait {
                     WaitFor::Seconds(spec) => {
                         let secs = seconds(spec, &effective, "SecondsPath")?;
-                        entered + chrono::Duration::milliseconds((secs * 1000.0) as i64)
+                        chrono::Duration::from_std(duration(secs))
+                            .ok()
+                            .and_then(|wait| entered.checked_add_signed(wait))
+                            .ok_or_else(|| {
+                                StatesError::runtime(format!("a Wait of {secs} seconds is out of range"))
+                            })?
                     }
                     WaitFor::Timestamp(text) => timestamp(text)
                         .ok_or_else(|| StatesError::runtime(format!("'{text}' is not a timestamp")))?,
@@ -575,9 +586,7 @@ impl Interpreter {
                             delay_seconds: delay,
                         },
                     );
-                    self.timer
-                        .sleep(Duration::from_secs_f64(delay.max(0.0)))
-                        .await;
+                    self.timer.sleep(duration(delay)).await;
                     continue;
                 }
             }
@@ -634,7 +643,7 @@ impl Interpreter {
                 let outcome = match timeout {
                     None => call.await,
                     Some(secs) => {
-                        let sleep = self.timer.sleep(Duration::from_secs_f64(secs));
+                        let sleep = self.timer.sleep(duration(secs));
                         match futures::future::select(call, sleep).await {
                             Either::Left((outcome, _)) => outcome,
                             Either::Right(_) => {

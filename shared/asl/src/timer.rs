@@ -61,7 +61,11 @@ impl Timer for ManualTimer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(duration);
-        self.clock
-            .advance(chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX));
+        // A sleep past the end of time (a runaway backoff) stops at the end of time.
+        let later = chrono::Duration::from_std(duration)
+            .ok()
+            .and_then(|by| self.clock.now().checked_add_signed(by))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.clock.set(later);
     }
 }

@@ -521,3 +521,150 @@ async fn abort_marks_a_running_execution_and_leaves_a_finished_one() {
     assert_eq!(execution.snapshot().status, Status::Aborted);
     assert!(!execution.abort(start_time(), "Cancelled", "again"));
 }
+
+/// Counts the calls in flight at once; each call yields a few times so others can start.
+struct Overlap {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+#[async_trait]
+impl TaskInvoker for Overlap {
+    async fn invoke(&self, _resource: &str, input: Value) -> Result<Value, TaskFailure> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        Ok(input)
+    }
+}
+
+async fn most_at_once(max_concurrency: u64) -> usize {
+    let overlap = Arc::new(Overlap {
+        now: AtomicUsize::new(0),
+        most: AtomicUsize::new(0),
+    });
+    let machine = Arc::new(
+        StateMachine::from_value(&json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map", "MaxConcurrency": max_concurrency,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": true}}},
+            "End": true
+        }}}))
+        .unwrap(),
+    );
+    let interpreter = Interpreter::new(overlap.clone(), Arc::new(ManualTimer::at(start_time())));
+    let mut execution = Execution::start(machine, info(json!([1, 2, 3, 4, 5, 6])));
+    let out = execution.run(&interpreter).await;
+    assert_eq!(out.output, Some(json!([1, 2, 3, 4, 5, 6])));
+    overlap.most.load(Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn map_max_concurrency_is_honoured() {
+    assert_eq!(most_at_once(2).await, 2);
+    assert_eq!(most_at_once(1).await, 1);
+    assert_eq!(most_at_once(0).await, 6);
+}
+
+#[tokio::test]
+async fn a_failed_iteration_fails_the_map_and_its_catch_takes_it() {
+    let invoker = scripted(|_, input, _| {
+        if input == json!(2) {
+            Err(TaskFailure {
+                error: "BadItem".into(),
+                cause: "two".into(),
+            })
+        } else {
+            Ok(input)
+        }
+    });
+    let (out, _) = run_with(
+        json!({"StartAt": "M", "States": {
+            "M": {"Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "End": true}}},
+                  "Catch": [{"ErrorEquals": ["BadItem"], "ResultPath": "$.failure", "Next": "Compensate"}], "ItemsPath": "$.items", "End": true},
+            "Compensate": {"Type": "Pass", "End": true}
+        }}),
+        json!({"items": [1, 2, 3]}),
+        invoker,
+    )
+    .await;
+    assert_eq!(
+        out.output,
+        Some(json!({"items": [1, 2, 3], "failure": {"Error": "BadItem", "Cause": "two"}}))
+    );
+    assert!(
+        out.history
+            .iter()
+            .any(|e| matches!(&e.event, Event::MapIterationFailed { index: 1, .. }))
+    );
+}
+
+#[tokio::test]
+async fn each_step_runs_one_state_and_a_resumed_execution_does_not_redo_finished_ones() {
+    let definition = json!({"StartAt": "First", "States": {
+        "First": {"Type": "Task", "Resource": "first", "ResultPath": "$.first", "Next": "Second"},
+        "Second": {"Type": "Task", "Resource": "second", "ResultPath": "$.second", "End": true}
+    }});
+    let machine = Arc::new(StateMachine::from_value(&definition).unwrap());
+    let invoker = scripted(|resource, _, _| Ok(json!(resource)));
+    let timer = Arc::new(ManualTimer::at(start_time()));
+    let interpreter = Interpreter::new(invoker.clone(), timer.clone());
+    let mut execution = Execution::start(machine.clone(), info(json!({})));
+    assert!(!execution.step(&interpreter).await);
+    let stored = serde_json::to_value(execution.snapshot()).unwrap();
+    assert_eq!(stored["position"], json!("Second"));
+    assert_eq!(stored["data"], json!({"first": "first"}));
+    // The process restarts: a new interpreter, the stored snapshot.
+    let mut resumed = Execution::resume(machine, serde_json::from_value(stored).unwrap());
+    assert!(resumed.step(&interpreter).await);
+    assert_eq!(invoker.calls.load(Ordering::SeqCst), 2);
+    let done = resumed.into_snapshot();
+    assert_eq!(done.status, Status::Succeeded);
+    assert_eq!(
+        done.output,
+        Some(json!({"first": "first", "second": "second"}))
+    );
+    let ids: Vec<u64> = done.history.iter().map(|e| e.id).collect();
+    assert_eq!(ids, (1..=ids.len() as u64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn parallel_result_selector_and_output_path() {
+    let out = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel",
+            "Parameters": {"n.$": "$.n"},
+            "Branches": [
+                {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.n, 1)"}, "End": true}}},
+                {"StartAt": "B", "States": {"B": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($.n, 2)"}, "End": true}}}
+            ],
+            "ResultSelector": {"a.$": "$[0].v", "b.$": "$[1].v"},
+            "ResultPath": "$.sums", "OutputPath": "$.sums", "End": true}}}),
+        json!({"n": 10, "noise": true}),
+    )
+    .await;
+    assert_eq!(out.output, Some(json!({"a": 11, "b": 12})));
+}
+
+#[tokio::test]
+async fn a_runaway_backoff_does_not_panic() {
+    let invoker = scripted(|_, _, n| {
+        if n < 2 {
+            Err(TaskFailure {
+                error: "E".into(),
+                cause: String::new(),
+            })
+        } else {
+            Ok(json!(1))
+        }
+    });
+    let (out, timer) = run_with(
+        one_task(json!({"Resource": "r", "Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 1e300, "BackoffRate": 1e300, "MaxAttempts": 2}]})),
+        json!({}),
+        invoker,
+    )
+    .await;
+    assert_eq!(out.status, Status::Succeeded);
+    assert_eq!(timer.slept().len(), 2);
+}
