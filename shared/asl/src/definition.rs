@@ -261,6 +261,26 @@ fn parse_machine(
             }
         }
     }
+    // Step Functions refuses a definition with a state nothing leads to; so do we, so a
+    // machine that runs here also deploys.
+    let mut reached = std::collections::BTreeSet::from([start_at.as_str()]);
+    let mut pending = vec![start_at.as_str()];
+    while let Some(name) = pending.pop() {
+        if let Some(state) = states.get(name) {
+            for (_, target) in targets(state) {
+                if reached.insert(target.as_str()) {
+                    pending.push(target.as_str());
+                }
+            }
+        }
+    }
+    if let Some(unreached) = states.keys().find(|name| !reached.contains(name.as_str())) {
+        return Err(DefinitionError::at(
+            unreached,
+            None,
+            "is not reachable from StartAt",
+        ));
+    }
     Ok(StateMachine {
         start_at,
         states,
@@ -765,5 +785,9 @@ mod tests {
         assert!(err.to_string().contains("state 'A'"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$..y"}, "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Parameters"));
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "Orphan": {"Type": "Succeed"}}})).unwrap_err();
+        assert_eq!(err.state.as_deref(), Some("Orphan"));
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "End": true}}})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("Resource"));
     }
 }
