@@ -668,3 +668,93 @@ async fn a_runaway_backoff_does_not_panic() {
     assert_eq!(out.status, Status::Succeeded);
     assert_eq!(timer.slept().len(), 2);
 }
+
+/// The shape the saga machines take: each step a `lambda:invoke` Task with Retry on throttling
+/// and Catch into compensation, which undoes the done steps in reverse.
+#[tokio::test]
+async fn a_saga_shaped_machine_compensates_in_reverse() {
+    let definition = json!({
+        "StartAt": "Steps",
+        "States": {
+            "Steps": {
+                "Type": "Map", "ItemsPath": "$.steps", "MaxConcurrency": 1,
+                "ItemSelector": {"saga.$": "$$.Execution.Name", "index.$": "$$.Map.Item.Index", "op.$": "$$.Map.Item.Value"},
+                "ItemProcessor": {"StartAt": "Apply", "States": {"Apply": {
+                    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "saga-step", "Payload": {"action": "apply", "step.$": "$"}},
+                    "ResultSelector": {"done.$": "$.Payload.done"},
+                    "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException", "Airtable.RateLimited"], "IntervalSeconds": 1, "BackoffRate": 2, "MaxAttempts": 3}],
+                    "End": true
+                }}},
+                "ResultPath": "$.applied",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Compensate"}],
+                "Next": "Done"
+            },
+            "Compensate": {
+                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "saga-step", "Payload": {"action": "compensate", "saga.$": "$$.Execution.Name", "failure.$": "$.failure"}},
+                "ResultPath": null,
+                "Next": "Failed"
+            },
+            "Failed": {"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"},
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let invoker = scripted(|resource, input, n| {
+        assert_eq!(resource, "arn:aws:states:::lambda:invoke");
+        assert_eq!(input["FunctionName"], json!("saga-step"));
+        let payload = &input["Payload"];
+        match payload["action"].as_str() {
+            Some("apply") if payload["step"]["op"] == json!("boom") => Err(TaskFailure {
+                error: "Airtable.Invalid".into(),
+                cause: "INVALID_VALUE".into(),
+            }),
+            Some("apply") if n == 0 => Err(TaskFailure {
+                error: "Lambda.TooManyRequestsException".into(),
+                cause: "throttled".into(),
+            }),
+            Some("apply") => {
+                Ok(json!({"StatusCode": 200, "Payload": {"done": payload["step"]["index"]}}))
+            }
+            _ => Ok(json!({"StatusCode": 200, "Payload": {"undone": true}})),
+        }
+    });
+    let (ok, timer) = run_with(
+        definition.clone(),
+        json!({"steps": ["a", "b"]}),
+        invoker.clone(),
+    )
+    .await;
+    assert_eq!(ok.status, Status::Succeeded);
+    assert_eq!(
+        ok.output,
+        Some(json!({"steps": ["a", "b"], "applied": [{"done": 0}, {"done": 1}]}))
+    );
+    assert_eq!(timer.slept(), vec![Duration::from_secs(1)]);
+
+    let (failed, _) = run_with(
+        definition,
+        json!({"steps": ["a", "boom", "c"]}),
+        invoker.clone(),
+    )
+    .await;
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(
+        failed.error,
+        Some(asl::StatesError::new("Airtable.Invalid", "INVALID_VALUE"))
+    );
+    let last_call = invoker.inputs.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        last_call["Payload"],
+        json!({"action": "compensate", "saga": "e1", "failure": {"Error": "Airtable.Invalid", "Cause": "INVALID_VALUE"}})
+    );
+    // "c" never ran: iterations run one at a time and the Map stops at the first failure.
+    assert!(
+        !invoker
+            .inputs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|i| i["Payload"]["step"]["op"] == json!("c"))
+    );
+}
