@@ -758,3 +758,35 @@ async fn a_saga_shaped_machine_compensates_in_reverse() {
             .any(|i| i["Payload"]["step"]["op"] == json!("c"))
     );
 }
+
+#[tokio::test]
+async fn map_example_from_the_aws_docs() {
+    // The Map state docs: InputPath narrows to the detail, ItemsPath picks the array, and the
+    // ItemSelector pairs each item with a field of the Map's input.
+    let out = run(
+        json!({"StartAt": "Validate-All", "States": {"Validate-All": {
+            "Type": "Map", "InputPath": "$.detail", "ItemsPath": "$.shipped", "MaxConcurrency": 0,
+            "ItemSelector": {"parcel.$": "$$.Map.Item.Value", "courier.$": "$.delivery-partner"},
+            "ItemProcessor": {"StartAt": "Validate", "States": {"Validate": {"Type": "Pass", "End": true}}},
+            "ResultPath": "$.detail.shipped", "End": true
+        }}}),
+        json!({
+            "ship-date": "2016-03-14T01:59:00Z",
+            "detail": {
+                "delivery-partner": "UQS",
+                "shipped": [
+                    {"prod": "R31", "dest-code": 9511, "quantity": 1344},
+                    {"prod": "S39", "dest-code": 9511, "quantity": 40}
+                ]
+            }
+        }),
+    )
+    .await;
+    assert_eq!(
+        out.output.unwrap()["detail"]["shipped"],
+        json!([
+            {"parcel": {"prod": "R31", "dest-code": 9511, "quantity": 1344}, "courier": "UQS"},
+            {"parcel": {"prod": "S39", "dest-code": 9511, "quantity": 40}, "courier": "UQS"}
+        ])
+    );
+}
