@@ -663,6 +663,14 @@ fn handling(fields: &Fields) -> Result<ResultHandling, DefinitionError> {
                         .ok_or_else(|| fields.err(&field, format!("{key} must be a number"))),
                 }
             };
+            let interval_seconds = number("IntervalSeconds", 1.0)?;
+            if !(interval_seconds >= 0.0 && interval_seconds.is_finite()) {
+                return Err(fields.err(&field, "IntervalSeconds must be a non-negative number"));
+            }
+            let max_attempts = number("MaxAttempts", 3.0)?;
+            if max_attempts < 0.0 || max_attempts.fract() != 0.0 {
+                return Err(fields.err(&field, "MaxAttempts must be a non-negative integer"));
+            }
             let backoff_rate = number("BackoffRate", 2.0)?;
             if backoff_rate < 1.0 {
                 return Err(fields.err(&field, "BackoffRate must be at least 1.0"));
@@ -679,8 +687,8 @@ fn handling(fields: &Fields) -> Result<ResultHandling, DefinitionError> {
             };
             retry.push(Retrier {
                 error_equals: error_equals(fields, map, &field)?,
-                interval_seconds: number("IntervalSeconds", 1.0)?,
-                max_attempts: number("MaxAttempts", 3.0)? as u32,
+                interval_seconds,
+                max_attempts: max_attempts as u32,
                 backoff_rate,
                 max_delay_seconds: map.get("MaxDelaySeconds").and_then(Value::as_f64),
                 full_jitter,

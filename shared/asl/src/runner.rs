@@ -572,7 +572,7 @@ impl Interpreter {
                     if let Some(max) = retrier.max_delay_seconds {
                         delay = delay.min(max);
                     }
-                    if retrier.full_jitter && delay > 0.0 {
+                    if retrier.full_jitter && delay > 0.0 && delay.is_finite() {
                         delay = rand::rng().random_range(0.0..=delay);
                     }
                     attempts[index] += 1;

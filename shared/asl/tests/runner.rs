@@ -660,7 +660,7 @@ async fn a_runaway_backoff_does_not_panic() {
         }
     });
     let (out, timer) = run_with(
-        one_task(json!({"Resource": "r", "Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 1e300, "BackoffRate": 1e300, "MaxAttempts": 2}]})),
+        one_task(json!({"Resource": "r", "Retry": [{"ErrorEquals": ["E"], "IntervalSeconds": 1e300, "BackoffRate": 1e300, "MaxAttempts": 2, "JitterStrategy": "FULL"}]})),
         json!({}),
         invoker,
     )
