@@ -35,6 +35,9 @@
 //!   (shallow, as on AWS), MathRandom, MathAdd, StringSplit, UUID), nested; a wrong argument is
 //!   `States.IntrinsicFailure`.
 //! - Machine-level TimeoutSeconds, checked between top-level states (`States.Timeout`).
+//! - The 256 KiB payload quota on every state's output and on a Task/Parallel/Map input after
+//!   Parameters (`States.DataLimitExceeded`, uncatchable); the execution input's size is the
+//!   caller's to check at start.
 //!
 //! # What it refuses at load (naming the state and field)
 //!

@@ -334,6 +334,26 @@ fn seconds(spec: &Seconds, data: &Value, field: &str) -> Result<f64, StatesError
     }
 }
 
+/// Step Functions' payload quota (256 KiB): a state's output, or its input after Parameters,
+/// past it is `States.DataLimitExceeded`, which nothing catches. Enforced here so a machine
+/// that carries data instead of keys fails locally as it would on AWS.
+pub const PAYLOAD_QUOTA_BYTES: usize = 256 * 1024;
+
+fn within_payload_quota(value: &Value, state: &str, what: &str) -> Result<(), StatesError> {
+    let size = serde_json::to_vec(value)
+        .map(|bytes| bytes.len())
+        .unwrap_or(0);
+    if size > PAYLOAD_QUOTA_BYTES {
+        return Err(StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The {what} of state '{state}' is {size} bytes, past the {PAYLOAD_QUOTA_BYTES}-byte quota"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Seconds as a Duration; a number too large for one (a runaway backoff) is the longest one
 /// rather than a panic.
 fn duration(seconds: f64) -> Duration {
@@ -508,6 +528,7 @@ impl Interpreter {
             }
         };
         let output = select(&state.output_path, &result, "OutputPath", &ctx)?;
+        within_payload_quota(&output, &state.name, "output")?;
         recorder.record(
             self.timer.now(),
             Event::StateExited {
@@ -542,6 +563,7 @@ impl Interpreter {
                 Some(template) => template.render(effective, &ctx)?,
                 None => effective.clone(),
             };
+            within_payload_quota(&params, &state.name, "input after Parameters")?;
             let outcome = self.work(state, params, &ctx, info, recorder).await;
             let error = match outcome {
                 Ok(result) => {

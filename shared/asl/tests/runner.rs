@@ -790,3 +790,20 @@ async fn map_example_from_the_aws_docs() {
         ])
     );
 }
+
+#[tokio::test]
+async fn an_output_past_256_kib_is_data_limit_exceeded_and_not_caught() {
+    let big = "x".repeat(300 * 1024);
+    let invoker = scripted(move |_, _, _| Ok(json!(big.clone())));
+    let (out, _) = run_with(
+        json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "S"}], "End": true},
+            "S": {"Type": "Succeed"}
+        }}),
+        json!({}),
+        invoker,
+    )
+    .await;
+    assert_eq!(out.status, Status::Failed);
+    assert_eq!(out.error.unwrap().error, "States.DataLimitExceeded");
+}
