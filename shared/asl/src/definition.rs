@@ -534,7 +534,16 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
             let branches = branches
                 .iter()
                 .map(|branch| match branch {
-                    Value::Object(branch) => parse_machine(branch, Some(name)),
+                    Value::Object(branch) => {
+                        if let Some(key) = branch
+                            .keys()
+                            .find(|key| !matches!(key.as_str(), "StartAt" | "States" | "Comment"))
+                        {
+                            return Err(fields
+                                .err("Branches", format!("{key} is not supported in a branch")));
+                        }
+                        parse_machine(branch, Some(name))
+                    }
                     _ => Err(fields.err("Branches", "each branch must be an object")),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -793,6 +802,11 @@ mod tests {
         assert!(err.to_string().contains("state 'A'"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$..y"}, "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Parameters"));
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "Branches": [{"StartAt": "B", "QueryLanguage": "JSONata", "States": {"B": {"Type": "Succeed"}}}], "End": true}}})).unwrap_err();
+        assert_eq!(
+            (err.state.as_deref(), err.field.as_deref()),
+            (Some("A"), Some("Branches"))
+        );
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Succeed"}, "Orphan": {"Type": "Succeed"}}})).unwrap_err();
         assert_eq!(err.state.as_deref(), Some("Orphan"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "End": true}}})).unwrap_err();
