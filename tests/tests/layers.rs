@@ -65,6 +65,7 @@ const DOMAIN_AND_BELOW: &[&str] = &[
     "automations",
     "outbound-http",
     "triggers",
+    "asl",
 ];
 
 fn offenders(package: &str, forbidden: &[&str]) -> Vec<String> {
