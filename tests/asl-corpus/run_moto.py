@@ -8,7 +8,9 @@ final status with output, or error and cause, is written to the case's `expected
 (keyed by input file name), so the differential test can compare our runner's outcome to it.
 
 Usage (from the repository root):
-    .venv/tools/bin/python tests/asl-corpus/run_moto.py [case-name ...]
+    .venv/tools/bin/python tests/asl-corpus/run_moto.py [--check] [case-name ...]
+With --check nothing is written: it exits 1 if moto's outcome differs from a committed
+expected.moto.json (after a moto upgrade, say).
 
 It starts its own moto server (scripts/moto_server.py) on a free loopback port and stops it at
 the end. Why Python and boto3: the answers to stub Tasks go through SendTaskSuccess and
@@ -32,6 +34,8 @@ REPO = CORPUS.parent.parent
 ROLE = "arn:aws:iam::123456789012:role/asl-corpus"
 EXECUTION_DEADLINE_SECONDS = 60
 POLL_SECONDS = 0.2
+# The engine runs executions; Lambda answers without Docker by echoing the request (README).
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
 def free_port() -> int:
@@ -42,7 +46,11 @@ def free_port() -> int:
 
 def start_moto(port: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, str(REPO / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "moto_server.py"),
+            *("-H", "127.0.0.1", "-p", str(port)),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -51,9 +59,7 @@ def start_moto(port: int) -> subprocess.Popen:
         try:
             configure = urllib.request.Request(
                 url,
-                data=json.dumps(
-                    {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-                ).encode(),
+                data=json.dumps(MOTO_CONFIG).encode(),
                 method="POST",
             )
             urllib.request.urlopen(configure, timeout=2).read()
@@ -84,10 +90,12 @@ class TaskScript:
     def answer(self, state: str, task_input):
         answers = self.script.get(state)
         call = self.calls.get(state, 0)
-        self.calls[state] = call + 1
         if not answers:
             return {"Return": task_input}
         return answers[min(call, len(answers) - 1)]
+
+    def answered(self, state: str) -> None:
+        self.calls[state] = self.calls.get(state, 0) + 1
 
 
 def answer_callbacks(sfn, execution_arn: str, script: TaskScript, answered: set) -> None:
@@ -98,17 +106,24 @@ def answer_callbacks(sfn, execution_arn: str, script: TaskScript, answered: set)
         details = event["taskScheduledEventDetails"]
         if not details["resource"].endswith(".waitForTaskToken"):
             continue
-        answered.add(event["id"])
         payload = json.loads(details["parameters"]).get("Payload", {})
         answer = script.answer(payload.get("state"), payload.get("input"))
-        if "Throw" in answer:
-            sfn.send_task_failure(
-                taskToken=payload["token"],
-                error=answer["Throw"].get("Error", ""),
-                cause=answer["Throw"].get("Cause", ""),
-            )
-        else:
-            sfn.send_task_success(taskToken=payload["token"], output=json.dumps(answer["Return"]))
+        try:
+            if "Throw" in answer:
+                sfn.send_task_failure(
+                    taskToken=payload["token"],
+                    error=answer["Throw"].get("Error", ""),
+                    cause=answer["Throw"].get("Cause", ""),
+                )
+            else:
+                output = json.dumps(answer["Return"])
+                sfn.send_task_success(taskToken=payload["token"], output=output)
+        except sfn.exceptions.InvalidToken:
+            # The event is in the history a moment before moto listens for the token (seen on
+            # retries, which reuse the token): answer at the next poll.
+            continue
+        answered.add(event["id"])
+        script.answered(payload.get("state"))
 
 
 def outcome_of(description: dict) -> dict:
@@ -124,7 +139,9 @@ def outcome_of(description: dict) -> dict:
 
 
 def run_execution(sfn, machine_arn: str, name: str, execution_input, script: TaskScript) -> dict:
-    started = sfn.start_execution(stateMachineArn=machine_arn, name=name, input=json.dumps(execution_input))
+    started = sfn.start_execution(
+        stateMachineArn=machine_arn, name=name, input=json.dumps(execution_input)
+    )
     arn = started["executionArn"]
     answered: set = set()
     deadline = time.monotonic() + EXECUTION_DEADLINE_SECONDS
@@ -146,17 +163,26 @@ def run_case(sfn, case: Path) -> dict:
         machine = sfn.create_state_machine(name=case.name, definition=definition, roleArn=ROLE)
     except sfn.exceptions.ClientError as refused:
         error = refused.response["Error"]
-        return {"create": {"status": "REFUSED", "error": error.get("Code"), "cause": error.get("Message")}}
+        refusal = {"status": "REFUSED", "error": error.get("Code"), "cause": error.get("Message")}
+        return {"create": refusal}
     outcomes = {}
     for input_name, execution_input in inputs_of(case).items():
         outcomes[input_name] = run_execution(
-            sfn, machine["stateMachineArn"], f"{case.name}-{input_name}", execution_input, TaskScript(script)
+            sfn,
+            machine["stateMachineArn"],
+            f"{case.name}-{input_name}",
+            execution_input,
+            TaskScript(script),
         )
     return outcomes
 
 
-def main(selected: list[str]) -> int:
-    cases = [c for c in sorted(CASES.iterdir()) if c.is_dir() and (not selected or c.name in selected)]
+def main(selected: list[str], check: bool) -> int:
+    cases = [
+        c for c in sorted(CASES.iterdir()) if c.is_dir() and (not selected or c.name in selected)
+    ]
+    changed: list[str] = []
+    broken: list[str] = []
     port = free_port()
     server = start_moto(port)
     try:
@@ -171,16 +197,33 @@ def main(selected: list[str]) -> int:
             try:
                 outcomes = run_case(sfn, case)
             except Exception as crash:  # noqa: BLE001 -- one broken case must not hide the others
-                outcomes = {"runner": {"status": "RUNNER_ERROR", "error": type(crash).__name__, "cause": str(crash)}}
-            (case / "expected.moto.json").write_text(json.dumps(outcomes, indent=2, sort_keys=True) + "\n")
-            summary = ", ".join(f"{k}: {v.get('status')} {v.get('error') or ''}".strip() for k, v in outcomes.items())
+                kind = type(crash).__name__
+                outcomes = {"runner": {"status": "RUNNER_ERROR", "error": kind, "cause": str(crash)}}
+            if any(o.get("status", "").startswith("RUNNER_") for o in outcomes.values()):
+                broken.append(case.name)
+            recorded = json.dumps(outcomes, indent=2, sort_keys=True) + "\n"
+            expected = case / "expected.moto.json"
+            if check:
+                if not expected.exists() or expected.read_text() != recorded:
+                    changed.append(case.name)
+            else:
+                expected.write_text(recorded)
+            summary = ", ".join(
+                f"{name}: {outcome.get('status')} {outcome.get('error') or ''}".strip()
+                for name, outcome in outcomes.items()
+            )
             print(f"{case.name}: {summary}")
     finally:
         server.terminate()
         server.wait(timeout=10)
-    return 0
+    if broken:
+        print(f"the recorder could not finish: {', '.join(broken)}")
+    if changed:
+        print(f"moto's outcome differs from expected.moto.json in: {', '.join(changed)}")
+    return 1 if broken or changed else 0
 
 
 if __name__ == "__main__":
     os.chdir(REPO)
-    sys.exit(main(sys.argv[1:]))
+    arguments = sys.argv[1:]
+    sys.exit(main([a for a in arguments if a != "--check"], "--check" in arguments))
