@@ -196,7 +196,7 @@ def main(selected: list[str], check: bool) -> int:
         for case in cases:
             try:
                 outcomes = run_case(sfn, case)
-            except Exception as crash:  # noqa: BLE001 -- one broken case must not hide the others
+            except Exception as crash:  # noqa: BLE001 -- one broken case must not hide others
                 kind = type(crash).__name__
                 outcomes = {"runner": {"status": "RUNNER_ERROR", "error": kind, "cause": str(crash)}}
             if any(o.get("status", "").startswith("RUNNER_") for o in outcomes.values()):
