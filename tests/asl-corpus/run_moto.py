@@ -198,7 +198,8 @@ def main(selected: list[str], check: bool) -> int:
                 outcomes = run_case(sfn, case)
             except Exception as crash:  # noqa: BLE001 -- one broken case must not hide others
                 kind = type(crash).__name__
-                outcomes = {"runner": {"status": "RUNNER_ERROR", "error": kind, "cause": str(crash)}}
+                crashed = {"status": "RUNNER_ERROR", "error": kind, "cause": str(crash)}
+                outcomes = {"runner": crashed}
             if any(o.get("status", "").startswith("RUNNER_") for o in outcomes.values()):
                 broken.append(case.name)
             recorded = json.dumps(outcomes, indent=2, sort_keys=True) + "\n"
