@@ -25,9 +25,7 @@ use async_trait::async_trait;
 use basics::Clock;
 use chrono::{DateTime, Utc};
 use ports::state_machines::validate_execution_name;
-use ports::{
-    Execution, MachineName, StartedExecution, StateMachineError, StateMachines,
-};
+use ports::{Execution, MachineName, StartedExecution, StateMachineError, StateMachines};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use triggers::TaskHandler;
@@ -149,7 +147,10 @@ impl LocalStateMachines {
     }
 
     /// The execution's history so far (AWS's event types via [`asl::Event::aws_type`]).
-    pub async fn history(&self, execution_id: &str) -> Result<Vec<HistoryEvent>, StateMachineError> {
+    pub async fn history(
+        &self,
+        execution_id: &str,
+    ) -> Result<Vec<HistoryEvent>, StateMachineError> {
         let stored = self
             .inner
             .db
