@@ -103,3 +103,133 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod state_machine_tests {
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use platform::{BackendKind, Platform};
+    use ports::ExecutionStatus;
+    use serde_json::{Value, json};
+    use triggers::{TaskError, TaskHandler};
+
+    use super::*;
+    use crate::platform_task;
+
+    /// One Task on the function behind `${StepArn}`, as the saga machines have.
+    const STEP_ASL: &str = r#"{
+      "StartAt": "Step",
+      "States": {
+        "Step": {
+          "Type": "Task",
+          "Resource": "arn:aws:states:::lambda:invoke",
+          "Parameters": {"FunctionName": "${StepArn}", "Payload": {"tenant.$": "$.tenant"}},
+          "ResultSelector": {"seen.$": "$.Payload.seen"},
+          "End": true
+        }
+      }
+    }"#;
+
+    /// Answers with the platform's version, to show it ran on this platform.
+    struct Version(&'static str);
+
+    #[async_trait]
+    impl TaskHandler for Version {
+        async fn run(&self, input: Value) -> Result<Value, TaskError> {
+            Ok(json!({"seen": format!("{} {}", input["tenant"].as_str().unwrap_or("?"), self.0)}))
+        }
+    }
+
+    fn version_task(platform: &Platform) -> Arc<dyn TaskHandler> {
+        Arc::new(Version(platform.version))
+    }
+
+    fn settings(dir: &std::path::Path) -> Settings {
+        let dir = dir.to_string_lossy().to_string();
+        Settings::from_env(
+            &Env::from_pairs([("DATA_DIR", dir.as_str())]),
+            BackendKind::Embedded,
+        )
+        .expect("settings")
+    }
+
+    fn machines() -> MachineDefinitions {
+        MachineDefinitions::new(&[("step", STEP_ASL)]).with_task_function("StepArn", "step-fn")
+    }
+
+    #[tokio::test]
+    async fn the_platforms_machines_run_its_task_functions_locally() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let built = embedded_platform(
+            &settings(dir.path()),
+            Arc::new(basics::SystemClock),
+            &machines(),
+        )
+        .expect("platform");
+        let local = built.local_state_machines.as_ref().expect("a local runner");
+        local.register_task_function("step-fn", platform_task(&built.platform, version_task));
+        let started = built
+            .platform
+            .state_machines
+            .start(&MachineName::new("step"), "sag_1", json!({"tenant": "t1"}))
+            .await
+            .expect("start");
+        let mut execution = None;
+        for _ in 0..500 {
+            let now = built
+                .platform
+                .state_machines
+                .describe(&started.execution_id)
+                .await
+                .expect("describe");
+            if now.status.is_terminal() {
+                execution = Some(now);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let execution = execution.expect("the execution finishes");
+        assert_eq!(execution.status, ExecutionStatus::Succeeded);
+        assert_eq!(
+            execution.output,
+            Some(json!({"seen": format!("t1 {}", platform::VERSION)}))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_registered_platform_task_does_not_keep_the_platform_alive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let built = embedded_platform(
+            &settings(dir.path()),
+            Arc::new(basics::SystemClock),
+            &machines(),
+        )
+        .expect("platform");
+        if let Some(local) = &built.local_state_machines {
+            local.register_task_function("step-fn", platform_task(&built.platform, version_task));
+        }
+        let platform = Arc::downgrade(&built.platform);
+        let runner = built.local_state_machines.as_ref().map(Arc::downgrade);
+        drop(built);
+        assert!(platform.upgrade().is_none(), "the platform leaked");
+        assert!(
+            runner.is_some_and(|runner| runner.upgrade().is_none()),
+            "the local runner leaked"
+        );
+    }
+
+    #[test]
+    fn a_machine_naming_an_unknown_placeholder_is_refused_at_build() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let machines = MachineDefinitions::new(&[("step", STEP_ASL)]);
+        let err = embedded_platform(
+            &settings(dir.path()),
+            Arc::new(basics::SystemClock),
+            &machines,
+        )
+        .err()
+        .expect("refused");
+        assert!(err.contains("step") && err.contains("${StepArn}"), "{err}");
+    }
+}

@@ -130,7 +130,9 @@ impl TaskHandler for Doubler {
         if let Some(failure) = failure {
             return Err(failure);
         }
-        let n = input["n"].as_i64().ok_or_else(|| TaskError::invalid_input("n"))?;
+        let n = input["n"]
+            .as_i64()
+            .ok_or_else(|| TaskError::invalid_input("n"))?;
         Ok(json!({"doubled": n * 2}))
     }
 }
@@ -302,7 +304,11 @@ async fn stopping_a_finished_execution_changes_nothing() {
         manual_timer(),
     );
     let started = machines
-        .start(&MachineName::new("greeter"), "run-1", json!({"name": "Ada"}))
+        .start(
+            &MachineName::new("greeter"),
+            "run-1",
+            json!({"name": "Ada"}),
+        )
         .await
         .expect("start");
     let done = wait_until_done(&machines, &started.execution_id).await;
@@ -312,7 +318,11 @@ async fn stopping_a_finished_execution_changes_nothing() {
         .expect("history")
         .len();
     machines
-        .stop(&started.execution_id, Some("Too.Late"), Some("finished already"))
+        .stop(
+            &started.execution_id,
+            Some("Too.Late"),
+            Some("finished already"),
+        )
         .await
         .expect("a stop of a finished execution succeeds");
     assert_eq!(
@@ -402,7 +412,11 @@ async fn a_restart_resumes_a_waiting_execution_where_it_was() {
         started.execution_id
     };
     // The hour's Wait passes at once on the manual timer: it resumes, it does not restart.
-    let second = runner(Database::open(&path).expect("db again"), &napper, manual_timer());
+    let second = runner(
+        Database::open(&path).expect("db again"),
+        &napper,
+        manual_timer(),
+    );
     assert_eq!(
         second.describe(&id).await.expect("describe").status,
         ExecutionStatus::Running
@@ -440,13 +454,20 @@ async fn a_restart_runs_a_task_that_was_in_flight_again() {
         called.notified().await;
         started.execution_id
     };
-    let second = runner(Database::open(&path).expect("db again"), &double, manual_timer());
+    let second = runner(
+        Database::open(&path).expect("db again"),
+        &double,
+        manual_timer(),
+    );
     let doubler = Doubler::failing(vec![]);
     second.register_task_function("saga-step", Arc::clone(&doubler) as Arc<dyn TaskHandler>);
     assert_eq!(second.resume_running().await.expect("resume"), 1);
     let done = wait_until_done(&second, &id).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded);
-    assert_eq!(done.output.map(|o| o["Payload"].clone()), Some(json!({"doubled": 8})));
+    assert_eq!(
+        done.output.map(|o| o["Payload"].clone()),
+        Some(json!({"doubled": 8}))
+    );
     assert_eq!(doubler.calls.load(Ordering::SeqCst), 1);
 }
 
