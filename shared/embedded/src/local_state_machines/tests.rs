@@ -511,3 +511,32 @@ async fn an_input_past_the_quota_is_refused() {
         "{refused:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_starts_of_one_name_start_one_execution() {
+    let machines = Arc::new(runner(
+        Database::in_memory().expect("db"),
+        &[("napper", NAPPER_ASL.to_string())],
+        Arc::new(TokioTimer),
+    ));
+    let starts: Vec<_> = (0..16)
+        .map(|_| {
+            let machines = Arc::clone(&machines);
+            tokio::spawn(async move {
+                machines
+                    .start(&MachineName::new("napper"), "sag_race", json!({"k": 1}))
+                    .await
+            })
+        })
+        .collect();
+    let mut fresh = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for start in starts {
+        let started = start.await.expect("joined").expect("start");
+        fresh += usize::from(!started.already_existed);
+        ids.insert(started.execution_id);
+    }
+    assert_eq!(fresh, 1, "exactly one start is not a retry");
+    assert_eq!(ids.len(), 1);
+    assert_eq!(machines.inner.running.lock().expect("lock").len(), 1);
+}
