@@ -505,3 +505,32 @@ async fn sagas_list_newest_first_by_type_and_status_in_pages() {
         Err(SagaError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn a_saga_whose_execution_ended_early_is_failed() {
+    let world = world().await;
+    let started = world.start("transaction", mixed_operations()).await;
+    assert_eq!(
+        world.detail(&started.id).await.summary.status,
+        SagaStatus::Running
+    );
+    *world.machines.ended.lock().expect("lock") = Some((
+        ports::ExecutionStatus::Failed,
+        Some("States.Runtime".into()),
+    ));
+    let detail = world.detail(&started.id).await;
+    assert_eq!(detail.summary.status, SagaStatus::Failed);
+    assert_eq!(
+        detail.error.map(|e| e.error),
+        Some("States.Runtime".to_string())
+    );
+    // A finished saga is left as it is.
+    let done = world.start("table-sync", sync_input(true)).await;
+    *world.machines.ended.lock().expect("lock") = None;
+    world.run(&done.id).await;
+    *world.machines.ended.lock().expect("lock") = Some((ports::ExecutionStatus::Aborted, None));
+    assert_eq!(
+        world.detail(&done.id).await.summary.status,
+        SagaStatus::Succeeded
+    );
+}

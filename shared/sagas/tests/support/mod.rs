@@ -27,7 +27,8 @@ use chrono::Utc;
 use embedded::{Database, FileSecrets, SqliteQueue, SqliteStore};
 use platform::{Platform, PlatformSettings, Ports};
 use ports::{
-    Execution as ExecutionView, MachineName, StartedExecution, StateMachineError, StateMachines,
+    Execution as ExecutionView, ExecutionStatus, MachineName, StartedExecution, StateMachineError,
+    StateMachines,
 };
 use sagas::{SagaDeps, SagaDetail, Sagas, StartSaga, Started};
 use serde_json::{Map, Value, json};
@@ -105,6 +106,8 @@ pub struct RecordingMachines {
     pub started: Mutex<Vec<(String, String, Value)>>,
     /// When set, every start fails with this.
     pub refuse: Mutex<Option<StateMachineError>>,
+    /// When set, every execution is described as ended so.
+    pub ended: Mutex<Option<(ExecutionStatus, Option<String>)>>,
 }
 
 #[async_trait]
@@ -131,9 +134,26 @@ impl StateMachines for RecordingMachines {
     }
 
     async fn describe(&self, execution_id: &str) -> Result<ExecutionView, StateMachineError> {
-        Err(StateMachineError::ExecutionNotFound(
-            execution_id.to_string(),
-        ))
+        let Some((status, error)) = self.ended.lock().expect("lock").clone() else {
+            return Err(StateMachineError::ExecutionNotFound(
+                execution_id.to_string(),
+            ));
+        };
+        Ok(ExecutionView {
+            execution_id: execution_id.to_string(),
+            name: execution_id
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            status,
+            input: json!({}),
+            output: None,
+            error,
+            cause: Some("gone".into()),
+            started_at: Utc::now(),
+            stopped_at: Some(Utc::now()),
+        })
     }
 
     async fn stop(
