@@ -88,3 +88,60 @@ async fn a_table_sync_failing_at_any_request_leaves_the_target_as_it_was() {
     // and a read before the updates and the deletes.
     every_fault_is_undone("table-sync", input, 3 + 3 + 2).await;
 }
+
+/// A write that reaches Airtable and then fails (500: its outcome is unknown) is undone as if it
+/// had happened where that can be known, and otherwise leaves the saga failed for a person.
+#[tokio::test]
+async fn a_write_with_an_unknown_outcome_is_undone_or_handed_to_a_person() {
+    let world = world().await;
+    let input = json!({"base": BASE, "operations": [
+        {"op": "create", "table": "Orders", "fields": {"Ref": "O-9", "Qty": 9}},
+        {"op": "update", "table": "Orders", "id": "recOr000000000001", "fields": {"Qty": 70}},
+        {"op": "delete", "table": "Orders", "id": "recOr000000000002"}
+    ]});
+    world.sandbox.control().reset();
+    let before = world.tables();
+    // Requests: begin's schema read, the create, the update's capture and write, the
+    // delete's capture and write.
+    for (k, restored) in [(4, true), (6, true), (2, false)] {
+        world.sandbox.control().reset();
+        let started = world.start("transaction", input.clone()).await;
+        world.sandbox.control().reset_counters();
+        world.fail_request(k, 500);
+        let ended = world.run(&started.id).await;
+        let detail = world.detail(&started.id).await;
+        if restored {
+            assert_eq!(
+                ended.error.as_deref(),
+                Some("Saga.Compensated"),
+                "fault at {k}"
+            );
+            assert_eq!(detail.summary.status, SagaStatus::Compensated);
+            assert_same_base(&before, &world.tables(), &format!("500 at request {k}"));
+            // The chunk whose write failed was undone too (as far as it can be known).
+            let failed_chunk = if k == 4 { 1 } else { 2 };
+            let undo = detail
+                .steps
+                .iter()
+                .find(|s| s.name == "undo" && s.index == Some(failed_chunk))
+                .unwrap_or_else(|| panic!("no undo of chunk {failed_chunk}: {:?}", detail.steps));
+            let undone = undo.result.as_ref().map(|r| r["undone"].clone());
+            let expected = if k == 4 {
+                json!({"restored": 1})
+            } else {
+                json!({})
+            };
+            assert_eq!(undone, Some(expected), "fault at {k}");
+        } else {
+            assert_eq!(
+                ended.error.as_deref(),
+                Some("Saga.CompensationFailed"),
+                "fault at {k}"
+            );
+            assert_eq!(detail.summary.status, SagaStatus::Failed);
+            let error = detail.error.expect("error");
+            assert_eq!(error.error, "Saga.CompensationFailed");
+            assert!(error.cause.contains("cannot be known"), "{}", error.cause);
+        }
+    }
+}
