@@ -173,7 +173,8 @@ impl AirtableAccess {
 
     /// Sends a write with its idempotency key: a retried task gets the first answer again
     /// instead of writing twice. A failure says whether Airtable may have applied the write
-    /// anyway (the request reached it and then broke, or its answer was too large to keep).
+    /// anyway (the request reached it and then broke, its answer was too large to keep, or an
+    /// earlier attempt still holds the key).
     pub async fn write(&self, tenant_id: &str, write: Write) -> Result<Value, WriteFailure> {
         let key = IdempotencyKey::parse(&write.key)
             .map_err(|e| WriteFailure::certain(TaskError::invalid_input(e)))?;
@@ -187,8 +188,13 @@ impl AirtableAccess {
                 maybe_applied: outcome_unknown(&body),
                 error: refusal(status, &body),
             }),
+            // A key still claimed means an earlier attempt's write is in flight, or its process
+            // died mid-write: until a retry gets its answer, it may have happened.
             Err(err) => Err(WriteFailure {
-                maybe_applied: matches!(err, GatewayError::IdempotentAnswerNotKept),
+                maybe_applied: matches!(
+                    err,
+                    GatewayError::IdempotentAnswerNotKept | GatewayError::IdempotencyKeyInUse
+                ),
                 error: classify(err),
             }),
         }

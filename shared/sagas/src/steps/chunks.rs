@@ -210,7 +210,7 @@ fn applied_from(op: OpKind, answer: &Value) -> Applied {
 
 /// `apply`: chunk k's one write, keyed `saga:<id>:apply:<k>`, and what it did. A write whose
 /// outcome is unknown (it reached Airtable, then broke) is marked so, for the undo to treat
-/// the chunk as possibly applied.
+/// the chunk as possibly applied; a retry that gets the answer replaces the mark.
 pub async fn apply(context: &StepContext<'_>) -> Result<Done, TaskError> {
     let index = context.index()?;
     let (tenant, saga) = (context.tenant(), context.saga_id());
