@@ -103,6 +103,9 @@ pub struct Applied {
     /// The write reached Airtable and its answer was lost: it may or may not have happened.
     #[serde(default)]
     pub outcome_unknown: bool,
+    /// The record each of the chunk's operations wrote, in operation order.
+    #[serde(default)]
+    pub records: Vec<String>,
 }
 
 /// The chunks the compensation undoes, last applied first.

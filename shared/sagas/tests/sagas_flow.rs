@@ -85,10 +85,21 @@ async fn a_transaction_across_two_tables_leaves_exactly_its_result() {
     let detail = world.detail(&started.id).await;
     assert_eq!(detail.summary.status, SagaStatus::Succeeded);
     assert_eq!(detail.summary.operations, Some(9));
+    let mut output = detail.output.clone().expect("output");
+    let records = output["records"].take();
     assert_eq!(
-        detail.output,
-        Some(json!({"operations": 9, "chunks": 7, "created": 4, "updated": 3, "deleted": 2}))
+        output,
+        json!({"operations": 9, "chunks": 7, "created": 4, "updated": 3, "deleted": 2, "records": null})
     );
+    let records: Vec<String> = serde_json::from_value(records).expect("one id per operation");
+    assert_eq!(records.len(), 9);
+    assert_eq!(records[2], "recPr000000000002");
+    assert_eq!(records[5], "recPr000000000004");
+    assert_eq!(records[8], "recOr000000000003");
+    let tables = world.tables();
+    assert_eq!(tables["Products"][&records[0]]["Name"], json!("Forge"));
+    assert_eq!(tables["Products"][&records[4]]["Name"], json!("Hammer"));
+    assert_eq!(tables["Orders"][&records[6]]["Ref"], json!("O-4"));
     let names: Vec<String> = detail
         .steps
         .iter()

@@ -187,7 +187,8 @@ fn apply_write(chunk: &Chunk, key: String) -> Result<access::Write, TaskError> {
 
 /// What Airtable's answer to a chunk's write says it did.
 fn applied_from(op: OpKind, answer: &Value) -> Applied {
-    match op {
+    let records = ids_in(answer, "records");
+    let applied = match op {
         OpKind::Create => Applied {
             created: ids_in(answer, "records"),
             ..Applied::default()
@@ -205,7 +206,8 @@ fn applied_from(op: OpKind, answer: &Value) -> Applied {
             deleted: ids_in(answer, "records"),
             ..Applied::default()
         },
-    }
+    };
+    Applied { records, ..applied }
 }
 
 /// `apply`: chunk k's one write, keyed `saga:<id>:apply:<k>`, and what it did. A write whose
@@ -421,14 +423,17 @@ pub async fn commit(context: &StepContext<'_>, report: Option<Value>) -> Result<
             totals.created.extend(applied.created);
             totals.updated.extend(applied.updated);
             totals.deleted.extend(applied.deleted);
+            totals.records.extend(applied.records);
         }
     }
     let output = match report {
         Some(report) => report,
+        // `records`: the id each operation wrote, in the input's order (the new ids of
+        // creates among them).
         None => json!({
             "operations": plan.operations, "chunks": plan.chunks,
             "created": totals.created.len(), "updated": totals.updated.len(),
-            "deleted": totals.deleted.len(),
+            "deleted": totals.deleted.len(), "records": totals.records,
         }),
     };
     let changed = context
