@@ -168,7 +168,10 @@ pub async fn check_existence(
             }
         }
         CheckedInput::TableSync(s) => {
-            for (side, path) in [(&s.source, "/source"), (&s.target, "/target")] {
+            for (side, path, name) in [
+                (&s.source, "/source", "source"),
+                (&s.target, "/target", "target"),
+            ] {
                 let Some(schema) = schema_of(&side.base) else {
                     continue;
                 };
@@ -182,14 +185,14 @@ pub async fn check_existence(
                 if table.field(&s.key_field).is_none() {
                     problems.push(Problem::new(
                         "/key_field",
-                        format!("the {path} table has no field {:?}", s.key_field),
+                        format!("the {name} table has no field {:?}", s.key_field),
                     ));
                 }
-                for (i, name) in s.fields.iter().flatten().enumerate() {
-                    if table.field(name).is_none() {
+                for (i, field) in s.fields.iter().flatten().enumerate() {
+                    if table.field(field).is_none() {
                         problems.push(Problem::new(
                             format!("/fields/{i}"),
-                            format!("the {path} table has no field {name:?}"),
+                            format!("the {name} table has no field {field:?}"),
                         ));
                     }
                 }

@@ -387,6 +387,19 @@ async fn a_dry_run_sync_reports_and_changes_nothing() {
     );
     let names: Vec<&str> = detail.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, vec!["diff", "commit"]);
+    // diff's answer: the machine's cursor and the counts; invoked again, it is replayed.
+    let requests = world.requests();
+    let answer = world
+        .sagas
+        .step_handler()
+        .run(json!({"action": "diff", "tenant": TENANT, "saga": started.id}))
+        .await
+        .expect("diff again");
+    assert_eq!(
+        answer,
+        json!({"more": false, "next": 0, "chunks": 0, "dry_run": true, "creates": 3, "updates": 2, "deletes": 2})
+    );
+    assert_eq!(world.requests(), requests);
 }
 
 #[tokio::test]
