@@ -209,10 +209,24 @@ pub struct World {
     _dir: tempfile::TempDir,
 }
 
+/// A world without rate limits: the sandbox answers as fast as it can.
 pub async fn world() -> World {
-    let sandbox = Sandbox::builder()
-        .seed_json(seed().to_string())
-        .no_rate_limits()
+    world_with(false).await
+}
+
+/// With `airtable_limits`, the sandbox enforces Airtable's limits (5 requests/s per base, no
+/// grace) and the platform paces its calls to them, as against Airtable: for benchmarks.
+pub async fn world_with(airtable_limits: bool) -> World {
+    let builder = Sandbox::builder().seed_json(seed().to_string());
+    let builder = if airtable_limits {
+        builder.rate_limits(airtable_sandbox::RateLimits {
+            grace: Duration::ZERO,
+            ..airtable_sandbox::RateLimits::default()
+        })
+    } else {
+        builder.no_rate_limits()
+    };
+    let sandbox = builder
         .start("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("sandbox");
@@ -230,7 +244,11 @@ pub async fn world() -> World {
         ids: Arc::new(RandomIds),
     };
     let mut settings = PlatformSettings::default();
-    settings.gateway.airtable_limits = RateLimits::unlimited();
+    settings.gateway.airtable_limits = if airtable_limits {
+        RateLimits::airtable()
+    } else {
+        RateLimits::unlimited()
+    };
     settings.gateway.cache_ttl = Duration::ZERO;
     let platform = Arc::new(Platform::new(ports, sandbox.url(), settings));
     platform
