@@ -91,10 +91,11 @@ impl Sagas {
         }
     }
 
-    /// Every saga type with its input schema (`GET /v1/sagas/types`).
+    /// Every saga type this build can run, with its input schema (`GET /v1/sagas/types`).
     pub fn types() -> Vec<SagaTypeInfo> {
         SagaType::ALL
             .into_iter()
+            .filter(|saga_type| machines::has_machine(*saga_type))
             .map(|saga_type| SagaTypeInfo {
                 saga_type,
                 description: schema::description(saga_type).to_string(),

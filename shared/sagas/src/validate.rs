@@ -13,6 +13,10 @@ use crate::model::SagaType;
 use crate::plan::{RecordOp, TableSyncInput, TransactionInput};
 use crate::schema;
 
+/// The largest input a saga takes: it is kept with the saga (one store item of at most
+/// 400 KB) and shown by `GET /v1/sagas/{id}`.
+pub const MAX_INPUT_BYTES: usize = 256 * 1024;
+
 /// A checked input, typed.
 #[derive(Debug, Clone)]
 pub enum CheckedInput {
@@ -46,6 +50,13 @@ fn typed<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, SagaError> 
 /// The shape checks: the operation limit first (so 1001 operations are that, not a schema
 /// problem), then the schema, then what the schema cannot say.
 pub fn check_shape(saga_type: SagaType, input: &Value) -> Result<CheckedInput, SagaError> {
+    let size = serde_json::to_string(input).map_or(usize::MAX, |text| text.len());
+    if size > MAX_INPUT_BYTES {
+        return Err(SagaError::invalid(
+            "",
+            format!("the input is {size} bytes; a saga's input holds at most {MAX_INPUT_BYTES}"),
+        ));
+    }
     if saga_type == SagaType::Transaction
         && let Some(operations) = input.get("operations").and_then(Value::as_array)
         && operations.len() > MAX_OPERATIONS

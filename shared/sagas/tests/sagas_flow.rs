@@ -296,6 +296,15 @@ async fn bad_inputs_are_refused_with_the_path_of_the_problem() {
         ),
         "{err:?}"
     );
+    let long = "x".repeat(300 * 1024);
+    let err = start_error(
+        &world,
+        "transaction",
+        json!({"base": BASE, "operations": [
+        {"op": "create", "table": "Orders", "fields": {"Ref": long}}]}),
+    )
+    .await;
+    assert_eq!(paths(&err), vec![""]);
     let err = start_error(&world, "bulk-delete", json!({})).await;
     assert!(matches!(err, SagaError::UnknownType(t) if t == "bulk-delete"));
 
@@ -309,6 +318,24 @@ async fn bad_inputs_are_refused_with_the_path_of_the_problem() {
         .await
         .expect("list");
     assert!(page.sagas.is_empty(), "nothing written: {page:?}");
+}
+
+#[test]
+fn the_types_are_those_with_a_machine_each_with_its_schema() {
+    let types: Vec<(String, Value)> = sagas::Sagas::types()
+        .into_iter()
+        .map(|t| (t.saga_type.to_string(), t.input_schema["required"].clone()))
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("transaction".to_string(), json!(["base", "operations"])),
+            (
+                "table-sync".to_string(),
+                json!(["source", "target", "key_field"])
+            ),
+        ]
+    );
 }
 
 #[tokio::test]
