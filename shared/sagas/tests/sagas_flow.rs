@@ -585,3 +585,35 @@ async fn a_saga_whose_execution_ended_early_is_failed() {
         SagaStatus::Succeeded
     );
 }
+
+#[tokio::test]
+async fn the_step_handler_names_what_is_wrong_with_its_input() {
+    let world = world().await;
+    let started = world.start("transaction", mixed_operations()).await;
+    let handler = world.sagas.step_handler();
+    let requests = world.requests();
+    let cases = [
+        (
+            json!({"action": "explode", "tenant": TENANT, "saga": started.id}),
+            "Platform.InvalidInput",
+        ),
+        (
+            json!({"action": "apply", "tenant": TENANT, "saga": started.id}),
+            "Platform.InvalidInput",
+        ),
+        (
+            json!({"action": "diff", "tenant": TENANT, "saga": started.id}),
+            "Platform.InvalidInput",
+        ),
+        (
+            json!({"action": "begin", "tenant": "ten_other", "saga": started.id}),
+            "Platform.NotFound",
+        ),
+        (json!({"tenant": TENANT}), "Platform.InvalidInput"),
+    ];
+    for (input, name) in cases {
+        let err = handler.run(input.clone()).await.expect_err("refused");
+        assert_eq!(err.name.as_str(), name, "{input}: {err}");
+    }
+    assert_eq!(world.requests(), requests, "none reached Airtable");
+}
