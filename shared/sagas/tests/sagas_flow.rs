@@ -163,6 +163,51 @@ async fn a_retried_action_answers_again_without_writing_again() {
     assert_eq!(apply.attempts, 1, "answered from its record, not run again");
 }
 
+/// A crash after the write and before its step record: the action runs again, and the write's
+/// idempotency key makes Airtable's first answer come back instead of a second write.
+#[tokio::test]
+async fn an_action_rerun_after_losing_its_record_does_not_write_again() {
+    let world = world().await;
+    let started = world.start("transaction", mixed_operations()).await;
+    let mut run = world.execution(&started.id);
+    run.until("Apply").await;
+    let handler = world.sagas.step_handler();
+    let task = json!({"action": "apply", "tenant": TENANT, "saga": started.id, "index": 0});
+    let first = handler.run(task.clone()).await.expect("apply");
+    let requests = world.requests();
+    let record = ports::Key::new(
+        format!("TENANT#{TENANT}"),
+        format!("SAGA#{}#STEP#step#apply#00000", started.id),
+    );
+    let removed = world
+        .platform
+        .store
+        .delete(ports::Table::Runs, &record, None)
+        .await
+        .expect("delete");
+    assert!(
+        removed.is_some(),
+        "the step record is where the store module says"
+    );
+    let again = handler.run(task).await.expect("apply after the crash");
+    assert_eq!(again, first);
+    assert_eq!(
+        world.requests(),
+        requests,
+        "Airtable's first answer, replayed"
+    );
+    assert_eq!(run.finish().await.status, Status::Succeeded);
+    let detail = world.detail(&started.id).await;
+    let records = detail.output.expect("output")["records"].clone();
+    let forge = records[0].as_str().expect("Forge's id");
+    assert_eq!(world.tables()["Products"][forge]["Name"], json!("Forge"));
+    let forges = world.tables()["Products"]
+        .values()
+        .filter(|f| f.get("Name") == Some(&json!("Forge")))
+        .count();
+    assert_eq!(forges, 1);
+}
+
 #[tokio::test]
 async fn a_cancel_between_chunks_undoes_what_was_applied() {
     let world = world().await;
