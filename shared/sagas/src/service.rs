@@ -22,7 +22,7 @@ use crate::model::{
 use crate::plan::chunk_operations;
 use crate::schema;
 use crate::steps::StepHandler;
-use crate::store::{Plan, SagaStore, set_status};
+use crate::store::{Plan, SagaStore, set_status_with_error};
 use crate::validate::{CheckedInput, check_existence, check_shape};
 
 /// The error a saga records when its execution could not be started.
@@ -233,8 +233,7 @@ impl Sagas {
                     .change(
                         tenant_id,
                         &record.id,
-                        set_status(SagaStatus::Failed)
-                            .set("error", serde_json::to_value(&error).unwrap_or_default()),
+                        set_status_with_error(SagaStatus::Failed, &error),
                         None,
                         self.clock.now(),
                     )
@@ -337,8 +336,7 @@ impl Sagas {
             .change(
                 &record.tenant_id,
                 &record.id,
-                set_status(SagaStatus::Failed)
-                    .set("error", serde_json::to_value(&error).unwrap_or_default()),
+                set_status_with_error(SagaStatus::Failed, &error),
                 Some(Condition::equals("status", record.status.as_str())),
                 self.clock.now(),
             )

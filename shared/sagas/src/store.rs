@@ -26,7 +26,7 @@ use ports::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{SagaRecord, SagaStatus, StepEntry, StepKind};
+use crate::model::{ErrorInfo, SagaRecord, SagaStatus, StepEntry, StepKind};
 use crate::plan::{Chunk, Fields};
 
 fn tenant_pk(tenant_id: &str) -> String {
@@ -450,4 +450,12 @@ impl SagaStore {
 /// The update that moves a saga to `status`.
 pub fn set_status(status: SagaStatus) -> Update {
     Update::new().set("status", status.as_str())
+}
+
+/// The update that moves a saga to `status` with `error` as its error.
+pub fn set_status_with_error(status: SagaStatus, error: &ErrorInfo) -> Update {
+    set_status(status).set(
+        "error",
+        serde_json::json!({"error": error.error, "cause": error.cause}),
+    )
 }
