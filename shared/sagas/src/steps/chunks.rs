@@ -1,8 +1,9 @@
 //! The chunk actions transaction and table-sync share: `capture` (before-images of what chunk k
 //! touches), `apply` (chunk k's one write), `undo` (chunk k put back), `commit`.
 //!
-//! Undo works from what was stored, never from what Airtable says now: the before-images taken
-//! just before the chunk, and the ids its write created. Created records are deleted, deleted
+//! Undo works from what was stored, not from what Airtable says now: the before-images taken
+//! just before the chunk, and the ids its write created (only a write whose answer was lost
+//! makes it look, see [`possibly_applied`]). Created records are deleted, deleted
 //! ones recreated with their writable fields (their ids are new: Airtable cannot recreate an
 //! id), updated ones patched back on every field the chunk wrote, with `null` for a field that
 //! was empty before. Each of those writes has its own idempotency key, so a retried undo
