@@ -3,7 +3,7 @@
 //!
 //! Undo works from what was stored, not from what Airtable says now: the before-images taken
 //! just before the chunk, and the ids its write created (only a write whose answer was lost
-//! makes it look, see [`possibly_applied`]). Created records are deleted, deleted
+//! makes it look, in `possibly_applied`). Created records are deleted, deleted
 //! ones recreated with their writable fields (their ids are new: Airtable cannot recreate an
 //! id), updated ones patched back on every field the chunk wrote, with `null` for a field that
 //! was empty before. Each of those writes has its own idempotency key, so a retried undo
