@@ -19,6 +19,10 @@ pub const MACHINES: &[(&str, &str)] = &[
         "table-sync",
         include_str!("../../../statemachines/table-sync.asl.json"),
     ),
+    (
+        "connect-base",
+        include_str!("../../../statemachines/connect-base.asl.json"),
+    ),
 ];
 
 /// The definition text of a machine, if it is compiled in.

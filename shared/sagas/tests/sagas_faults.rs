@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 use support::{BASE, World, assert_same_base, world};
 
 /// Runs `saga_type` with `input` on a fresh base; with `fault_at`, that request fails.
-async fn attempt(world: &World, saga_type: &str, input: &Value, fault_at: Option<u64>) -> (support::Ended, u64) {
+async fn attempt(
+    world: &World,
+    saga_type: &str,
+    input: &Value,
+    fault_at: Option<u64>,
+) -> (support::Ended, u64) {
     world.sandbox.control().reset();
     let started = world.start(saga_type, input.clone()).await;
     world.sandbox.control().reset_counters();
@@ -44,8 +49,16 @@ async fn every_fault_is_undone(saga_type: &str, input: Value, expected_requests:
     for k in 1..=requests {
         let (ended, _) = attempt(&world, saga_type, &input, Some(k)).await;
         assert_eq!(ended.status, Status::Failed, "fault at {k}");
-        assert_eq!(ended.error.as_deref(), Some("Saga.Compensated"), "fault at {k}");
-        assert_same_base(&before, &world.tables(), &format!("{saga_type}, fault at request {k}"));
+        assert_eq!(
+            ended.error.as_deref(),
+            Some("Saga.Compensated"),
+            "fault at {k}"
+        );
+        assert_same_base(
+            &before,
+            &world.tables(),
+            &format!("{saga_type}, fault at request {k}"),
+        );
     }
 }
 

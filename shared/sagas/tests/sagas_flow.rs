@@ -31,15 +31,38 @@ pub fn mixed_operations() -> Value {
 fn expected_after_mixed(before: &Tables) -> Tables {
     let mut expected = before.clone();
     let products = expected.get_mut("Products").expect("Products");
-    products.insert("new:Forge".into(), fields(json!({"Name": "Forge", "SKU": "F-1", "Price": 400})));
-    products.insert("new:Gear".into(), fields(json!({"Name": "Gear", "SKU": "G-1", "Price": 5, "Active": true})));
-    products.insert("recPr000000000002".into(), fields(json!({"Name": "Bucket", "SKU": "B-1", "Price": 25, "Active": true})));
-    products.insert("recPr000000000003".into(), fields(json!({"Name": "Chain", "SKU": "C-1", "Price": 40, "Active": true, "Notes": "steel"})));
-    products.insert("new:Hammer".into(), fields(json!({"Name": "Hammer", "SKU": "H-1", "Price": 15})));
+    products.insert(
+        "new:Forge".into(),
+        fields(json!({"Name": "Forge", "SKU": "F-1", "Price": 400})),
+    );
+    products.insert(
+        "new:Gear".into(),
+        fields(json!({"Name": "Gear", "SKU": "G-1", "Price": 5, "Active": true})),
+    );
+    products.insert(
+        "recPr000000000002".into(),
+        fields(json!({"Name": "Bucket", "SKU": "B-1", "Price": 25, "Active": true})),
+    );
+    products.insert(
+        "recPr000000000003".into(),
+        fields(
+            json!({"Name": "Chain", "SKU": "C-1", "Price": 40, "Active": true, "Notes": "steel"}),
+        ),
+    );
+    products.insert(
+        "new:Hammer".into(),
+        fields(json!({"Name": "Hammer", "SKU": "H-1", "Price": 15})),
+    );
     products.remove("recPr000000000004");
     let orders = expected.get_mut("Orders").expect("Orders");
-    orders.insert("new:O-4".into(), fields(json!({"Ref": "O-4", "Qty": 3, "Status": "Open"})));
-    orders.insert("recOr000000000001".into(), fields(json!({"Ref": "O-1", "Qty": 7, "Status": "Closed"})));
+    orders.insert(
+        "new:O-4".into(),
+        fields(json!({"Ref": "O-4", "Qty": 3, "Status": "Open"})),
+    );
+    orders.insert(
+        "recOr000000000001".into(),
+        fields(json!({"Ref": "O-1", "Qty": 7, "Status": "Closed"})),
+    );
     orders.remove("recOr000000000003");
     expected
 }
@@ -53,7 +76,11 @@ async fn a_transaction_across_two_tables_leaves_exactly_its_result() {
     assert!(started.id.starts_with("sag_"), "{}", started.id);
     let ended = world.run(&started.id).await;
     assert_eq!(ended.status, Status::Succeeded, "{ended:?}");
-    assert_same_base(&expected_after_mixed(&before), &world.tables(), "after the transaction");
+    assert_same_base(
+        &expected_after_mixed(&before),
+        &world.tables(),
+        "after the transaction",
+    );
 
     let detail = world.detail(&started.id).await;
     assert_eq!(detail.summary.status, SagaStatus::Succeeded);
@@ -83,7 +110,9 @@ async fn a_transaction_across_two_tables_leaves_exactly_its_result() {
         && s.finished_at.is_some()));
     assert_eq!(
         detail.steps[2].result,
-        Some(json!({"op": "create", "table": "Products", "created": 2, "updated": 0, "deleted": 0}))
+        Some(
+            json!({"op": "create", "table": "Products", "created": 2, "updated": 0, "deleted": 0})
+        )
     );
     // The machine's states carried keys only: every task input is a handful of small fields.
     for call in world.invoker.calls.lock().expect("lock").iter() {
@@ -132,14 +161,21 @@ async fn a_cancel_between_chunks_undoes_what_was_applied() {
         .collect();
     operations.push(json!({"op": "delete", "table": "Orders", "id": "recOr000000000002"}));
     let started = world
-        .start("transaction", json!({"base": BASE, "operations": operations}))
+        .start(
+            "transaction",
+            json!({"base": BASE, "operations": operations}),
+        )
         .await;
     let mut run = world.execution(&started.id);
     run.until("Apply").await;
     run.step().await;
     assert_eq!(run.position().as_deref(), Some("HasChunk"));
     assert_eq!(world.tables()["Orders"].len(), 13, "chunk 0 applied");
-    let detail = world.sagas.cancel(TENANT, &started.id).await.expect("cancel");
+    let detail = world
+        .sagas
+        .cancel(TENANT, &started.id)
+        .await
+        .expect("cancel");
     assert!(detail.cancel_requested);
     assert_eq!(detail.summary.status, SagaStatus::Running);
 
@@ -149,7 +185,10 @@ async fn a_cancel_between_chunks_undoes_what_was_applied() {
     assert_same_base(&before, &world.tables(), "after the cancel");
     let detail = world.detail(&started.id).await;
     assert_eq!(detail.summary.status, SagaStatus::Cancelled);
-    assert_eq!(detail.error.as_ref().map(|e| e.error.as_str()), Some("Platform.Cancelled"));
+    assert_eq!(
+        detail.error.as_ref().map(|e| e.error.as_str()),
+        Some("Platform.Cancelled")
+    );
     let tail: Vec<(String, StepKind, StepStatus)> = detail
         .steps
         .iter()
@@ -160,9 +199,17 @@ async fn a_cancel_between_chunks_undoes_what_was_applied() {
         tail,
         vec![
             ("capture".into(), StepKind::Step, StepStatus::Failed),
-            ("plan_undo".into(), StepKind::Compensation, StepStatus::Succeeded),
+            (
+                "plan_undo".into(),
+                StepKind::Compensation,
+                StepStatus::Succeeded
+            ),
             ("undo".into(), StepKind::Compensation, StepStatus::Succeeded),
-            ("mark_compensated".into(), StepKind::Compensation, StepStatus::Succeeded),
+            (
+                "mark_compensated".into(),
+                StepKind::Compensation,
+                StepStatus::Succeeded
+            ),
         ]
     );
     let err = world
@@ -222,16 +269,34 @@ async fn bad_inputs_are_refused_with_the_path_of_the_problem() {
     let operations: Vec<Value> = (0..1001)
         .map(|i| json!({"op": "create", "table": "Orders", "fields": {"Ref": format!("R{i}")}}))
         .collect();
-    let err = start_error(&world, "transaction", json!({"base": BASE, "operations": operations})).await;
+    let err = start_error(
+        &world,
+        "transaction",
+        json!({"base": BASE, "operations": operations}),
+    )
+    .await;
     assert!(
-        matches!(err, SagaError::TooManyOperations { limit: 1000, given: 1001 }),
+        matches!(
+            err,
+            SagaError::TooManyOperations {
+                limit: 1000,
+                given: 1001
+            }
+        ),
         "{err:?}"
     );
     let err = start_error(&world, "bulk-delete", json!({})).await;
     assert!(matches!(err, SagaError::UnknownType(t) if t == "bulk-delete"));
 
-    assert!(world.machines.started.lock().expect("lock").is_empty(), "nothing started");
-    let page = world.sagas.list(TENANT, SagaFilter::default()).await.expect("list");
+    assert!(
+        world.machines.started.lock().expect("lock").is_empty(),
+        "nothing started"
+    );
+    let page = world
+        .sagas
+        .list(TENANT, SagaFilter::default())
+        .await
+        .expect("list");
     assert!(page.sagas.is_empty(), "nothing written: {page:?}");
 }
 
@@ -243,14 +308,29 @@ async fn an_idempotency_key_gives_the_same_saga_and_refuses_another_input() {
         input,
         idempotency_key: Some("import-2026-12-02".into()),
     };
-    let first = world.sagas.start(TENANT, request(mixed_operations())).await.expect("start");
-    let again = world.sagas.start(TENANT, request(mixed_operations())).await.expect("again");
+    let first = world
+        .sagas
+        .start(TENANT, request(mixed_operations()))
+        .await
+        .expect("start");
+    let again = world
+        .sagas
+        .start(TENANT, request(mixed_operations()))
+        .await
+        .expect("again");
     assert_eq!(again, first);
     assert_eq!(world.machines.started.lock().expect("lock").len(), 1);
     let mut other = mixed_operations();
     other["typecast"] = json!(true);
-    let err = world.sagas.start(TENANT, request(other)).await.expect_err("conflict");
-    assert!(matches!(err, SagaError::IdempotencyConflict(ref id) if *id == first.id), "{err:?}");
+    let err = world
+        .sagas
+        .start(TENANT, request(other))
+        .await
+        .expect_err("conflict");
+    assert!(
+        matches!(err, SagaError::IdempotencyConflict(ref id) if *id == first.id),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -260,11 +340,18 @@ async fn a_start_the_state_machines_refuse_leaves_a_failed_saga() {
         Some(ports::StateMachineError::Unavailable("down".into()));
     let err = start_error(&world, "transaction", mixed_operations()).await;
     assert!(matches!(err, SagaError::Unavailable(_)), "{err:?}");
-    let page = world.sagas.list(TENANT, SagaFilter::default()).await.expect("list");
+    let page = world
+        .sagas
+        .list(TENANT, SagaFilter::default())
+        .await
+        .expect("list");
     assert_eq!(page.sagas.len(), 1);
     assert_eq!(page.sagas[0].status, SagaStatus::Failed);
     let detail = world.detail(&page.sagas[0].id).await;
-    assert_eq!(detail.error.map(|e| e.error), Some("Saga.StartFailed".to_string()));
+    assert_eq!(
+        detail.error.map(|e| e.error),
+        Some("Saga.StartFailed".to_string())
+    );
 }
 
 fn sync_input(dry_run: bool) -> Value {
@@ -298,14 +385,26 @@ async fn an_applied_sync_makes_the_target_match_the_source() {
     let ended = world.run(&started.id).await;
     assert_eq!(ended.status, Status::Succeeded, "{ended:?}");
     let tables = world.tables();
-    let mut source: Vec<String> = tables["Source"].values().map(|f| Value::Object(f.clone()).to_string()).collect();
-    let mut target: Vec<String> = tables["Target"].values().map(|f| Value::Object(f.clone()).to_string()).collect();
+    let mut source: Vec<String> = tables["Source"]
+        .values()
+        .map(|f| Value::Object(f.clone()).to_string())
+        .collect();
+    let mut target: Vec<String> = tables["Target"]
+        .values()
+        .map(|f| Value::Object(f.clone()).to_string())
+        .collect();
     source.sort();
     target.sort();
     assert_eq!(target, source);
-    assert!(tables["Target"].contains_key("recTa000000000001"), "unchanged records keep their ids");
+    assert!(
+        tables["Target"].contains_key("recTa000000000001"),
+        "unchanged records keep their ids"
+    );
     let detail = world.detail(&started.id).await;
-    assert_eq!(detail.output.as_ref().map(|o| o["chunks"].clone()), Some(json!(3)));
+    assert_eq!(
+        detail.output.as_ref().map(|o| o["chunks"].clone()),
+        Some(json!(3))
+    );
 }
 
 #[tokio::test]
@@ -317,36 +416,92 @@ async fn sagas_list_newest_first_by_type_and_status_in_pages() {
     world.run(&b.id).await;
     let page = world
         .sagas
-        .list(TENANT, SagaFilter { page_size: Some(2), ..SagaFilter::default() })
+        .list(
+            TENANT,
+            SagaFilter {
+                page_size: Some(2),
+                ..SagaFilter::default()
+            },
+        )
         .await
         .expect("list");
     let ids: Vec<&str> = page.sagas.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, vec![c.id.as_str(), b.id.as_str()]);
     let rest = world
         .sagas
-        .list(TENANT, SagaFilter { page_size: Some(2), offset: page.offset.clone(), ..SagaFilter::default() })
+        .list(
+            TENANT,
+            SagaFilter {
+                page_size: Some(2),
+                offset: page.offset.clone(),
+                ..SagaFilter::default()
+            },
+        )
         .await
         .expect("next page");
-    assert_eq!(rest.sagas.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![a.id.as_str()]);
+    assert_eq!(
+        rest.sagas.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        vec![a.id.as_str()]
+    );
     let syncs = world
         .sagas
-        .list(TENANT, SagaFilter { saga_type: Some("table-sync".into()), ..SagaFilter::default() })
+        .list(
+            TENANT,
+            SagaFilter {
+                saga_type: Some("table-sync".into()),
+                ..SagaFilter::default()
+            },
+        )
         .await
         .expect("by type");
-    assert_eq!(syncs.sagas.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![b.id.as_str()]);
+    assert_eq!(
+        syncs
+            .sagas
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![b.id.as_str()]
+    );
     let running = world
         .sagas
-        .list(TENANT, SagaFilter { status: Some("running".into()), page_size: Some(1), ..SagaFilter::default() })
+        .list(
+            TENANT,
+            SagaFilter {
+                status: Some("running".into()),
+                page_size: Some(1),
+                ..SagaFilter::default()
+            },
+        )
         .await
         .expect("by status");
-    assert_eq!(running.sagas.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![c.id.as_str()]);
+    assert_eq!(
+        running
+            .sagas
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![c.id.as_str()]
+    );
     let err = world
         .sagas
-        .list(TENANT, SagaFilter { page_size: Some(101), ..SagaFilter::default() })
+        .list(
+            TENANT,
+            SagaFilter {
+                page_size: Some(101),
+                ..SagaFilter::default()
+            },
+        )
         .await
         .expect_err("too large");
     assert_eq!(paths(&err), vec!["/page_size"]);
-    let other_tenant = world.sagas.list("ten_other", SagaFilter::default()).await.expect("list");
+    let other_tenant = world
+        .sagas
+        .list("ten_other", SagaFilter::default())
+        .await
+        .expect("list");
     assert!(other_tenant.sagas.is_empty());
-    assert!(matches!(world.sagas.get("ten_other", &a.id).await, Err(SagaError::NotFound(_))));
+    assert!(matches!(
+        world.sagas.get("ten_other", &a.id).await,
+        Err(SagaError::NotFound(_))
+    ));
 }

@@ -131,7 +131,9 @@ impl StateMachines for RecordingMachines {
     }
 
     async fn describe(&self, execution_id: &str) -> Result<ExecutionView, StateMachineError> {
-        Err(StateMachineError::ExecutionNotFound(execution_id.to_string()))
+        Err(StateMachineError::ExecutionNotFound(
+            execution_id.to_string(),
+        ))
     }
 
     async fn stop(
@@ -158,10 +160,13 @@ impl TaskInvoker for LambdaInvoker {
         let payload = input["Payload"].clone();
         self.calls.lock().expect("lock").push(payload.clone());
         match self.handler.run(payload).await {
-            Ok(output) => Ok(json!({"ExecutedVersion": "$LATEST", "Payload": output, "StatusCode": 200})),
+            Ok(output) => {
+                Ok(json!({"ExecutedVersion": "$LATEST", "Payload": output, "StatusCode": 200}))
+            }
             Err(err) => Err(TaskFailure {
                 error: err.name.as_str().to_string(),
-                cause: json!({"errorMessage": err.message, "errorType": err.name.as_str()}).to_string(),
+                cause: json!({"errorMessage": err.message, "errorType": err.name.as_str()})
+                    .to_string(),
             }),
         }
     }
@@ -207,6 +212,9 @@ pub async fn world() -> World {
     let mut settings = PlatformSettings::default();
     settings.gateway.airtable_limits = RateLimits::unlimited();
     settings.gateway.cache_ttl = Duration::ZERO;
+    // connect-base registers webhooks, whose pings need somewhere to go (nothing listens there:
+    // these tests do not follow pings).
+    settings.automations.public_url = Some("http://127.0.0.1:9".into());
     let platform = Arc::new(Platform::new(ports, sandbox.url(), settings));
     platform
         .connections()
@@ -260,7 +268,10 @@ impl Run {
             if self.position().as_deref() == Some(state) {
                 return;
             }
-            assert!(!self.step().await, "the execution ended before reaching {state}");
+            assert!(
+                !self.step().await,
+                "the execution ended before reaching {state}"
+            );
         }
         panic!("never reached {state}");
     }
