@@ -57,7 +57,13 @@ async fn a_connection_snapshots_registers_webhooks_and_records_itself() {
     let started = world.start("connect-base", json!({"base": BASE})).await;
     let ended = world.run(&started.id).await;
     let detail = world.detail(&started.id).await;
-    assert_eq!(ended.status, Status::Succeeded, "{:?}", detail.error);
+    assert_eq!(
+        ended.status,
+        Status::Succeeded,
+        "{:?} {:#?}",
+        detail.error,
+        detail.steps
+    );
 
     assert_eq!(detail.summary.status, SagaStatus::Succeeded);
     let output = detail.output.expect("output");
@@ -151,26 +157,34 @@ async fn a_connection_failing_at_any_request_leaves_nothing_behind() {
 }
 
 #[tokio::test]
-async fn a_failed_reconnection_puts_the_first_connection_back_and_keeps_its_webhooks() {
+async fn a_cancelled_reconnection_puts_the_first_connection_back_and_keeps_its_webhooks() {
     let world = world().await;
     let first = world.start("connect-base", json!({"base": BASE})).await;
     assert_eq!(world.run(&first.id).await.status, Status::Succeeded);
     let hooks = webhooks(&world).await;
 
-    // The second connection fails at its last Airtable request (the record snapshot's).
+    // A second connection of one table is cancelled once it has recorded itself: its
+    // compensation must put the first connection back and leave the first one's webhooks.
     let second = world
         .start(
             "connect-base",
             json!({"base": BASE, "tables": ["Products"]}),
         )
         .await;
-    world.sandbox.control().reset_counters();
-    world.fail_request(4, 422);
-    let ended = world.run(&second.id).await;
+    let mut run = world.execution(&second.id);
+    run.until("Commit").await;
+    let replaced = connections(&world).get(TENANT, BASE).await.expect("read");
+    assert_eq!(replaced.map(|c| c.saga_id), Some(second.id.clone()));
+    world
+        .sagas
+        .cancel(TENANT, &second.id)
+        .await
+        .expect("cancel");
+    let ended = run.finish().await;
+    assert_eq!(ended.error.as_deref(), Some("Saga.Cancelled"), "{ended:?}");
     assert_eq!(
-        ended.error.as_deref(),
-        Some("Saga.Compensated"),
-        "{ended:?}"
+        world.detail(&second.id).await.summary.status,
+        SagaStatus::Cancelled
     );
 
     let connection = connections(&world)

@@ -61,6 +61,12 @@ struct PickedTable {
     name: String,
 }
 
+/// The picked tables as kept (a store item is an object).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Picked {
+    tables: Vec<PickedTable>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Counts {
     records: Vec<usize>,
@@ -150,8 +156,9 @@ fn pick(schema: &BaseSchema, input: &ConnectBaseInput) -> Result<Vec<PickedTable
 async fn picked(context: &StepContext<'_>) -> Result<Vec<PickedTable>, TaskError> {
     context
         .store
-        .extra(context.tenant(), context.saga_id(), TABLES_PART)
+        .extra::<Picked>(context.tenant(), context.saga_id(), TABLES_PART)
         .await?
+        .map(|picked| picked.tables)
         .ok_or_else(|| TaskError::failed("the saga has no picked tables (begin did not run)"))
 }
 
@@ -179,7 +186,14 @@ async fn begin(context: &StepContext<'_>) -> Result<Done, TaskError> {
     let (tenant, saga) = (context.tenant(), context.saga_id());
     context
         .store
-        .put_extra(tenant, saga, TABLES_PART, &tables)
+        .put_extra(
+            tenant,
+            saga,
+            TABLES_PART,
+            &Picked {
+                tables: tables.clone(),
+            },
+        )
         .await?;
     let plan = Plan {
         chunks: u32::try_from(STEPS.len()).unwrap_or(u32::MAX),
