@@ -10,7 +10,9 @@
 //! - `SAGA#<id>#UNDO`: the chunks to undo, last first;
 //! - `SAGA#<id>#STEP#<kind>#<action>#<k>`: one [`StepRecord`] per action (and compensation),
 //!   the mark that makes a retried task answer without redoing its effect;
-//! - `SAGA#<id>#SEQ`: the counter that orders the step records as they ran.
+//! - `SAGA#<id>#SEQ`: the counter that orders the step records as they ran;
+//! - `SAGA#<id>#CONNECT#...`: connect-base's own parts (the schema snapshot, the record
+//!   snapshot's pages, the connection it replaced), through [`SagaStore::put_extra`].
 //!
 //! Every key starts with the tenant, so no call here can reach another tenant's sagas. The
 //! saga record is changed attribute by attribute ([`Update`]), never replaced, so a cancel and a
@@ -136,6 +138,11 @@ impl SagaStore {
         Self { store }
     }
 
+    /// The connection records connect-base writes, on the same store.
+    pub fn connected_bases(&self) -> crate::connected_bases::ConnectedBases {
+        crate::connected_bases::ConnectedBases::new(Arc::clone(&self.store))
+    }
+
     fn saga_item(record: &SagaRecord) -> Result<ports::Item, StoreError> {
         let mut item = to_item(&saga_key(&record.tenant_id, &record.id), record)?;
         item.insert(
@@ -253,6 +260,40 @@ impl SagaStore {
                 return Ok((found, cursor));
             }
         }
+    }
+
+    /// A part one saga type keeps of its own (`SAGA#<id>#<part>`), e.g. connect-base's schema
+    /// and record snapshots.
+    pub async fn put_extra<T: Serialize>(
+        &self,
+        tenant: &str,
+        saga: &str,
+        part: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.put_part(tenant, saga, part, value).await
+    }
+
+    pub async fn extra<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &str,
+        saga: &str,
+        part: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get_part(tenant, saga, part).await
+    }
+
+    /// Deletes a part; one already gone is fine (compensations run again after a crash).
+    pub async fn delete_extra(
+        &self,
+        tenant: &str,
+        saga: &str,
+        part: &str,
+    ) -> Result<(), StoreError> {
+        self.store
+            .delete(Table::Runs, &part_key(tenant, saga, part), None)
+            .await
+            .map(|_| ())
     }
 
     async fn put_part<T: Serialize>(

@@ -379,6 +379,7 @@ fn the_types_are_those_with_a_machine_each_with_its_schema() {
                 "table-sync".to_string(),
                 json!(["source", "target", "key_field"])
             ),
+            ("connect-base".to_string(), json!(["base"])),
         ]
     );
 }

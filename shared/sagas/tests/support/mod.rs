@@ -250,6 +250,9 @@ pub async fn world_with(airtable_limits: bool) -> World {
         RateLimits::unlimited()
     };
     settings.gateway.cache_ttl = Duration::ZERO;
+    // connect-base registers webhooks, whose pings need somewhere to go (nothing listens there:
+    // these tests do not follow pings).
+    settings.automations.public_url = Some("http://127.0.0.1:9".into());
     let platform = Arc::new(Platform::new(ports, sandbox.url(), settings));
     platform
         .connections()
