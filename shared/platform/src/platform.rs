@@ -13,7 +13,7 @@ use metering::{LimitSubject, RequestRateLimit, UsageCounters};
 use outbound_http::{
     GuardedClient, OutboundError, OutboundHttp, OutboundRequest, OutboundResponse,
 };
-use ports::{Queue, Secrets, TableStore};
+use ports::{Queue, Secrets, StateMachines, TableStore};
 use tools::Registry;
 
 use crate::settings::PlatformSettings;
@@ -27,6 +27,8 @@ pub struct Ports {
     pub store: Arc<dyn TableStore>,
     pub queue: Arc<dyn Queue>,
     pub secrets: Arc<dyn Secrets>,
+    /// The saga state machines: Step Functions, or the local runner of the same ASL files.
+    pub state_machines: Arc<dyn StateMachines>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
 }
@@ -38,6 +40,7 @@ pub struct Platform {
     pub store: Arc<dyn TableStore>,
     pub queue: Arc<dyn Queue>,
     pub secrets: Arc<dyn Secrets>,
+    pub state_machines: Arc<dyn StateMachines>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     /// Airtable's API origin: `https://api.airtable.com`, or the local sandbox.
@@ -59,6 +62,7 @@ impl Platform {
             store: ports.store,
             queue: ports.queue,
             secrets: ports.secrets,
+            state_machines: ports.state_machines,
             clock: ports.clock,
             ids: ports.ids,
             airtable_api_url,
