@@ -108,11 +108,11 @@ async fn start_saga(
 struct ListSagasQuery {
     /// Only sagas of this type.
     #[serde(default, rename = "type")]
-    #[param(rename = "type", example = "transaction")]
+    #[param(value_type = Option<schemas::SagaType>)]
     saga_type: Option<String>,
-    /// Only sagas with this status: `running`, `succeeded`, `compensating`, `compensated`,
-    /// `cancelled` or `failed`.
+    /// Only sagas with this status.
     #[serde(default)]
+    #[param(value_type = Option<schemas::SagaStatus>)]
     status: Option<String>,
     /// At most this many sagas (1 to 100; 20 when absent).
     #[serde(default)]
