@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use basics::{Env, RandomIds, SystemClock};
-use embedded::{Database, FileSecrets, SqliteQueue, SqliteStore};
+use embedded::{ClockTimer, Database, FileSecrets, LocalStateMachines, SqliteQueue, SqliteStore};
 
 use platform::{Platform, PlatformSettings, Ports};
 
@@ -20,10 +20,18 @@ pub fn embedded_state_with(change: impl FnOnce(&mut Ports)) -> AppState {
     let secrets_path = std::env::temp_dir()
         .join(format!("http-api-test-{}", uuid_like()))
         .join("secrets.json");
+    let state_machines = LocalStateMachines::new(
+        db.clone(),
+        [],
+        &Default::default(),
+        Arc::new(ClockTimer(clock.clone())),
+    )
+    .expect("no machines to parse");
     let mut ports = Ports {
         store: Arc::new(SqliteStore::new(db.clone(), clock.clone())),
         queue: Arc::new(SqliteQueue::new(db, clock.clone())),
         secrets: Arc::new(FileSecrets::new(secrets_path, Env::from_pairs([]))),
+        state_machines: Arc::new(state_machines),
         clock,
         ids: Arc::new(RandomIds),
     };

@@ -51,7 +51,8 @@ impl TaskFunctions {
         })?;
         // On its own task so that a panicking handler fails the state (as a crashed function
         // does on AWS) instead of killing the execution's task, which would leave it Running.
-        let run = tokio::spawn(async move { triggers::task::run_task(handler.as_ref(), payload).await });
+        let run =
+            tokio::spawn(async move { triggers::task::run_task(handler.as_ref(), payload).await });
         match run.await {
             Ok(Ok(output)) => Ok(output),
             Ok(Err(err)) => Err(TaskFailure {

@@ -15,6 +15,8 @@
 mod definitions;
 mod invoker;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,9 +27,7 @@ use async_trait::async_trait;
 use basics::Clock;
 use chrono::{DateTime, Utc};
 use ports::state_machines::validate_execution_name;
-use ports::{
-    Execution, MachineName, StartedExecution, StateMachineError, StateMachines,
-};
+use ports::{Execution, MachineName, StartedExecution, StateMachineError, StateMachines};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use triggers::TaskHandler;
@@ -149,7 +149,10 @@ impl LocalStateMachines {
     }
 
     /// The execution's history so far (AWS's event types via [`asl::Event::aws_type`]).
-    pub async fn history(&self, execution_id: &str) -> Result<Vec<HistoryEvent>, StateMachineError> {
+    pub async fn history(
+        &self,
+        execution_id: &str,
+    ) -> Result<Vec<HistoryEvent>, StateMachineError> {
         let stored = self
             .inner
             .db

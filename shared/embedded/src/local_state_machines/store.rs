@@ -164,8 +164,16 @@ fn write_progress(
             status_text(snapshot.status),
             output,
             // A stop without an error or cause leaves them out, as Step Functions does.
-            snapshot.error.as_ref().map(|e| e.error.as_str()).filter(|e| !e.is_empty()),
-            snapshot.error.as_ref().map(|e| e.cause.as_str()).filter(|c| !c.is_empty()),
+            snapshot
+                .error
+                .as_ref()
+                .map(|e| e.error.as_str())
+                .filter(|e| !e.is_empty()),
+            snapshot
+                .error
+                .as_ref()
+                .map(|e| e.cause.as_str())
+                .filter(|c| !c.is_empty()),
             stopped_at,
             snapshot_text(snapshot)?,
         ],
@@ -235,7 +243,10 @@ pub(crate) struct Stored {
 }
 
 /// The execution `execution_id` with its full history, or `None`.
-pub(crate) fn load(conn: &Connection, execution_id: &str) -> Result<Option<Stored>, StateMachineError> {
+pub(crate) fn load(
+    conn: &Connection,
+    execution_id: &str,
+) -> Result<Option<Stored>, StateMachineError> {
     let row = conn
         .query_row(
             "SELECT machine, snapshot FROM sfn_executions WHERE execution_id = ?1",
