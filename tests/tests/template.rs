@@ -148,9 +148,9 @@ const TENANT_TOKEN_NAME: &str = "tenants/ten_example/airtable-token";
 /// The functions that call Airtable with a tenant's token, and so may read it: the gateway,
 /// chat and MCP; api-workflows (a table's schema when a workflow is saved, and the record
 /// trigger's webhook), worker-runs (Airtable steps), worker-events (webhook payloads), the
-/// scheduler (webhook refreshes) and saga-step (every saga's Airtable work; api-sagas never
-/// calls Airtable).
-const TENANT_TOKEN_READERS: [&str; 8] = [
+/// scheduler (webhook refreshes), api-sagas (the schemas of a saga's bases, checked at start)
+/// and saga-step (every saga's Airtable work).
+const TENANT_TOKEN_READERS: [&str; 9] = [
     "api-records",
     "api-chat",
     "api-mcp",
@@ -158,6 +158,7 @@ const TENANT_TOKEN_READERS: [&str; 8] = [
     "worker-runs",
     "worker-events",
     "scheduler",
+    "api-sagas",
     "saga-step",
 ];
 
@@ -587,7 +588,10 @@ fn state_machines(template: &Value) -> Vec<(String, String)> {
 fn state_machines_may_invoke_only_saga_step() {
     let template = template();
     let machines = state_machines(&template);
-    assert!(!machines.is_empty(), "the template declares no state machine");
+    assert!(
+        !machines.is_empty(),
+        "the template declares no state machine"
+    );
     for (id, _) in &machines {
         let properties = &template["Resources"][id.as_str()]["Properties"];
         assert!(properties["Role"].is_null(), "{id}: no shared Role");
@@ -597,7 +601,9 @@ fn state_machines_may_invoke_only_saga_step() {
         assert_eq!(policies.len(), 1, "{id}: one policy, to invoke saga-step");
         let function = policies[0]["LambdaInvokePolicy"]["FunctionName"]["Ref"]
             .as_str()
-            .unwrap_or_else(|| panic!("{id}: LambdaInvokePolicy with FunctionName: Ref <function>"));
+            .unwrap_or_else(|| {
+                panic!("{id}: LambdaInvokePolicy with FunctionName: Ref <function>")
+            });
         assert_eq!(
             template["Resources"][function]["Metadata"]["BuildProperties"]["Binary"].as_str(),
             Some("saga-step"),

@@ -3,6 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runners::Error> {
-    lambda_runners::run_task_function("saga-step", |platform| platform.sagas().step_handler())
-        .await
+    lambda_runners::run_task_function("saga-step", |platform| platform.sagas().step_handler()).await
 }

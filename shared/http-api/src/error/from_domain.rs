@@ -247,15 +247,15 @@ impl From<SagaError> for ApiError {
                     .with_type("INVALID_SAGA_INPUT")
                     .with_problems(serde_json::to_value(&problems).unwrap_or_default())
             }
-            SagaError::TooManyOperations { .. } => ApiError::unprocessable(format!(
-                "{message}; split it into several transactions"
-            ))
-            .with_type("TOO_MANY_OPERATIONS")
-            .with_problems(serde_json::json!([{"path": "/operations", "message": message}])),
-            SagaError::UnknownType(_) => ApiError::unprocessable(format!(
-                "{message}; GET /v1/sagas/types lists the types"
-            ))
-            .with_type("UNKNOWN_SAGA_TYPE"),
+            SagaError::TooManyOperations { .. } => {
+                ApiError::unprocessable(format!("{message}; split it into several transactions"))
+                    .with_type("TOO_MANY_OPERATIONS")
+                    .with_problems(serde_json::json!([{"path": "/operations", "message": message}]))
+            }
+            SagaError::UnknownType(_) => {
+                ApiError::unprocessable(format!("{message}; GET /v1/sagas/types lists the types"))
+                    .with_type("UNKNOWN_SAGA_TYPE")
+            }
             SagaError::NotFound(_) => ApiError::not_found("No such saga"),
             SagaError::Finished { .. } => ApiError::conflict(message).with_type("SAGA_FINISHED"),
             SagaError::IdempotencyConflict(_) => ApiError::conflict(format!(

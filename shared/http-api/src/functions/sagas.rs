@@ -72,7 +72,7 @@ struct StartSagaBody {
     /// Makes a retried start safe: the same key with the same type and input answers with the
     /// first saga; with another input it is refused (409).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 255)]
     idempotency_key: Option<String>,
 }
 
@@ -215,7 +215,14 @@ mod tests {
     #[test]
     fn only_well_formed_saga_ids_reach_the_store() {
         assert!(saga_id("sag_AbC123_x-y").is_ok());
-        for bad in ["", "sag_", "run_AbC", "sag_a/b", "sag_a b", &format!("sag_{}", "a".repeat(77))] {
+        for bad in [
+            "",
+            "sag_",
+            "run_AbC",
+            "sag_a/b",
+            "sag_a b",
+            &format!("sag_{}", "a".repeat(77)),
+        ] {
             let err = saga_id(bad).expect_err(bad);
             assert_eq!(err.status(), StatusCode::NOT_FOUND, "{bad}");
         }
