@@ -19,7 +19,7 @@ use airtable_sandbox::{Sandbox, SandboxHandle};
 use backend::MachineDefinitions;
 use basics::config::Port;
 use basics::{Clock, ConfigError, Env, SystemClock};
-use platform::{BackendKind, Settings};
+use platform::{BackendKind, Platform, Settings};
 use tokio::net::TcpListener;
 use triggers::TaskHandler;
 
@@ -143,8 +143,18 @@ pub struct StartOptions {
 }
 
 /// The saga state machines the dev server runs, from the same ASL files Step Functions runs.
+// Once the `sagas` crate is in: `MachineDefinitions::new(sagas::machines::MACHINES)
+// .with_task_function(sagas::machines::SAGA_STEP_SUBSTITUTION, "saga-step")`.
 pub fn machine_definitions() -> MachineDefinitions {
     MachineDefinitions::none()
+}
+
+/// The platform's task functions by function name, each holding the platform weakly (see
+/// [`backend::platform_task`]).
+// Once `Platform::sagas()` exists: `("saga-step".to_string(),
+// backend::platform_task(platform, |p| p.sagas().step_handler()))`.
+fn standard_task_functions(_platform: &Arc<Platform>) -> Vec<(String, Arc<dyn TaskHandler>)> {
+    Vec::new()
 }
 
 /// Registers the platform's task functions with the local runner, then carries on every
@@ -157,7 +167,8 @@ async fn start_local_state_machines(
     let Some(local) = &built.local_state_machines else {
         return Ok(());
     };
-    for (name, handler) in extra {
+    let standard = standard_task_functions(&built.platform);
+    for (name, handler) in standard.into_iter().chain(extra) {
         local.register_task_function(&name, handler);
     }
     let resumed = local

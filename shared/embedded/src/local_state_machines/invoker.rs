@@ -51,6 +51,7 @@ impl TaskFunctions {
         })?;
         // On its own task so that a panicking handler fails the state (as a crashed function
         // does on AWS) instead of killing the execution's task, which would leave it Running.
+        // So a stopped execution does not stop a call in flight either, as on AWS.
         let run =
             tokio::spawn(async move { triggers::task::run_task(handler.as_ref(), payload).await });
         match run.await {

@@ -155,11 +155,17 @@ fn write_progress(
         .flatten()
         .map(|time| time.to_rfc3339());
     let output = snapshot.output.as_ref().map(to_json).transpose()?;
-    tx.execute(
-        "UPDATE sfn_executions
-            SET status = ?2, output = ?3, error = ?4, cause = ?5, stopped_at = ?6, snapshot = ?7
-          WHERE execution_id = ?1",
-        params![
+    // Cached: this runs after every state of every execution.
+    let mut update = tx
+        .prepare_cached(
+            "UPDATE sfn_executions
+                SET status = ?2, output = ?3, error = ?4, cause = ?5, stopped_at = ?6,
+                    snapshot = ?7
+              WHERE execution_id = ?1",
+        )
+        .map_err(DbFailure::from)?;
+    update
+        .execute(params![
             id,
             status_text(snapshot.status),
             output,
@@ -176,9 +182,8 @@ fn write_progress(
                 .filter(|c| !c.is_empty()),
             stopped_at,
             snapshot_text(snapshot)?,
-        ],
-    )
-    .map_err(DbFailure::from)?;
+        ])
+        .map_err(DbFailure::from)?;
     let mut insert = tx
         .prepare_cached(
             "INSERT OR REPLACE INTO sfn_history (execution_id, event_id, body) VALUES (?1, ?2, ?3)",
