@@ -100,6 +100,9 @@ pub struct Applied {
     /// Records it deleted.
     #[serde(default)]
     pub deleted: Vec<String>,
+    /// The write reached Airtable and its answer was lost: it may or may not have happened.
+    #[serde(default)]
+    pub outcome_unknown: bool,
 }
 
 /// The chunks the compensation undoes, last applied first.

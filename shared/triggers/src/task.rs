@@ -336,6 +336,12 @@ mod tests {
             assert!(name.as_str().starts_with("Platform."));
         }
         assert_eq!(TaskErrorName::parse("States.ALL"), None);
+        // A cancel is compensated, never retried.
+        assert_eq!(
+            TaskError::cancelled("stop").name.as_str(),
+            "Platform.Cancelled"
+        );
+        assert!(!TaskErrorName::Cancelled.is_retryable());
     }
 
     #[test]
