@@ -94,6 +94,9 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The platform the routers and workers share (its ports, for tests to look into).
     pub platform: Arc<platform::Platform>,
+    /// The local state-machine runner behind `platform.state_machines` (embedded backend
+    /// only), for tests to read an execution's history.
+    pub local_state_machines: Option<Arc<backend::LocalStateMachines>>,
     workers: RunningWorkers,
 }
 
@@ -260,6 +263,7 @@ pub async fn start_with(
         sandbox,
         task,
         platform,
+        local_state_machines: built.local_state_machines,
         workers,
     })
 }

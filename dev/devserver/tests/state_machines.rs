@@ -133,4 +133,25 @@ async fn an_execution_left_running_by_a_stopped_server_finishes_after_a_restart(
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(done.output, Some(json!({"squared": 49})));
     assert_eq!(done.input, json!({"n": 7}));
+    let history = second
+        .local_state_machines
+        .as_ref()
+        .expect("the embedded backend's runner")
+        .history(&started.execution_id)
+        .await
+        .expect("history");
+    let scheduled = history
+        .iter()
+        .filter(|e| e.event.aws_type() == "TaskScheduled")
+        .count();
+    // A state is stored when it ends: the attempt in flight at the stop left no events.
+    assert_eq!(scheduled, 1);
+    let started_events = history
+        .iter()
+        .filter(|e| e.event.aws_type() == "ExecutionStarted")
+        .count();
+    assert_eq!(
+        started_events, 1,
+        "the execution carried on, it did not start over"
+    );
 }

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use basics::Clock;
 use platform::{BackendKind, Platform, Ports, Settings};
 
+#[cfg(feature = "embedded")]
+pub use ::embedded::LocalStateMachines;
 pub use aws::{PROVISIONED_FUNCTION_ARN_PREFIX, aws_platform};
 #[cfg(feature = "embedded")]
 pub use embedded::{DATABASE_FILE, SECRETS_FILE, embedded_platform};
@@ -24,7 +26,7 @@ pub struct BuiltPlatform {
     /// On the embedded backend, the local runner behind `platform.state_machines`: the caller
     /// registers its task functions, then resumes the executions a previous run left running.
     #[cfg(feature = "embedded")]
-    pub local_state_machines: Option<Arc<::embedded::LocalStateMachines>>,
+    pub local_state_machines: Option<Arc<LocalStateMachines>>,
 }
 
 /// Builds the platform on whichever backend the settings name, running `machines`. Every port

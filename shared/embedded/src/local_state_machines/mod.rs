@@ -6,7 +6,9 @@
 //! stops (a dev server restart, a crash) loses at most the state that was running: at the next
 //! start [`LocalStateMachines::resume_running`] carries every execution stored as running on
 //! from its last snapshot. A Task that was mid-flight then runs again, which is why saga steps
-//! are idempotent by execution and step; a Wait resumes with the time it had left.
+//! are idempotent by execution and step; a Wait resumes with the time it had left. A state's
+//! events are stored with it when it ends, so the interrupted attempt leaves none in the
+//! history.
 //!
 //! Tasks (`arn:aws:states:::lambda:invoke`) go to the in-process task functions registered with
 //! [`LocalStateMachines::register_task_function`], answering and failing as Lambda does (see the
@@ -125,7 +127,9 @@ impl LocalStateMachines {
     }
 
     /// Carries on every execution stored as running (from its last saved step); called once at
-    /// start-up. Answers how many it resumed.
+    /// start-up, after the task functions are registered. Answers how many it resumed. One whose
+    /// machine is no longer defined is logged and left as it is (it resumes if the machine
+    /// comes back).
     pub async fn resume_running(&self) -> Result<usize, StateMachineError> {
         let ids = self.inner.db.run(|conn| store::running_ids(conn)).await?;
         let mut resumed = 0;
