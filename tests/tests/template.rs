@@ -941,6 +941,19 @@ fn sample_trigger_events_parse() {
             "task" => {
                 let input: serde_json::Value = serde_json::from_str(&text).expect("JSON");
                 assert!(input.is_object(), "{stem}: a task input is a JSON object");
+                // The saga machines' Payload, as saga-step reads it: an action it knows, with
+                // the chunk index the action needs.
+                if stem.starts_with("task-saga-step") {
+                    let task: sagas::steps::TaskInput = serde_json::from_value(input)
+                        .unwrap_or_else(|e| panic!("{stem}: not a saga-step input: {e}"));
+                    let action = sagas::steps::Action::parse(&task.action)
+                        .unwrap_or_else(|| panic!("{stem}: unknown action {:?}", task.action));
+                    assert!(
+                        task.index.is_some() || !action.takes_index(),
+                        "{stem}: {} needs an index",
+                        task.action
+                    );
+                }
             }
             _ => continue,
         }
