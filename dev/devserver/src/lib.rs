@@ -145,19 +145,20 @@ pub struct StartOptions {
     pub task_functions: Vec<(String, Arc<dyn TaskHandler>)>,
 }
 
-/// The saga state machines the dev server runs, from the same ASL files Step Functions runs.
-// Once the `sagas` crate is in: `MachineDefinitions::new(sagas::machines::MACHINES)
-// .with_task_function(sagas::machines::SAGA_STEP_SUBSTITUTION, "saga-step")`.
+/// The saga state machines the dev server runs, from the same ASL files Step Functions runs,
+/// their Tasks on the in-process saga-step.
 pub fn machine_definitions() -> MachineDefinitions {
-    MachineDefinitions::none()
+    MachineDefinitions::new(sagas::machines::MACHINES)
+        .with_task_function(sagas::machines::SAGA_STEP_SUBSTITUTION, "saga-step")
 }
 
 /// The platform's task functions by function name, each holding the platform weakly (see
 /// [`backend::platform_task`]).
-// Once `Platform::sagas()` exists: `("saga-step".to_string(),
-// backend::platform_task(platform, |p| p.sagas().step_handler()))`.
-fn standard_task_functions(_platform: &Arc<Platform>) -> Vec<(String, Arc<dyn TaskHandler>)> {
-    Vec::new()
+fn standard_task_functions(platform: &Arc<Platform>) -> Vec<(String, Arc<dyn TaskHandler>)> {
+    vec![(
+        "saga-step".to_string(),
+        backend::platform_task(platform, |p| p.sagas().step_handler()),
+    )]
 }
 
 /// Registers the platform's task functions with the local runner, then carries on every

@@ -402,3 +402,52 @@ async fn sagas_are_listed_per_tenant_with_filters_and_types_are_described() {
     );
     assert!(types.body["types"][0]["input_schema"].is_object());
 }
+
+async fn field(app: &TestApp, key: &str, table: &str, record: &str, name: &str) -> Value {
+    let reply = app
+        .get(&format!("/v0/{DEMO_BASE_ID}/{table}/{record}"), key)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["fields"][name].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunk_airtable_refuses_is_compensated_and_a_finished_saga_cannot_be_cancelled() {
+    let app = app().await;
+    let (_, key) = app.connected_key("refused@example.com", SCOPES).await;
+    let contacts_before = app.sandbox_record_count("Contacts").await;
+    // The second update names a record that does not exist: Airtable refuses that chunk, and
+    // the compensation deletes the contact the first chunk created and restores the deal.
+    let stage_before = field(&app, &key, "Deals", "recDl000000000001", "Stage").await;
+    let id = start(
+        &app,
+        &key,
+        "transaction",
+        json!({"base": DEMO_BASE_ID, "operations": [
+            {"op": "create", "table": "Contacts", "fields": {"Name": "Temporary"}},
+            {"op": "update", "table": "Deals", "id": "recDl000000000001", "fields": {"Stage": "Lost"}},
+            {"op": "update", "table": "Companies", "id": "recDl0000000000ZZ", "fields": {"Name": "Won"}},
+        ]}),
+    )
+    .await;
+    let saga = finished(&app, &key, &id).await;
+    assert_eq!(saga["status"], "compensated", "{saga}");
+    let undone = saga["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["kind"] == "compensation" && s["name"] == "undo")
+        .count();
+    assert_eq!(undone, 2, "both applied chunks were undone: {saga}");
+    assert_eq!(app.sandbox_record_count("Contacts").await, contacts_before);
+    assert_eq!(
+        field(&app, &key, "Deals", "recDl000000000001", "Stage").await,
+        stage_before
+    );
+
+    let reply = app
+        .post(&format!("/v1/sagas/{id}/cancel"), &key, json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    assert_eq!(reply.body["error"]["type"], "SAGA_FINISHED");
+}

@@ -14,6 +14,7 @@ use outbound_http::{
     GuardedClient, OutboundError, OutboundHttp, OutboundRequest, OutboundResponse,
 };
 use ports::{Queue, Secrets, StateMachines, TableStore};
+use sagas::{SagaDeps, Sagas};
 use tools::Registry;
 
 use crate::settings::PlatformSettings;
@@ -52,6 +53,7 @@ pub struct Platform {
     airtable_clients: OnceLock<Arc<ClientPool>>,
     tools: OnceLock<Arc<Registry>>,
     automations: OnceLock<Arc<Automations>>,
+    sagas: OnceLock<Arc<Sagas>>,
     outbound_http: OnceLock<Arc<dyn OutboundHttp>>,
     step_observer: OnceLock<Arc<dyn StepObserver>>,
 }
@@ -72,6 +74,7 @@ impl Platform {
             airtable_clients: OnceLock::new(),
             tools: OnceLock::new(),
             automations: OnceLock::new(),
+            sagas: OnceLock::new(),
             outbound_http: OnceLock::new(),
             step_observer: OnceLock::new(),
         }
@@ -94,6 +97,23 @@ impl Platform {
                 outbound: Arc::clone(self.outbound_http()),
                 observer: self.step_observer.get().cloned(),
                 settings: self.settings.automations.clone(),
+            }))
+        })
+    }
+
+    /// Sagas (transaction, table-sync, connect-base) and the saga-step task handler, built on
+    /// first use over the state-machine port: the HTTP API starts and follows executions, the
+    /// saga-step function runs their steps.
+    pub fn sagas(&self) -> &Arc<Sagas> {
+        self.sagas.get_or_init(|| {
+            Arc::new(Sagas::new(SagaDeps {
+                store: Arc::clone(&self.store),
+                machines: Arc::clone(&self.state_machines),
+                clock: Arc::clone(&self.clock),
+                ids: Arc::clone(&self.ids),
+                gateway: self.gateway(),
+                usage: self.usage(),
+                automations: Arc::clone(self.automations()),
             }))
         })
     }
