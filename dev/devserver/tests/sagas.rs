@@ -146,14 +146,22 @@ async fn every_fault_is_undone(kind: &str, input_for: impl AsyncFn(&TestApp) -> 
     let input = input_for(&app).await;
     let pristine = app.sandbox_base_contents(DEMO_BASE_ID).await;
 
+    // A first run warms the gateway's cache of the schema the start checks (steps read
+    // fresh), so that every later run sends the same requests, all from its steps.
+    let id = start(&app, &key, kind, input.clone()).await;
+    assert_eq!(finished(&app, &key, &id).await["status"], "succeeded");
+    app.sandbox_admin(Method::POST, "/_sandbox/reset", json!({}))
+        .await;
     app.reset_upstream_requests();
     let id = start(&app, &key, kind, input.clone()).await;
     let saga = finished(&app, &key, &id).await;
     assert_eq!(saga["status"], "succeeded", "{saga}");
     let requests = app.upstream_requests();
     assert!(requests >= 2, "{kind} made {requests} Airtable requests");
+    // Past the last one, a fault is never reached: the control case.
+    let control = requests + 1;
 
-    for k in 1..=requests {
+    for k in 1..=control {
         app.sandbox_admin(Method::POST, "/_sandbox/reset", json!({}))
             .await;
         assert_eq!(app.sandbox_base_contents(DEMO_BASE_ID).await, pristine);
@@ -167,6 +175,12 @@ async fn every_fault_is_undone(kind: &str, input_for: impl AsyncFn(&TestApp) -> 
         .await;
         let id = start(&app, &key, kind, input.clone()).await;
         let saga = finished(&app, &key, &id).await;
+        if k == control {
+            assert_eq!(saga["status"], "succeeded", "{kind}: {saga}");
+            app.sandbox_admin(Method::DELETE, "/_sandbox/faults", json!({}))
+                .await;
+            continue;
+        }
         assert_eq!(
             saga["status"], "compensated",
             "{kind}: a fault at request {k} of {requests}: {saga}"
@@ -450,4 +464,68 @@ async fn a_chunk_airtable_refuses_is_compensated_and_a_finished_saga_cannot_be_c
         .await;
     assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
     assert_eq!(reply.body["error"]["type"], "SAGA_FINISHED");
+}
+
+async fn webhooks(app: &TestApp) -> Vec<Value> {
+    let reply = app
+        .straight(
+            Method::GET,
+            &format!("/v0/bases/{DEMO_BASE_ID}/webhooks"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["webhooks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_base_connection_that_fails_removes_its_webhooks_and_a_second_one_connects() {
+    let app = app().await;
+    let (_, key) = app.connected_key("connect@example.com", SCOPES).await;
+    let before = app.sandbox_base_contents(DEMO_BASE_ID).await;
+    // The second table's webhook cannot be made: the first one must go again.
+    app.sandbox_admin(
+        Method::POST,
+        "/_sandbox/faults",
+        json!({"route": "create_webhook", "sequence": ["ok", 422]}),
+    )
+    .await;
+    let id = start(&app, &key, "connect-base", json!({"base": DEMO_BASE_ID})).await;
+    let saga = finished(&app, &key, &id).await;
+    assert_eq!(saga["status"], "compensated", "{saga}");
+    assert_eq!(webhooks(&app).await, Vec::<Value>::new(), "{saga}");
+    app.sandbox_admin(Method::DELETE, "/_sandbox/faults", json!({}))
+        .await;
+
+    let id = start(&app, &key, "connect-base", json!({"base": DEMO_BASE_ID})).await;
+    let saga = finished(&app, &key, &id).await;
+    assert_eq!(saga["status"], "succeeded", "{saga}");
+    let tables: Vec<(String, u64)> = saga["output"]["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default().to_string(),
+                t["records"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = ["Companies", "Contacts", "Deals"]
+        .iter()
+        .map(|t| (t.to_string(), before[*t].len() as u64))
+        .collect();
+    assert_eq!(tables, expected, "{saga}");
+    let hooks = webhooks(&app).await;
+    assert_eq!(hooks.len(), 3, "a webhook per table: {hooks:?}");
+    assert!(
+        hooks.iter().all(|h| h["notificationUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&app.base_url()))),
+        "pings come to this platform: {hooks:?}"
+    );
+    assert_eq!(app.sandbox_base_contents(DEMO_BASE_ID).await, before);
 }
