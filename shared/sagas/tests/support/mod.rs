@@ -233,7 +233,9 @@ pub async fn world_with(airtable_limits: bool) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let db = Database::open(&dir.path().join("sagas.sqlite")).expect("db");
+    let machines = Arc::new(RecordingMachines::default());
     let ports = Ports {
+        state_machines: machines.clone(),
         store: Arc::new(SqliteStore::new(db.clone(), Arc::clone(&clock))),
         queue: Arc::new(SqliteQueue::new(db, Arc::clone(&clock))),
         secrets: Arc::new(FileSecrets::new(
@@ -259,7 +261,6 @@ pub async fn world_with(airtable_limits: bool) -> World {
         .connect(TENANT, DEMO_TOKEN.to_string().into())
         .await
         .expect("connect");
-    let machines = Arc::new(RecordingMachines::default());
     let sagas = Arc::new(Sagas::new(SagaDeps {
         store: Arc::clone(&platform.store),
         machines: machines.clone(),
