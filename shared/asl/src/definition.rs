@@ -94,6 +94,9 @@ pub enum StateKind {
     },
     Task {
         resource: String,
+        /// A `.waitForTaskToken` resource (only with [`ParseOptions::allow_callback_tasks`]):
+        /// the state gets a `$$.Task.Token` and the invoker's answer is the token's outcome.
+        callback: bool,
         timeout: Option<Seconds>,
         handling: ResultHandling,
     },
@@ -184,15 +187,38 @@ fn allowed(kind: &str) -> Option<Vec<&'static str>> {
     Some(fields)
 }
 
+/// What a definition may use beyond what production runs. The default is production's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Accept `.waitForTaskToken` Task resources. Production refuses them (nothing in the
+    /// platform sends task tokens back); the differential corpus test allows them because its
+    /// scripted stub Tasks are callback Tasks on moto, and its invoker answers them directly.
+    pub allow_callback_tasks: bool,
+}
+
 impl StateMachine {
     /// Parses and checks a definition (the text of an `.asl.json` file).
     pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
+        StateMachine::from_json_with(text, ParseOptions::default())
+    }
+
+    pub fn from_json_with(
+        text: &str,
+        options: ParseOptions,
+    ) -> Result<StateMachine, DefinitionError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| DefinitionError::machine(None, format!("not JSON: {e}")))?;
-        StateMachine::from_value(&value)
+        StateMachine::from_value_with(&value, options)
     }
 
     pub fn from_value(value: &Value) -> Result<StateMachine, DefinitionError> {
+        StateMachine::from_value_with(value, ParseOptions::default())
+    }
+
+    pub fn from_value_with(
+        value: &Value,
+        options: ParseOptions,
+    ) -> Result<StateMachine, DefinitionError> {
         let Value::Object(map) = value else {
             return Err(DefinitionError::machine(
                 None,
@@ -210,7 +236,7 @@ impl StateMachine {
                 ));
             }
         }
-        let machine = parse_machine(map, None)?;
+        let machine = parse_machine(map, None, options)?;
         Ok(machine)
     }
 
@@ -222,6 +248,7 @@ impl StateMachine {
 fn parse_machine(
     map: &Map<String, Value>,
     owner: Option<&str>,
+    options: ParseOptions,
 ) -> Result<StateMachine, DefinitionError> {
     let err = |field: &str, message: String| match owner {
         Some(state) => DefinitionError::at(state, Some(field), message),
@@ -245,7 +272,7 @@ fn parse_machine(
     };
     let mut states = BTreeMap::new();
     for (name, json) in states_json {
-        states.insert(name.clone(), parse_state(name, json)?);
+        states.insert(name.clone(), parse_state(name, json, options)?);
     }
     if !states.contains_key(&start_at) {
         return Err(err("StartAt", format!("names no state: '{start_at}'")));
@@ -393,7 +420,7 @@ fn result_path_of(
     }
 }
 
-fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
+fn parse_state(name: &str, json: &Value, options: ParseOptions) -> Result<State, DefinitionError> {
     let Value::Object(map) = json else {
         return Err(DefinitionError::at(name, None, "a state must be an object"));
     };
@@ -439,7 +466,8 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
                 .string("Resource")?
                 .ok_or_else(|| fields.err("Resource", "is required"))?
                 .to_string();
-            if resource.ends_with(".waitForTaskToken") {
+            let callback = resource.ends_with(".waitForTaskToken");
+            if callback && !options.allow_callback_tasks {
                 return Err(fields.err(
                     "Resource",
                     "the callback pattern (.waitForTaskToken) is not supported by the local runner",
@@ -447,6 +475,7 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
             }
             StateKind::Task {
                 resource,
+                callback,
                 timeout: fields.seconds("TimeoutSeconds", "TimeoutSecondsPath")?,
                 handling: handling(&fields)?,
             }
@@ -542,7 +571,7 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
                             return Err(fields
                                 .err("Branches", format!("{key} is not supported in a branch")));
                         }
-                        parse_machine(branch, Some(name))
+                        parse_machine(branch, Some(name), options)
                     }
                     _ => Err(fields.err("Branches", "each branch must be an object")),
                 })
@@ -601,7 +630,7 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
                     Ok,
                 )?,
                 item_selector,
-                processor: Box::new(parse_machine(&processor, Some(name))?),
+                processor: Box::new(parse_machine(&processor, Some(name), options)?),
                 max_concurrency,
                 handling,
             }

@@ -43,7 +43,8 @@
 //!
 //! JSONata (`QueryLanguage`, `Arguments`, `Output`), variables (`Assign`), distributed Map and
 //! its fields (ItemReader, ItemBatcher, ResultWriter, ToleratedFailure*, Label), the callback
-//! pattern (`.waitForTaskToken`), HeartbeatSeconds, Credentials, non-reference paths (`[*]`,
+//! pattern (`.waitForTaskToken`; [`ParseOptions::allow_callback_tasks`] lets a test through,
+//! with `$$.Task.Token` set and the invoker's answer as the task's outcome), HeartbeatSeconds, Credentials, non-reference paths (`[*]`,
 //! `..`, filters, slices), unknown intrinsic functions, and any field not listed above.
 //!
 //! # Public API
@@ -65,7 +66,7 @@ pub mod runner;
 pub mod template;
 pub mod timer;
 
-pub use definition::StateMachine;
+pub use definition::{ParseOptions, StateMachine};
 pub use error::{DefinitionError, StatesError};
 pub use history::{Event, HistoryEvent};
 pub use runner::{

@@ -557,8 +557,19 @@ impl Interpreter {
     ) -> Result<Recovered, StatesError> {
         let mut attempts = vec![0u32; handling.retry.len()];
         let mut retry_count = 0u32;
+        let callback = matches!(state.kind, StateKind::Task { callback: true, .. });
         loop {
-            let ctx = context(info, &state.name, entered, retry_count);
+            let mut ctx = context(info, &state.name, entered, retry_count);
+            if callback {
+                // The token names this attempt; the invoker's answer stands for the outcome
+                // SendTaskSuccess/SendTaskFailure would report for it.
+                ctx["Task"] = json!({"Token": format!(
+                    "{}/{}/{}/{retry_count}",
+                    info.id,
+                    state.name,
+                    entered.timestamp_micros()
+                )});
+            }
             let params = match &handling.parameters {
                 Some(template) => template.render(effective, &ctx)?,
                 None => effective.clone(),
