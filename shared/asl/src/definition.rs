@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::choice::{Operand, Rule};
+use crate::choice::Rule;
 use crate::error::DefinitionError;
+use crate::intrinsics::Call;
 use crate::path::Path;
 use crate::template::Template;
 
@@ -107,8 +108,8 @@ pub enum StateKind {
     Wait(WaitFor),
     Succeed,
     Fail {
-        error: Option<Operand>,
-        cause: Option<Operand>,
+        error: Option<FailText>,
+        cause: Option<FailText>,
     },
     Parallel {
         branches: Vec<StateMachine>,
@@ -122,6 +123,15 @@ pub enum StateKind {
         max_concurrency: u64,
         handling: ResultHandling,
     },
+}
+
+/// A Fail state's Error or Cause: the literal field, or its `...Path` form, a reference path or
+/// (as AWS allows there) an intrinsic function returning a string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailText {
+    Literal(String),
+    Path(Path),
+    Intrinsic(Call),
 }
 
 impl StateKind {
@@ -529,25 +539,20 @@ fn parse_state(name: &str, json: &Value, options: ParseOptions) -> Result<State,
         "Succeed" => StateKind::Succeed,
         "Fail" => {
             let operand =
-                |field: &str, path_field: &str| -> Result<Option<Operand>, DefinitionError> {
+                |field: &str, path_field: &str| -> Result<Option<FailText>, DefinitionError> {
                     match (fields.string(field)?, fields.string(path_field)?) {
                         (Some(_), Some(_)) => {
                             Err(fields.err(field, format!("and {path_field} are exclusive")))
                         }
-                        (Some(text), None) => {
-                            Ok(Some(Operand::Literal(Value::String(text.to_string()))))
-                        }
-                        (None, Some(text)) => {
-                            if text.starts_with("States.") {
-                                return Err(fields.err(
-                                path_field,
-                                "intrinsic functions are not supported here by the local runner",
-                            ));
-                            }
-                            Ok(Some(Operand::Path(
-                                Path::parse(text).map_err(|e| fields.err(path_field, e))?,
+                        (Some(text), None) => Ok(Some(FailText::Literal(text.to_string()))),
+                        (None, Some(text)) if text.starts_with("States.") => {
+                            Ok(Some(FailText::Intrinsic(
+                                Call::parse(text).map_err(|e| fields.err(path_field, e))?,
                             )))
                         }
+                        (None, Some(text)) => Ok(Some(FailText::Path(
+                            Path::parse(text).map_err(|e| fields.err(path_field, e))?,
+                        ))),
                         (None, None) => Ok(None),
                     }
                 };

@@ -20,9 +20,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::choice::{Operand, timestamp};
+use crate::choice::timestamp;
 use crate::definition::{
-    ResultHandling, ResultPath, Seconds, State, StateKind, StateMachine, Transition, WaitFor,
+    FailText, ResultHandling, ResultPath, Seconds, State, StateKind, StateMachine, Transition,
+    WaitFor,
 };
 use crate::error::{StatesError, names};
 use crate::history::{Event, HistoryEvent, Recorder};
@@ -489,21 +490,24 @@ impl Interpreter {
                 effective
             }
             StateKind::Fail { error, cause } => {
-                let text = |operand: &Option<Operand>| -> Result<String, StatesError> {
-                    match operand {
-                        None => Ok(String::new()),
-                        Some(Operand::Literal(value)) => {
-                            Ok(value.as_str().unwrap_or_default().to_string())
+                let text = |field: &Option<FailText>| -> Result<String, StatesError> {
+                    let value = match field {
+                        None => return Ok(String::new()),
+                        Some(FailText::Literal(text)) => return Ok(text.clone()),
+                        Some(FailText::Intrinsic(call)) => call.evaluate(&input, &ctx)?,
+                        Some(FailText::Path(path)) => {
+                            path.resolve(&input, &ctx).cloned().ok_or_else(|| {
+                                StatesError::runtime(format!(
+                                    "Invalid path '{path}' in the Fail state '{}'",
+                                    state.name
+                                ))
+                            })?
                         }
-                        Some(Operand::Path(path)) => match path.resolve(&input, &ctx) {
-                            Some(Value::String(s)) => Ok(s.clone()),
-                            Some(other) => Ok(other.to_string()),
-                            None => Err(StatesError::runtime(format!(
-                                "Invalid path '{path}' in the Fail state '{}'",
-                                state.name
-                            ))),
-                        },
-                    }
+                    };
+                    Ok(match value {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    })
                 };
                 return Err(StatesError::new(text(error)?, text(cause)?));
             }
