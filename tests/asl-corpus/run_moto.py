@@ -126,6 +126,22 @@ def answer_callbacks(sfn, execution_arn: str, script: TaskScript, answered: set)
         script.answered(payload.get("state"))
 
 
+def scheduled_states(sfn, execution_arn: str) -> list[str]:
+    """The state names of an execution's stub Task calls, in order (retries included): for the
+    project's machines (`machine-*` cases), which steps and compensations ran."""
+    names = []
+    arguments = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**arguments)
+        for event in page["events"]:
+            if event["type"] == "TaskScheduled":
+                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
+                names.append(parameters.get("Payload", {}).get("state"))
+        if not page.get("nextToken"):
+            return names
+        arguments["nextToken"] = page["nextToken"]
+
+
 def outcome_of(description: dict) -> dict:
     status = description["status"]
     if status == "SUCCEEDED":
@@ -148,7 +164,10 @@ def run_execution(sfn, machine_arn: str, name: str, execution_input, script: Tas
     while time.monotonic() < deadline:
         description = sfn.describe_execution(executionArn=arn)
         if description["status"] != "RUNNING":
-            return outcome_of(description)
+            outcome = outcome_of(description)
+            if name.startswith("machine-"):
+                outcome["task_states"] = scheduled_states(sfn, arn)
+            return outcome
         answer_callbacks(sfn, arn, script, answered)
         time.sleep(POLL_SECONDS)
     sfn.stop_execution(executionArn=arn, error="Corpus.Deadline", cause="runner deadline")

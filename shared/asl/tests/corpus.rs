@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use asl::{
-    Execution, ExecutionInfo, Interpreter, ManualTimer, ParseOptions, StateMachine, Status,
+    Event, Execution, ExecutionInfo, Interpreter, ManualTimer, ParseOptions, StateMachine, Status,
     TaskFailure, TaskInvoker,
 };
 use async_trait::async_trait;
@@ -143,7 +143,7 @@ async fn run_ours(
     };
     let mut execution = Execution::start(machine.clone(), info);
     let snapshot = execution.run(&interpreter).await;
-    match snapshot.status {
+    let mut outcome = match snapshot.status {
         Status::Succeeded => json!({"status": "SUCCEEDED", "output": snapshot.output}),
         status => {
             let error = snapshot
@@ -153,7 +153,82 @@ async fn run_ours(
             let status = serde_json::to_value(status).unwrap();
             json!({"status": status, "error": error.error, "cause": error.cause})
         }
+    };
+    // The stub Task calls in order, as the recorder lists them for the machine cases.
+    let task_states: Vec<&str> = snapshot
+        .history
+        .iter()
+        .filter_map(|event| match &event.event {
+            Event::TaskScheduled { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    outcome["task_states"] = json!(task_states);
+    outcome
+}
+
+/// What a machine case's `scenario.json` (written by machines.py) requires of an outcome,
+/// ours or moto's: the expected status and error, the happy path's Tasks before the faulted
+/// one, and exactly the listed compensation Tasks after its last attempt.
+fn scenario_problems(scenario: &Value, outcome: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expect = &scenario["expect"];
+    if outcome["status"] != expect["status"] {
+        problems.push(format!(
+            "status {} (expected {})",
+            outcome["status"], expect["status"]
+        ));
     }
+    if expect.get("error").is_some() && outcome["error"] != expect["error"] {
+        problems.push(format!(
+            "error {} (expected {})",
+            outcome["error"], expect["error"]
+        ));
+    }
+    let ran: Vec<&str> = outcome["task_states"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let forward: Vec<&str> = scenario["forward"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    match scenario.get("fault").and_then(Value::as_str) {
+        None => {
+            if !forward.is_empty() && ran != forward {
+                problems.push(format!("ran {ran:?}, not the happy path {forward:?}"));
+            }
+        }
+        Some(fault) => {
+            let step = forward.iter().position(|name| *name == fault).unwrap_or(0);
+            let first = ran.iter().position(|name| *name == fault);
+            let last = ran.iter().rposition(|name| *name == fault);
+            match (first, last) {
+                (Some(first), Some(last)) => {
+                    if ran[..first] != forward[..step] {
+                        problems.push(format!(
+                            "before the fault at {fault} ran {:?}, not {:?}",
+                            &ran[..first],
+                            &forward[..step]
+                        ));
+                    }
+                    if let Some(expected) = scenario.get("compensations").and_then(Value::as_array)
+                    {
+                        let expected: Vec<&str> =
+                            expected.iter().filter_map(Value::as_str).collect();
+                        if ran[last + 1..] != expected[..] {
+                            problems.push(format!(
+                                "after the fault at {fault} ran {:?}, not the compensations {expected:?}",
+                                &ran[last + 1..]
+                            ));
+                        }
+                    }
+                }
+                _ => problems.push(format!("the faulted state {fault} never ran: {ran:?}")),
+            }
+        }
+    }
+    problems
 }
 
 /// JSON equality with numbers compared by value (`1.0` equals `1`).
@@ -265,6 +340,9 @@ async fn every_corpus_case_matches_moto_or_the_aws_outcome_of_a_known_deviation(
             allow_callback_tasks: true,
         };
         let machine = StateMachine::from_json_with(&definition, options).map(Arc::new);
+        let scenario = Some(dir.join("scenario.json"))
+            .filter(|path| path.exists())
+            .map(|path| read_json(&path));
         let script = match dir.join("tasks.json") {
             path if path.exists() => read_json(&path),
             _ => json!({}),
@@ -298,6 +376,23 @@ async fn every_corpus_case_matches_moto_or_the_aws_outcome_of_a_known_deviation(
                 }
                 Err(refused) => json!({"status": "REFUSED", "cause": refused.to_string()}),
             };
+            if let Some(recorded) = moto.get("task_states")
+                && !same_json(recorded, &ours["task_states"])
+            {
+                report.failures.push(format!(
+                    "{label}: Task calls differ: ours {}, moto {recorded}",
+                    ours["task_states"]
+                ));
+            }
+            if let Some(scenario) = &scenario {
+                for (engine, outcome) in [("ours", &ours), ("moto", moto)] {
+                    for problem in scenario_problems(scenario, outcome) {
+                        report
+                            .failures
+                            .push(format!("{label}: scenario ({engine}): {problem}"));
+                    }
+                }
+            }
             let entry = deviations.get(&label);
             if entry.is_some() {
                 used.insert(label.clone());
