@@ -376,12 +376,19 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
+    /// A path that may select several nodes (InputPath, OutputPath, ItemsPath).
+    fn query_path(&self, field: &str) -> Result<Option<Path>, DefinitionError> {
+        self.string(field)?
+            .map(|text| Path::parse_query(text).map_err(|e| self.err(field, e)))
+            .transpose()
+    }
+
     /// InputPath/OutputPath: absent is `$`, null is "nothing" (`{}`).
     fn io_path(&self, field: &str) -> Result<Option<Path>, DefinitionError> {
         match self.map.get(field) {
             None => Ok(Some(Path::parse("$").map_err(|e| self.err(field, e))?)),
             Some(Value::Null) => Ok(None),
-            Some(_) => self.path(field),
+            Some(_) => self.query_path(field),
         }
     }
 
@@ -630,7 +637,7 @@ fn parse_state(name: &str, json: &Value, options: ParseOptions) -> Result<State,
                 None => handling.parameters.take(),
             };
             StateKind::Map {
-                items_path: fields.path("ItemsPath")?.map_or_else(
+                items_path: fields.query_path("ItemsPath")?.map_or_else(
                     || Path::parse("$").map_err(|e| fields.err("ItemsPath", e)),
                     Ok,
                 )?,
@@ -827,14 +834,18 @@ mod tests {
             load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}))
                 .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Next"));
-        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$.a[*]", "End": true}}})).unwrap_err();
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$.a[?(@.b =~ /x/)]", "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("InputPath"));
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.a[*]", "End": true}}})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("ResultPath"));
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.a[0:1]", "IsPresent": true, "Next": "B"}]}, "B": {"Type": "Succeed"}}})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("Choices[0]"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "B", "States": {"B": {"Type": "Succeed"}}}, "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("ItemProcessor"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": ["States.ALL", "X"]}], "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Retry[0]"));
         assert!(err.to_string().contains("state 'A'"));
-        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$..y"}, "End": true}}})).unwrap_err();
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$.y[?(@.a && @.b)]"}, "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Parameters"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "Branches": [{"StartAt": "B", "QueryLanguage": "JSONata", "States": {"B": {"Type": "Succeed"}}}], "End": true}}})).unwrap_err();
         assert_eq!(

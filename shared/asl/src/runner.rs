@@ -304,7 +304,7 @@ fn select(
 ) -> Result<Value, StatesError> {
     match path {
         None => Ok(json!({})),
-        Some(path) => path.resolve(data, context).cloned().ok_or_else(|| {
+        Some(path) => path.query(data, context).ok_or_else(|| {
             StatesError::runtime(format!(
                 "Invalid path '{path}' : No results for path: {field} could not be applied to the input '{data}'"
             ))
@@ -741,8 +741,8 @@ impl Interpreter {
                 max_concurrency,
                 ..
             } => {
-                let items = match items_path.resolve(&params, ctx) {
-                    Some(Value::Array(items)) => items.clone(),
+                let items = match items_path.query(&params, ctx) {
+                    Some(Value::Array(items)) => items,
                     _ => {
                         return Err(StatesError::runtime(format!(
                             "Invalid path '{items_path}': ItemsPath must name an array in the input '{params}'"
