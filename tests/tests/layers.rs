@@ -66,6 +66,7 @@ const DOMAIN_AND_BELOW: &[&str] = &[
     "outbound-http",
     "triggers",
     "asl",
+    "sagas",
 ];
 
 fn offenders(package: &str, forbidden: &[&str]) -> Vec<String> {

@@ -41,6 +41,9 @@ pub enum TaskErrorName {
     Conflict,
     /// Any other failure; not retried, so the saga compensates.
     Failed,
+    /// Someone asked for the work to stop (a saga's cancel flag); not retried, so the saga
+    /// compensates, and its outcome says it was cancelled rather than failed.
+    Cancelled,
 }
 
 /// The `ErrorEquals` of a Task's `Retry`: the names of the failures worth retrying.
@@ -51,7 +54,7 @@ pub const RETRYABLE_ERRORS: [&str; 3] = [
 ];
 
 impl TaskErrorName {
-    pub const ALL: [TaskErrorName; 7] = [
+    pub const ALL: [TaskErrorName; 8] = [
         TaskErrorName::Throttled,
         TaskErrorName::Unavailable,
         TaskErrorName::Timeout,
@@ -59,6 +62,7 @@ impl TaskErrorName {
         TaskErrorName::NotFound,
         TaskErrorName::Conflict,
         TaskErrorName::Failed,
+        TaskErrorName::Cancelled,
     ];
 
     /// The name as a state machine sees it: `Platform.Throttled`, ….
@@ -71,6 +75,7 @@ impl TaskErrorName {
             TaskErrorName::NotFound => "Platform.NotFound",
             TaskErrorName::Conflict => "Platform.Conflict",
             TaskErrorName::Failed => "Platform.Failed",
+            TaskErrorName::Cancelled => "Platform.Cancelled",
         }
     }
 
@@ -136,6 +141,10 @@ impl TaskError {
 
     pub fn failed(message: impl Into<String>) -> Self {
         Self::new(TaskErrorName::Failed, message)
+    }
+
+    pub fn cancelled(message: impl Into<String>) -> Self {
+        Self::new(TaskErrorName::Cancelled, message)
     }
 
     pub fn is_retryable(&self) -> bool {
