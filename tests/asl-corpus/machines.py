@@ -9,19 +9,22 @@ that stands for their shape) it writes `cases/machine-<name>-<scenario>/`:
   state name, Retry, Catch, ResultSelector, ResultPath, OutputPath; `Payload` = the original
   Payload plus `token`, `state` and `input`), so the recorder can script each Task's answer;
 - `input.json`: the machine's input from its spec (`machines/<name>.json`);
-- `tasks.json`: `{"Return": {"Payload": <answer>}}` for every Task (the spec's `returns`, else a
-  Payload built from the paths the Task's ResultSelector reads), and for a fault scenario a
-  single `Throw` for the faulted Task (on moto a retried callback Task replays it, quirk 5, and
-  so does our stub: Retry is exhausted, then the Catch runs);
+- `tasks.json`: `{"Return": {"Payload": <answer>}}` for every Task (the spec's `returns`, a list
+  for successive calls, else a Payload built from the paths the Task's ResultSelector reads),
+  and for a fault a `Throw` from the faulted call on (on moto a retried callback Task replays
+  it, quirk 5, and so does our stub: Retry is exhausted, then the Catch runs);
 - `scenario.json`: what the differential test checks besides the moto comparison: the Task
-  states of the happy path (`forward`), the faulted state, the expected final status and
-  error (the spec's `fault_errors`, else `compensated_error`), and, when the spec lists them,
-  the compensation Tasks that must run after the fault, in order.
+  calls of the happy path (`forward`), the faulted state and call, the expected final status
+  and error (the spec's `fault_errors`, else `compensated_error`), and, when the spec lists
+  them (per state, or `*`), the compensation Tasks that must run after the fault, in order.
 
-Scenarios: `ok` (every Task answers), `fault-<k>-<state>` for the k-th Task state of the happy
-path (a non-retryable `Platform.Failed`), and `throttled-1-<state>` (the first Task throttled on
-every attempt: Retry exhausted, then Catch). The happy path's Task order comes from running the
-`ok` case on moto. Then every machine case is recorded with run_moto.py.
+Scenarios: `ok` (every Task answers), `fault-<k>-<state>` for the k-th Task call of the happy
+path (a non-retryable `Platform.Failed`; a state in a loop gets one per call),
+`throttled-1-<state>` (the first Task throttled on every attempt: Retry exhausted, then Catch;
+only where moto's real-time retries take at most 20 s), and the spec's own `scenarios`
+(`throws` per state with `call`, `Error`, `Cause`; `returns` overrides; `expect`;
+`compensations`). The happy path comes from running the `ok` case on moto. Then every machine
+case is recorded with run_moto.py.
 
 Usage (from the repository root):
     .venv/tools/bin/python tests/asl-corpus/machines.py           # write and record
@@ -141,16 +144,39 @@ def placeholder_payload(state: dict):
     return payload
 
 
-def answers(spec: dict, tasks: dict[str, dict]) -> dict:
-    returns = spec.get("returns", {})
-    script = {}
+def returns_of(spec: dict, tasks: dict[str, dict], overrides: dict | None = None) -> dict:
+    """State name → the Payloads its successive calls return (the last one repeats)."""
+    returns = dict(spec.get("returns", {}))
+    returns.update(overrides or {})
+    out = {}
     for name, state in tasks.items():
         answer = returns.get(name, placeholder_payload(state))
-        if isinstance(answer, list):
-            script[name] = [{"Return": {"Payload": item}} for item in answer]
-        else:
-            script[name] = [{"Return": {"Payload": answer}}]
+        out[name] = answer if isinstance(answer, list) else [answer]
+    return out
+
+
+def script_of(returns: dict, throws: dict | None = None) -> dict:
+    """tasks.json: every Task returns its Payloads; a thrown state answers its first
+    `call - 1` calls as usual, then throws (on every later call and retry)."""
+    script = {name: [{"Return": {"Payload": p}} for p in payloads] for name, payloads in returns.items()}
+    for name, thrown in (throws or {}).items():
+        call = thrown.get("call", 1)
+        before = [script[name][min(n, len(script[name]) - 1)] for n in range(call - 1)]
+        error = {"Error": thrown["Error"], "Cause": thrown.get("Cause", "injected fault")}
+        script[name] = before + [{"Throw": error}]
     return script
+
+
+def retry_seconds(state: dict, error: str) -> float:
+    """How long moto waits before a Task that throws `error` on every attempt is caught."""
+    for retrier in state.get("Retry", []):
+        names = retrier["ErrorEquals"]
+        if error in names or "States.ALL" in names or "States.TaskFailed" in names:
+            interval = retrier.get("IntervalSeconds", 1)
+            rate = retrier.get("BackoffRate", 2.0)
+            cap = retrier.get("MaxDelaySeconds", float("inf"))
+            return sum(min(interval * rate**n, cap) for n in range(retrier.get("MaxAttempts", 3)))
+    return 0.0
 
 
 def write_case(name: str, definition: dict, execution_input, script: dict, scenario: dict) -> None:
@@ -166,20 +192,16 @@ def write_case(name: str, definition: dict, execution_input, script: dict, scena
 
 
 def happy_path(case: str) -> list[str]:
-    """The Task states the `ok` case runs on moto, first calls in order."""
+    """The Task calls the `ok` case makes on moto, in order (a state in a loop repeats)."""
     recorded = json.loads((CORPUS / "cases" / case / "expected.moto.json").read_text())
     outcome = recorded["input"]
     if outcome.get("status") != "SUCCEEDED":
         raise RuntimeError(f"{case}: the happy path does not succeed on moto: {outcome}")
-    order: list[str] = []
-    for state in outcome["task_states"]:
-        if state not in order:
-            order.append(state)
-    return order
+    return outcome["task_states"]
 
 
 def generate(selected_machines: dict[str, Path], recorded_order: bool = False) -> list[str]:
-    """Writes every machine case; returns their names. The happy path's Task order comes from
+    """Writes every machine case; returns their names. The happy path's Task calls come from
     recording the `ok` case on moto, or with `recorded_order` from its committed scenario.json
     (what --check compares against, without moto)."""
     written = []
@@ -191,7 +213,8 @@ def generate(selected_machines: dict[str, Path], recorded_order: bool = False) -
         definition["States"] = rewrite_states(source["States"])
         tasks = task_states(source["States"])
         execution_input = spec.get("input", DEFAULT_INPUT)
-        script = answers(spec, tasks)
+        returns = returns_of(spec, tasks)
+        script = script_of(returns)
         prefix = f"machine-{machine}"
         ok = f"{prefix}-ok"
         if recorded_order:
@@ -204,28 +227,41 @@ def generate(selected_machines: dict[str, Path], recorded_order: bool = False) -
             if run_moto.main([ok], check=False) != 0:
                 raise RuntimeError(f"{ok}: moto could not record the happy path")
             forward = happy_path(ok)
-        scenario = {"expect": {"status": "SUCCEEDED"}, "forward": forward}
-        write_case(ok, definition, execution_input, script, scenario)
+        write_case(ok, definition, execution_input, script, {"expect": {"status": "SUCCEEDED"}, "forward": forward})
         written.append(ok)
         compensated = spec.get("compensated_error", "Saga.Compensated")
+        compensations = spec.get("compensations", {})
+        scenarios = []
         for step, state in enumerate(forward, start=1):
+            call = forward[: step - 1].count(state) + 1
             faults = [("fault", FAULT)]
-            if step == 1:
+            # Throttling on every attempt exhausts Retry before the Catch: recorded where moto
+            # waits at most 20 s for it (its retry intervals are real time).
+            if step == 1 and retry_seconds(tasks[state], THROTTLED["Error"]) <= 20:
                 faults.append(("throttled", THROTTLED))
             for label, thrown in faults:
-                faulted = dict(script)
-                faulted[state] = [{"Throw": thrown}]
-                error = spec.get("fault_errors", {}).get(state, compensated)
-                scenario = {
-                    "fault": state,
-                    "forward": forward,
-                    "expect": {"status": "FAILED", "error": error},
-                }
-                if state in spec.get("compensations", {}):
-                    scenario["compensations"] = spec["compensations"][state]
-                name = f"{prefix}-{label}-{step}-{slug(state)}"
-                write_case(name, definition, execution_input, faulted, scenario)
-                written.append(name)
+                scenarios.append((
+                    f"{label}-{step}-{slug(state)}",
+                    {state: dict(thrown, call=call)},
+                    {},
+                    {"status": "FAILED", "error": spec.get("fault_errors", {}).get(state, compensated)},
+                    compensations.get(state, compensations.get("*")),
+                ))
+        for label, extra in spec.get("scenarios", {}).items():
+            scenarios.append((label, extra["throws"], extra.get("returns", {}), extra["expect"], extra.get("compensations")))
+        for label, throws, overrides, expect, expected_compensations in scenarios:
+            fault, thrown = next(iter(throws.items()))
+            scenario = {
+                "fault": fault,
+                "fault_call": thrown.get("call", 1),
+                "forward": forward,
+                "expect": expect,
+            }
+            if expected_compensations is not None:
+                scenario["compensations"] = expected_compensations
+            name = f"{prefix}-{label}"
+            write_case(name, definition, execution_input, script_of(returns_of(spec, tasks, overrides), throws), scenario)
+            written.append(name)
     return written
 
 

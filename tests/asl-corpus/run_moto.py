@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -33,6 +34,7 @@ CASES = CORPUS / "cases"
 REPO = CORPUS.parent.parent
 ROLE = "arn:aws:iam::123456789012:role/asl-corpus"
 EXECUTION_DEADLINE_SECONDS = 60
+PARALLEL_CASES = 8
 POLL_SECONDS = 0.2
 # The engine runs executions; Lambda answers without Docker by echoing the request (README).
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -196,6 +198,25 @@ def run_case(sfn, case: Path) -> dict:
     return outcomes
 
 
+def client(port: int):
+    return boto3.session.Session().client(
+        "stepfunctions",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="corpus",
+        aws_secret_access_key="corpus",
+    )
+
+
+def record(port: int, case: Path) -> dict:
+    """One case's outcomes, or the recorder's own failure (one broken case must not hide
+    others)."""
+    try:
+        return run_case(client(port), case)
+    except Exception as crash:  # noqa: BLE001
+        return {"runner": {"status": "RUNNER_ERROR", "error": type(crash).__name__, "cause": str(crash)}}
+
+
 def main(selected: list[str], check: bool) -> int:
     cases = [
         c for c in sorted(CASES.iterdir()) if c.is_dir() and (not selected or c.name in selected)
@@ -205,20 +226,11 @@ def main(selected: list[str], check: bool) -> int:
     port = free_port()
     server = start_moto(port)
     try:
-        sfn = boto3.client(
-            "stepfunctions",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="corpus",
-            aws_secret_access_key="corpus",
-        )
-        for case in cases:
-            try:
-                outcomes = run_case(sfn, case)
-            except Exception as crash:  # noqa: BLE001 -- one broken case must not hide others
-                kind = type(crash).__name__
-                crashed = {"status": "RUNNER_ERROR", "error": kind, "cause": str(crash)}
-                outcomes = {"runner": crashed}
+        # Cases run side by side (each case's executions one after the other): moto's engine
+        # runs executions on their own threads, and the recorder mostly waits.
+        with ThreadPoolExecutor(max_workers=PARALLEL_CASES) as pool:
+            results = list(pool.map(lambda case: (case, record(port, case)), cases))
+        for case, outcomes in results:
             if any(o.get("status", "").startswith("RUNNER_") for o in outcomes.values()):
                 broken.append(case.name)
             recorded = json.dumps(outcomes, indent=2, sort_keys=True) + "\n"

@@ -200,31 +200,39 @@ fn scenario_problems(scenario: &Value, outcome: &Value) -> Vec<String> {
             }
         }
         Some(fault) => {
-            let step = forward.iter().position(|name| *name == fault).unwrap_or(0);
-            let first = ran.iter().position(|name| *name == fault);
-            let last = ran.iter().rposition(|name| *name == fault);
-            match (first, last) {
-                (Some(first), Some(last)) => {
-                    if ran[..first] != forward[..step] {
-                        problems.push(format!(
-                            "before the fault at {fault} ran {:?}, not {:?}",
-                            &ran[..first],
-                            &forward[..step]
-                        ));
-                    }
-                    if let Some(expected) = scenario.get("compensations").and_then(Value::as_array)
-                    {
-                        let expected: Vec<&str> =
-                            expected.iter().filter_map(Value::as_str).collect();
-                        if ran[last + 1..] != expected[..] {
-                            problems.push(format!(
-                                "after the fault at {fault} ran {:?}, not the compensations {expected:?}",
-                                &ran[last + 1..]
-                            ));
-                        }
-                    }
+            // The faulted call is the `fault_call`-th call of that state on the happy path.
+            let call = scenario["fault_call"].as_u64().unwrap_or(1) as usize;
+            let nth = |names: &[&str]| {
+                names
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, name)| **name == fault)
+                    .nth(call - 1)
+                    .map(|(at, _)| at)
+            };
+            let (Some(at), Some(ran_at), Some(last)) = (
+                nth(&forward),
+                nth(&ran),
+                ran.iter().rposition(|name| *name == fault),
+            ) else {
+                problems.push(format!("call {call} of {fault} never ran: {ran:?}"));
+                return problems;
+            };
+            if ran_at != at || ran[..at] != forward[..at] {
+                problems.push(format!(
+                    "before call {call} of {fault} ran {:?}, not {:?}",
+                    &ran[..ran_at],
+                    &forward[..at]
+                ));
+            }
+            if let Some(expected) = scenario.get("compensations").and_then(Value::as_array) {
+                let expected: Vec<&str> = expected.iter().filter_map(Value::as_str).collect();
+                if ran[last + 1..] != expected[..] {
+                    problems.push(format!(
+                        "after the fault at {fault} ran {:?}, not the compensations {expected:?}",
+                        &ran[last + 1..]
+                    ));
                 }
-                _ => problems.push(format!("the faulted state {fault} never ran: {ran:?}")),
             }
         }
     }
