@@ -13,9 +13,11 @@
 //! - known moto deviations from AWS are listed in `tests/asl-corpus/deviations.json`, keyed by
 //!   `case/input`, each with its reason and the AWS-correct outcome (`aws`) our runner is held
 //!   to instead. An entry whose execution now matches moto (stale) fails the test, as does an
-//!   entry naming no execution, so the list only shrinks. `refused_by_design` entries name
-//!   definitions our runner refuses at load on purpose (JSONPath beyond reference paths); they
-//!   go stale when it loads them.
+//!   entry naming no execution, so the list only shrinks. A `refused_by_design` entry (none
+//!   today) names a definition our runner refuses at load on purpose; it goes stale when the
+//!   runner loads it.
+//! - machine cases (`machine-*`, written by `tests/asl-corpus/machines.py`): the same Task
+//!   calls in the same order as moto's, and their `scenario.json` holds on both engines.
 //!
 //! Tasks are stubbed as the recorder stubs them on moto: a plain `lambda:invoke` is moto's
 //! echo Lambda; a `lambda:invoke.waitForTaskToken` Task answers from the case's `tasks.json`.
@@ -355,15 +357,7 @@ async fn every_corpus_case_matches_moto_or_the_aws_outcome_of_a_known_deviation(
             path if path.exists() => read_json(&path),
             _ => json!({}),
         };
-        let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| {
-                let name = path.file_name().unwrap().to_string_lossy();
-                name.starts_with("input") && name.ends_with(".json")
-            })
-            .collect();
-        inputs.sort();
+        let inputs = inputs_of(dir);
         assert!(!inputs.is_empty(), "{case}: no input*.json");
         for input_path in inputs {
             let input_name = input_path
@@ -401,50 +395,11 @@ async fn every_corpus_case_matches_moto_or_the_aws_outcome_of_a_known_deviation(
                     }
                 }
             }
-            let entry = deviations.get(&label);
-            if entry.is_some() {
+            let deviation = deviations.get(&label);
+            if deviation.is_some() {
                 used.insert(label.clone());
             }
-            let reason = entry
-                .and_then(|entry| entry.get("reason"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let by_design = entry.and_then(|entry| entry.get("refused_by_design"));
-            match (entry, by_design) {
-                (None, _) => match difference(&ours, moto) {
-                    None => report.matched.push(label),
-                    Some(why) => report
-                        .failures
-                        .push(format!("{label}: differs from moto: {why}")),
-                },
-                (Some(_), Some(Value::Bool(true))) => {
-                    if ours["status"] == "REFUSED" {
-                        report
-                            .deviations
-                            .push(format!("{label}: refused by design: {reason}"));
-                    } else {
-                        report.failures.push(format!(
-                            "{label}: stale deviation: our runner now loads the definition; compare it with moto instead"
-                        ));
-                    }
-                }
-                (Some(entry), _) => {
-                    let aws = entry
-                        .get("aws")
-                        .unwrap_or_else(|| panic!("{label}: a deviation needs \"aws\""));
-                    if difference(&ours, moto).is_none() {
-                        report.failures.push(format!(
-                            "{label}: stale deviation: our runner now matches moto; remove it from deviations.json"
-                        ));
-                    } else if let Some(why) = difference(&ours, aws) {
-                        report.failures.push(format!(
-                            "{label}: differs from the AWS outcome of its deviation: {why}"
-                        ));
-                    } else {
-                        report.deviations.push(format!("{label}: {reason}"));
-                    }
-                }
-            }
+            judge(&label, &ours, moto, deviation, &mut report);
         }
     }
     for label in deviations.keys() {
@@ -464,11 +419,73 @@ async fn every_corpus_case_matches_moto_or_the_aws_outcome_of_a_known_deviation(
     }
     assert!(
         report.failures.is_empty(),
-        "{} of {} executions disagree:\n{}",
+        "{} problems in the corpus ({} executions matched, {} known deviations):\n{}",
         report.failures.len(),
-        report.matched.len() + report.deviations.len() + report.failures.len(),
+        report.matched.len(),
+        report.deviations.len(),
         report.failures.join("\n")
     );
+}
+
+/// Compares one execution of ours with moto's recording, or, for a known deviation, with the
+/// AWS outcome written next to it (and flags the entry stale once moto is matched).
+fn judge(label: &str, ours: &Value, moto: &Value, deviation: Option<&Value>, report: &mut Report) {
+    let Some(entry) = deviation else {
+        match difference(ours, moto) {
+            None => report.matched.push(label.to_string()),
+            Some(why) => report
+                .failures
+                .push(format!("{label}: differs from moto: {why}")),
+        }
+        return;
+    };
+    let reason = entry
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if entry.get("refused_by_design") == Some(&json!(true)) {
+        if ours["status"] == "REFUSED" {
+            report
+                .deviations
+                .push(format!("{label}: refused by design: {reason}"));
+        } else {
+            report.failures.push(format!(
+                "{label}: stale deviation: our runner now loads the definition; compare it with moto instead"
+            ));
+        }
+        return;
+    }
+    let Some(aws) = entry.get("aws") else {
+        report.failures.push(format!(
+            "{label}: a deviation needs its AWS outcome (\"aws\")"
+        ));
+        return;
+    };
+    if difference(ours, moto).is_none() {
+        report.failures.push(format!(
+            "{label}: stale deviation: our runner now matches moto; remove it from deviations.json"
+        ));
+    } else if let Some(why) = difference(ours, aws) {
+        report.failures.push(format!(
+            "{label}: differs from the AWS outcome of its deviation: {why}"
+        ));
+    } else {
+        report.deviations.push(format!("{label}: {reason}"));
+    }
+}
+
+/// A case's inputs (`input.json`, `input-<label>.json`), sorted.
+fn inputs_of(dir: &Path) -> Vec<PathBuf> {
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("input") && name.ends_with(".json")
+        })
+        .collect();
+    inputs.sort();
+    inputs
 }
 
 #[test]
