@@ -147,9 +147,10 @@ const TENANT_TOKEN_NAME: &str = "tenants/ten_example/airtable-token";
 
 /// The functions that call Airtable with a tenant's token, and so may read it: the gateway,
 /// chat and MCP; api-workflows (a table's schema when a workflow is saved, and the record
-/// trigger's webhook), worker-runs (Airtable steps), worker-events (webhook payloads) and the
-/// scheduler (webhook refreshes).
-const TENANT_TOKEN_READERS: [&str; 7] = [
+/// trigger's webhook), worker-runs (Airtable steps), worker-events (webhook payloads), the
+/// scheduler (webhook refreshes), api-sagas (the schemas of a saga's bases, checked at start)
+/// and saga-step (every saga's Airtable work).
+const TENANT_TOKEN_READERS: [&str; 9] = [
     "api-records",
     "api-chat",
     "api-mcp",
@@ -157,6 +158,8 @@ const TENANT_TOKEN_READERS: [&str; 7] = [
     "worker-runs",
     "worker-events",
     "scheduler",
+    "api-sagas",
+    "saga-step",
 ];
 
 /// Resolves the intrinsics a policy resource may use into one concrete string (which may hold
@@ -558,6 +561,145 @@ fn secrets_manager_access_is_least_privilege() {
     }
 }
 
+// ---------------------------------------------------------------- least privilege on sagas
+
+/// (logical id, machine name: its ASL file's name without `.asl.json`) of every state machine.
+fn state_machines(template: &Value) -> Vec<(String, String)> {
+    resources(template)
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::StateMachine"))
+        .map(|(id, machine)| {
+            let uri = machine["Properties"]["DefinitionUri"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: no DefinitionUri"));
+            let name = uri
+                .rsplit('/')
+                .next()
+                .and_then(|file| file.strip_suffix(".asl.json"))
+                .unwrap_or_else(|| panic!("{id}: {uri} is not a .asl.json file"));
+            (id, name.to_string())
+        })
+        .collect()
+}
+
+/// The machines may invoke saga-step and nothing else: each has exactly one policy, SAM's
+/// `LambdaInvokePolicy` on the saga-step function, and no role of its own.
+#[test]
+fn state_machines_may_invoke_only_saga_step() {
+    let template = template();
+    let machines = state_machines(&template);
+    assert!(
+        !machines.is_empty(),
+        "the template declares no state machine"
+    );
+    for (id, _) in &machines {
+        let properties = &template["Resources"][id.as_str()]["Properties"];
+        assert!(properties["Role"].is_null(), "{id}: no shared Role");
+        let policies = properties["Policies"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{id}: Policies"));
+        assert_eq!(policies.len(), 1, "{id}: one policy, to invoke saga-step");
+        let function = policies[0]["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| {
+                panic!("{id}: LambdaInvokePolicy with FunctionName: Ref <function>")
+            });
+        assert_eq!(
+            template["Resources"][function]["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some("saga-step"),
+            "{id} may invoke {function}, which is not saga-step"
+        );
+    }
+}
+
+/// Only the functions given the machines' ARNs (`STATE_MACHINE_ARNS`, a JSON object that names
+/// every machine by its file name) may use Step Functions, and only on those machines and their
+/// executions.
+#[test]
+fn only_the_saga_api_drives_the_saga_machines() {
+    let template = template();
+    let resolver = Resolver {
+        template: &template,
+    };
+    let machines = state_machines(&template);
+    let mut starters = BTreeSet::new();
+    for (name, function) in resources(&template)
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+    {
+        let variable = &function["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARNS"];
+        if variable.is_null() {
+            continue;
+        }
+        let text = resolver
+            .resolve(variable)
+            .unwrap_or_else(|| panic!("{name}: STATE_MACHINE_ARNS does not resolve"));
+        let arns: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("{name}: STATE_MACHINE_ARNS is not JSON: {err}"));
+        let expected: serde_json::Map<String, serde_json::Value> = machines
+            .iter()
+            .map(|(id, machine)| (machine.clone(), format!("ref:{id}").into()))
+            .collect();
+        assert_eq!(
+            arns,
+            serde_json::Value::Object(expected),
+            "{name}: STATE_MACHINE_ARNS maps each machine's name to its Ref (its ARN)"
+        );
+        starters.insert(name);
+    }
+    assert!(!starters.is_empty(), "no function starts the saga machines");
+    let machine_arns: Vec<String> = machines.iter().map(|(id, _)| format!("ref:{id}")).collect();
+    let execution_arns: Vec<String> = machines
+        .iter()
+        .map(|(id, _)| {
+            format!("arn:{PARTITION}:states:{REGION}:{ACCOUNT}:execution:getatt:{id}.Name:*")
+        })
+        .collect();
+    for (name, binary, grants) in functions_with_grants(&template) {
+        for grant in &grants {
+            if !grant
+                .actions
+                .iter()
+                .any(|action| action.to_lowercase().starts_with("states:") || action == "*")
+            {
+                continue;
+            }
+            assert!(
+                starters.contains(&name),
+                "{name} ({binary}) {}: only a function given STATE_MACHINE_ARNS may use Step \
+                 Functions",
+                grant.sid
+            );
+            for action in &grant.actions {
+                let allowed: &[String] = match action.as_str() {
+                    "states:StartExecution" => &machine_arns,
+                    "states:DescribeExecution" | "states:StopExecution" => &execution_arns,
+                    other => panic!("{name} {}: {other} is more than sagas need", grant.sid),
+                };
+                for resource in &grant.resources {
+                    let resource = resource.as_deref().unwrap_or_else(|| {
+                        panic!("{name} {}: a resource that does not resolve", grant.sid)
+                    });
+                    assert!(
+                        allowed.iter().any(|arn| arn == resource),
+                        "{name} {}: {action} on {resource}, not on a saga machine",
+                        grant.sid
+                    );
+                }
+            }
+        }
+        if starters.contains(&name) {
+            let can = |action: &str, arn: &str| grants.iter().any(|g| g.surely_allows(action, arn));
+            for (id, _) in &machines {
+                assert!(
+                    can("states:StartExecution", &format!("ref:{id}")),
+                    "{name} must start {id}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_wildcard_matcher_follows_iam() {
     assert!(glob_matches(
@@ -799,6 +941,19 @@ fn sample_trigger_events_parse() {
             "task" => {
                 let input: serde_json::Value = serde_json::from_str(&text).expect("JSON");
                 assert!(input.is_object(), "{stem}: a task input is a JSON object");
+                // The saga machines' Payload, as saga-step reads it: an action it knows, with
+                // the chunk index the action needs.
+                if stem.starts_with("task-saga-step") {
+                    let task: sagas::steps::TaskInput = serde_json::from_value(input)
+                        .unwrap_or_else(|e| panic!("{stem}: not a saga-step input: {e}"));
+                    let action = sagas::steps::Action::parse(&task.action)
+                        .unwrap_or_else(|| panic!("{stem}: unknown action {:?}", task.action));
+                    assert!(
+                        task.index.is_some() || !action.takes_index(),
+                        "{stem}: {} needs an index",
+                        task.action
+                    );
+                }
             }
             _ => continue,
         }

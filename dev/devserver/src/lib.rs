@@ -2,6 +2,11 @@
 //! adapters by default (`BACKEND=aws` switches to the AWS adapters), with the Airtable sandbox
 //! started in-process as its Airtable unless `AIRTABLE_API_URL` points elsewhere. It is what a new
 //! user runs first: no AWS account, no Docker, no Python.
+//!
+//! The saga state machines run in-process on the local state-machine runner (the same ASL
+//! files Step Functions runs), their executions stored in the embedded database after every
+//! state: executions survive a restart, since start-up resumes every execution left running
+//! from its last saved state (a Task that was in flight runs again; saga steps are idempotent).
 
 pub mod crash_drill;
 mod workers;
@@ -11,10 +16,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use airtable_sandbox::{Sandbox, SandboxHandle};
+use backend::MachineDefinitions;
 use basics::config::Port;
 use basics::{Clock, ConfigError, Env, SystemClock};
-use platform::{BackendKind, Settings};
+use platform::{BackendKind, Platform, Settings};
 use tokio::net::TcpListener;
+use triggers::TaskHandler;
 
 use workers::RunningWorkers;
 pub use workers::{Workers, WorkersFactory};
@@ -87,6 +94,9 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The platform the routers and workers share (its ports, for tests to look into).
     pub platform: Arc<platform::Platform>,
+    /// The local state-machine runner behind `platform.state_machines` (embedded backend
+    /// only), for tests to read an execution's history.
+    pub local_state_machines: Option<Arc<backend::LocalStateMachines>>,
     workers: RunningWorkers,
 }
 
@@ -128,6 +138,51 @@ pub struct StartOptions {
     pub clock: Option<Arc<dyn Clock>>,
     /// Builds the in-process workers; [`Workers::standard`] when `None`.
     pub workers: Option<WorkersFactory>,
+    /// The state machines the local runner runs; [`machine_definitions`] when `None`.
+    pub machines: Option<MachineDefinitions>,
+    /// Task functions registered with the local runner beside the standard ones (by function
+    /// name), before the executions a previous run left running are resumed.
+    pub task_functions: Vec<(String, Arc<dyn TaskHandler>)>,
+}
+
+/// The saga state machines the dev server runs, from the same ASL files Step Functions runs,
+/// their Tasks on the in-process saga-step.
+pub fn machine_definitions() -> MachineDefinitions {
+    MachineDefinitions::new(sagas::machines::MACHINES)
+        .with_task_function(sagas::machines::SAGA_STEP_SUBSTITUTION, "saga-step")
+}
+
+/// The platform's task functions by function name, each holding the platform weakly (see
+/// [`backend::platform_task`]).
+fn standard_task_functions(platform: &Arc<Platform>) -> Vec<(String, Arc<dyn TaskHandler>)> {
+    vec![(
+        "saga-step".to_string(),
+        backend::platform_task(platform, |p| p.sagas().step_handler()),
+    )]
+}
+
+/// Registers the platform's task functions with the local runner, then carries on every
+/// execution a previous run left running (from its last saved step), so sagas survive a
+/// restart of the dev server.
+async fn start_local_state_machines(
+    built: &backend::BuiltPlatform,
+    extra: Vec<(String, Arc<dyn TaskHandler>)>,
+) -> Result<(), String> {
+    let Some(local) = &built.local_state_machines else {
+        return Ok(());
+    };
+    let standard = standard_task_functions(&built.platform);
+    for (name, handler) in standard.into_iter().chain(extra) {
+        local.register_task_function(&name, handler);
+    }
+    let resumed = local
+        .resume_running()
+        .await
+        .map_err(|e| format!("cannot resume the state-machine executions: {e}"))?;
+    if resumed > 0 {
+        tracing::info!(resumed, "resumed state-machine executions left running");
+    }
+    Ok(())
 }
 
 /// Builds the platform and serves it until `shutdown` completes. Binds before returning, so the
@@ -166,7 +221,9 @@ pub async fn start_with(
         automations.public_url = Some(format!("http://{}", reachable(address)));
     }
     let clock = options.clock.unwrap_or_else(|| Arc::new(SystemClock));
-    let platform = backend::build_platform(&backend, clock).await?;
+    let machines = options.machines.unwrap_or_else(machine_definitions);
+    let built = backend::build_platform(&backend, clock, &machines).await?;
+    let platform = Arc::clone(&built.platform);
     platform.use_outbound_http(Arc::new(
         config
             .outbound_allow
@@ -180,6 +237,7 @@ pub async fn start_with(
     if let Some(marker) = &config.pause_after_effect {
         platform.use_step_observer(Arc::new(crash_drill::PauseAfterEffect::new(marker.clone())));
     }
+    start_local_state_machines(&built, options.task_functions).await?;
     let router = http_api::platform_router(http_api::AppState::new(Arc::clone(&platform)));
     let stopped = workers::fan_out(shutdown);
     let mut workers = match options.workers {
@@ -205,6 +263,7 @@ pub async fn start_with(
         sandbox,
         task,
         platform,
+        local_state_machines: built.local_state_machines,
         workers,
     })
 }

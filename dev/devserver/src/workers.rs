@@ -1,8 +1,8 @@
 //! The dev server's in-process workers: a consumer loop per queue over the queue port (SQS's
 //! visibility timeout, receive count and redrive, as the embedded queue implements them) and a
 //! scheduler ticking each minute of the clock port, running the same handlers the deployed
-//! queue and schedule functions run. The local state-machine runner joins them here when the
-//! saga functions arrive.
+//! queue and schedule functions run. State machines' tasks are not workers: the local
+//! state-machine runner calls them (registered at start-up in `lib.rs`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -59,6 +59,9 @@ impl Workers {
                 ("scheduler", EventSource::Schedule(_)) => {
                     workers.jobs.push(platform.automations().scheduler_job());
                 }
+                // Run by the local state-machine runner, which the dev server gives saga-step
+                // at start-up (see `standard_task_functions`).
+                ("saga-step", EventSource::StateMachine(_)) => {}
                 (function, source) => {
                     tracing::warn!(function, %source, "no in-process handler for this event source");
                 }

@@ -20,6 +20,7 @@
 //! ```
 
 mod app;
+mod base_contents;
 mod builder;
 mod fixtures;
 mod logs;
@@ -29,6 +30,7 @@ mod reply;
 
 pub use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN};
 pub use app::TestApp;
+pub use base_contents::{BaseContents, base_contents};
 pub use builder::TestAppBuilder;
 pub use fixtures::{GATEWAY_SCOPES, OWNER_NAME, Owner, PASSWORD};
 pub use moto::moto_endpoint;

@@ -148,6 +148,12 @@ impl Automations {
         }
     }
 
+    /// Where Airtable reaches the platform (`PUBLIC_URL`), if it is set: record-change webhooks
+    /// need it.
+    pub fn public_url(&self) -> Option<&str> {
+        self.public_url.as_deref()
+    }
+
     pub fn workflows(&self) -> &Workflows {
         &self.workflows
     }

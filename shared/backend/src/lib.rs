@@ -6,26 +6,44 @@
 mod aws;
 #[cfg(feature = "embedded")]
 mod embedded;
+mod machines;
 
 use std::sync::Arc;
 
 use basics::Clock;
 use platform::{BackendKind, Platform, Ports, Settings};
 
-pub use aws::aws_platform;
+#[cfg(feature = "embedded")]
+pub use ::embedded::LocalStateMachines;
+pub use aws::{PROVISIONED_FUNCTION_ARN_PREFIX, aws_platform};
 #[cfg(feature = "embedded")]
 pub use embedded::{DATABASE_FILE, SECRETS_FILE, embedded_platform};
+pub use machines::{MachineDefinitions, PlatformTask, platform_task};
 
-/// Builds the platform on whichever backend the settings name. Every port and service reads
-/// `clock` (the system clock, or a controllable one in tests).
+/// What [`build_platform`] made.
+pub struct BuiltPlatform {
+    pub platform: Arc<Platform>,
+    /// On the embedded backend, the local runner behind `platform.state_machines`: the caller
+    /// registers its task functions, then resumes the executions a previous run left running.
+    #[cfg(feature = "embedded")]
+    pub local_state_machines: Option<Arc<LocalStateMachines>>,
+}
+
+/// Builds the platform on whichever backend the settings name, running `machines`. Every port
+/// and service reads `clock` (the system clock, or a controllable one in tests).
 pub async fn build_platform(
     settings: &Settings,
     clock: Arc<dyn Clock>,
-) -> Result<Arc<Platform>, String> {
+    machines: &MachineDefinitions,
+) -> Result<BuiltPlatform, String> {
     match settings.kind {
-        BackendKind::Aws => aws_platform(settings, clock).await,
+        BackendKind::Aws => Ok(BuiltPlatform {
+            platform: aws_platform(settings, clock, machines).await?,
+            #[cfg(feature = "embedded")]
+            local_state_machines: None,
+        }),
         #[cfg(feature = "embedded")]
-        BackendKind::Embedded => embedded_platform(settings, clock),
+        BackendKind::Embedded => embedded_platform(settings, clock, machines),
         #[cfg(not(feature = "embedded"))]
         BackendKind::Embedded => Err(
             "BACKEND=embedded: this binary is built without the embedded backend (SQLite); use BACKEND=aws"

@@ -1,4 +1,5 @@
-//! One SQLite file shared by the embedded table store and queue.
+//! One SQLite file shared by the embedded table store, the queue and the local state-machine
+//! runner's executions (`sfn_executions`, `sfn_history`: see `local_state_machines::store`).
 //!
 //! # Design note: why `items` is a rowid table
 //!
@@ -88,6 +89,27 @@ CREATE TABLE IF NOT EXISTS queue_dedup (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (queue, dedup_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sfn_executions (
+    execution_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    input TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    cause TEXT,
+    stopped_at TEXT,
+    snapshot TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sfn_executions_running ON sfn_executions (started_at)
+    WHERE status = 'RUNNING';
+CREATE TABLE IF NOT EXISTS sfn_history (
+    execution_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (execution_id, event_id)
+) WITHOUT ROWID;
 ";
 
 /// Files made before `items` became a rowid table hold it as `WITHOUT ROWID`: this moves their
@@ -149,9 +171,8 @@ impl Database {
     /// suits the embedded store's role (one process on a laptop); in AWS the store is DynamoDB.
     pub(crate) async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        T: Send + 'static,
-        E: Send + 'static + From<DbFailure>,
-        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+        E: From<DbFailure>,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send,
     {
         let mut guard = self.connection.lock().unwrap_or_else(|p| p.into_inner());
         work(&mut guard)

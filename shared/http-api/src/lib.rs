@@ -36,6 +36,7 @@ pub fn all_functions() -> Vec<FunctionRoutes> {
         functions::health::routes(),
         functions::workflows::routes(),
         functions::hooks::routes(),
+        functions::sagas::routes(),
     ]
 }
 

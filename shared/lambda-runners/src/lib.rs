@@ -23,7 +23,10 @@ pub type Error = lambda_http::Error;
 async fn init(function: &str) -> Result<Arc<Platform>, Error> {
     basics::telemetry::init();
     let settings = exit_on_error(Settings::from_env(&Env::process(), BackendKind::Aws));
-    match backend::aws_platform(&settings, Arc::new(SystemClock)).await {
+    // The template deploys the state machines and names them in STATE_MACHINE_ARNS: a
+    // function has none of its own to provision.
+    let machines = backend::MachineDefinitions::none();
+    match backend::aws_platform(&settings, Arc::new(SystemClock), &machines).await {
         Ok(platform) => {
             tracing::info!(function, "initialised");
             Ok(platform)

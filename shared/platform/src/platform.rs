@@ -13,7 +13,8 @@ use metering::{LimitSubject, RequestRateLimit, UsageCounters};
 use outbound_http::{
     GuardedClient, OutboundError, OutboundHttp, OutboundRequest, OutboundResponse,
 };
-use ports::{Queue, Secrets, TableStore};
+use ports::{Queue, Secrets, StateMachines, TableStore};
+use sagas::{SagaDeps, Sagas};
 use tools::Registry;
 
 use crate::settings::PlatformSettings;
@@ -27,6 +28,8 @@ pub struct Ports {
     pub store: Arc<dyn TableStore>,
     pub queue: Arc<dyn Queue>,
     pub secrets: Arc<dyn Secrets>,
+    /// The saga state machines: Step Functions, or the local runner of the same ASL files.
+    pub state_machines: Arc<dyn StateMachines>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
 }
@@ -38,6 +41,7 @@ pub struct Platform {
     pub store: Arc<dyn TableStore>,
     pub queue: Arc<dyn Queue>,
     pub secrets: Arc<dyn Secrets>,
+    pub state_machines: Arc<dyn StateMachines>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
     /// Airtable's API origin: `https://api.airtable.com`, or the local sandbox.
@@ -49,6 +53,7 @@ pub struct Platform {
     airtable_clients: OnceLock<Arc<ClientPool>>,
     tools: OnceLock<Arc<Registry>>,
     automations: OnceLock<Arc<Automations>>,
+    sagas: OnceLock<Arc<Sagas>>,
     outbound_http: OnceLock<Arc<dyn OutboundHttp>>,
     step_observer: OnceLock<Arc<dyn StepObserver>>,
 }
@@ -59,6 +64,7 @@ impl Platform {
             store: ports.store,
             queue: ports.queue,
             secrets: ports.secrets,
+            state_machines: ports.state_machines,
             clock: ports.clock,
             ids: ports.ids,
             airtable_api_url,
@@ -68,6 +74,7 @@ impl Platform {
             airtable_clients: OnceLock::new(),
             tools: OnceLock::new(),
             automations: OnceLock::new(),
+            sagas: OnceLock::new(),
             outbound_http: OnceLock::new(),
             step_observer: OnceLock::new(),
         }
@@ -90,6 +97,23 @@ impl Platform {
                 outbound: Arc::clone(self.outbound_http()),
                 observer: self.step_observer.get().cloned(),
                 settings: self.settings.automations.clone(),
+            }))
+        })
+    }
+
+    /// Sagas (transaction, table-sync, connect-base) and the saga-step task handler, built on
+    /// first use over the state-machine port: the HTTP API starts and follows executions, the
+    /// saga-step function runs their steps.
+    pub fn sagas(&self) -> &Arc<Sagas> {
+        self.sagas.get_or_init(|| {
+            Arc::new(Sagas::new(SagaDeps {
+                store: Arc::clone(&self.store),
+                machines: Arc::clone(&self.state_machines),
+                clock: Arc::clone(&self.clock),
+                ids: Arc::clone(&self.ids),
+                gateway: self.gateway(),
+                usage: self.usage(),
+                automations: Arc::clone(self.automations()),
             }))
         })
     }

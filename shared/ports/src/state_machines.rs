@@ -1,6 +1,7 @@
 //! The state-machine port: start, describe and stop executions of the saga state machines.
 //! Production uses Step Functions; the local runner of the same ASL files plugs in here too.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -94,6 +95,32 @@ pub fn validate_execution_name(name: &str) -> Result<(), StateMachineError> {
     }
 }
 
+/// Replaces every `${Name}` in `text` by `substitutions[Name]`, as CloudFormation does with a
+/// state machine's `DefinitionSubstitutions`. A placeholder with no value is an error: the
+/// machine would otherwise run with a literal `${...}` where an ARN belongs.
+pub fn substitute_definition(
+    text: &str,
+    substitutions: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("an unterminated ${ placeholder".to_string());
+        };
+        let name = &after[..end];
+        let value = substitutions
+            .get(name)
+            .ok_or_else(|| format!("no substitution for ${{{name}}}"))?;
+        out.push_str(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// The state-machine port.
 #[async_trait]
 pub trait StateMachines: Send + Sync + fmt::Debug {
@@ -116,4 +143,32 @@ pub trait StateMachines: Send + Sync + fmt::Debug {
         error: Option<&str>,
         cause: Option<&str>,
     ) -> Result<(), StateMachineError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_the_rest_kept() {
+        let text = r#"{"a": "${Fn}", "b": "x${Fn}y", "c": "{}"}"#;
+        assert_eq!(
+            substitute_definition(text, &subs(&[("Fn", "arn:1")])).expect("substituted"),
+            r#"{"a": "arn:1", "b": "xarn:1y", "c": "{}"}"#
+        );
+    }
+
+    #[test]
+    fn a_placeholder_without_a_value_is_an_error_naming_it() {
+        let err = substitute_definition(r#"{"a": "${Missing}"}"#, &subs(&[])).expect_err("missing");
+        assert!(err.contains("${Missing}"), "{err}");
+        assert!(substitute_definition(r#"{"a": "${open"}"#, &subs(&[])).is_err());
+    }
 }

@@ -67,9 +67,13 @@ impl AirtableAccess {
         Self { gateway, usage }
     }
 
-    /// Sends one request and gives Airtable's status and JSON body; failures of the way there
-    /// are task errors, Airtable's own answers are the caller's to judge.
-    async fn send(&self, tenant_id: &str, request: Request) -> Result<(u16, Value), TaskError> {
+    /// Sends one request and gives Airtable's status and JSON body, counting the tenant's
+    /// usage; Airtable's own answers are the caller's to judge.
+    async fn send_raw(
+        &self,
+        tenant_id: &str,
+        request: Request,
+    ) -> Result<(u16, Value), GatewayError> {
         let tally = UsageTally::new();
         let answer = self.gateway.handle(tenant_id, request, &tally).await;
         let used = tally.take();
@@ -79,9 +83,14 @@ impl AirtableAccess {
                 tracing::warn!(error = %err, "could not count a saga step's Airtable usage");
             }
         }
-        let answer = answer.map_err(classify)?;
+        let answer = answer?;
         let body = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         Ok((answer.status, body))
+    }
+
+    /// [`Self::send_raw`] with the way there's failures as task errors.
+    async fn send(&self, tenant_id: &str, request: Request) -> Result<(u16, Value), TaskError> {
+        self.send_raw(tenant_id, request).await.map_err(classify)
     }
 
     /// Sends a request and requires a 2xx answer.
@@ -163,15 +172,61 @@ impl AirtableAccess {
     }
 
     /// Sends a write with its idempotency key: a retried task gets the first answer again
-    /// instead of writing twice.
-    pub async fn write(&self, tenant_id: &str, write: Write) -> Result<Value, TaskError> {
-        let key = IdempotencyKey::parse(&write.key).map_err(TaskError::invalid_input)?;
+    /// instead of writing twice. A failure says whether Airtable may have applied the write
+    /// anyway (the request reached it and then broke, its answer was too large to keep, or an
+    /// earlier attempt still holds the key).
+    pub async fn write(&self, tenant_id: &str, write: Write) -> Result<Value, WriteFailure> {
+        let key = IdempotencyKey::parse(&write.key)
+            .map_err(|e| WriteFailure::certain(TaskError::invalid_input(e)))?;
         let mut request = Request::new(write.operation);
         request.query = write.query;
         request.body = write.body;
         request.idempotency_key = Some(key);
-        self.call(tenant_id, request).await
+        match self.send_raw(tenant_id, request).await {
+            Ok((status, body)) if (200..300).contains(&status) => Ok(body),
+            Ok((status, body)) => Err(WriteFailure {
+                maybe_applied: outcome_unknown(&body),
+                error: refusal(status, &body),
+            }),
+            // A key still claimed means an earlier attempt's write is in flight, or its process
+            // died mid-write: until a retry gets its answer, it may have happened.
+            Err(err) => Err(WriteFailure {
+                maybe_applied: matches!(
+                    err,
+                    GatewayError::IdempotentAnswerNotKept | GatewayError::IdempotencyKeyInUse
+                ),
+                error: classify(err),
+            }),
+        }
     }
+}
+
+/// A write that failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteFailure {
+    pub error: TaskError,
+    /// Whether Airtable may nevertheless have applied it.
+    pub maybe_applied: bool,
+}
+
+impl WriteFailure {
+    fn certain(error: TaskError) -> Self {
+        Self {
+            error,
+            maybe_applied: false,
+        }
+    }
+}
+
+impl From<WriteFailure> for TaskError {
+    fn from(failure: WriteFailure) -> Self {
+        failure.error
+    }
+}
+
+/// The gateway's answer to a write that reached Airtable and then failed.
+fn outcome_unknown(body: &Value) -> bool {
+    body["error"]["type"].as_str() == Some("UPSTREAM_OUTCOME_UNKNOWN")
 }
 
 /// `POST` creates, `PATCH` updates and upserts, `DELETE` with `records[]=…`.

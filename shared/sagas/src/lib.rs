@@ -18,6 +18,7 @@
 //! far larger than a state's 256 KB.
 
 pub mod access;
+pub mod connected_bases;
 pub mod error;
 pub mod machines;
 pub mod model;

@@ -19,6 +19,10 @@ pub const MACHINES: &[(&str, &str)] = &[
         "table-sync",
         include_str!("../../../statemachines/table-sync.asl.json"),
     ),
+    (
+        "connect-base",
+        include_str!("../../../statemachines/connect-base.asl.json"),
+    ),
 ];
 
 /// The definition text of a machine, if it is compiled in.
@@ -34,7 +38,7 @@ pub fn substituted(text: &str, saga_step_arn: &str) -> String {
     text.replace(&format!("${{{SAGA_STEP_SUBSTITUTION}}}"), saga_step_arn)
 }
 
-/// Whether a saga type has a machine in this build (connect-base comes later).
+/// Whether a saga type has a machine in this build.
 pub fn has_machine(saga_type: SagaType) -> bool {
     definition(saga_type.as_str()).is_some()
 }
@@ -59,5 +63,6 @@ mod tests {
         }
         assert!(has_machine(SagaType::Transaction));
         assert!(has_machine(SagaType::TableSync));
+        assert!(has_machine(SagaType::ConnectBase));
     }
 }

@@ -48,7 +48,17 @@ pub fn input_schema(saga_type: SagaType) -> Value {
             "type": "object",
             "additionalProperties": false,
             "required": ["base"],
-            "properties": {"base": {"type": "string", "pattern": BaseId::PATTERN}}
+            "properties": {
+                "base": {"type": "string", "pattern": BaseId::PATTERN},
+                "tables": {
+                    "type": "array",
+                    "description": "The tables to watch and snapshot; all of the base's when absent. Airtable allows 10 webhooks per base.",
+                    "minItems": 1,
+                    "maxItems": crate::steps::connect_base::MAX_WEBHOOK_TABLES,
+                    "uniqueItems": true,
+                    "items": table_name()
+                }
+            }
         }),
     }
 }

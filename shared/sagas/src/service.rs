@@ -9,7 +9,7 @@ use basics::digest::sha256_hex;
 use basics::{Clock, IdGenerator};
 use gateway::Gateway;
 use metering::UsageCounters;
-use ports::{Condition, Cursor, StateMachines, Update};
+use ports::{Condition, Cursor, ExecutionStatus, StateMachines, Update};
 use serde_json::{Value, json};
 
 use crate::access::AirtableAccess;
@@ -22,11 +22,13 @@ use crate::model::{
 use crate::plan::chunk_operations;
 use crate::schema;
 use crate::steps::StepHandler;
-use crate::store::{Plan, SagaStore, set_status};
+use crate::store::{Plan, SagaStore, set_status_with_error};
 use crate::validate::{CheckedInput, check_existence, check_shape};
 
 /// The error a saga records when its execution could not be started.
 pub const START_FAILED: &str = "Saga.StartFailed";
+/// The error a saga records when its execution ended before the saga did.
+pub const EXECUTION_STOPPED: &str = "Saga.ExecutionStopped";
 
 /// What the sagas are built from: the platform's ports and services.
 #[derive(Debug, Clone)]
@@ -89,10 +91,11 @@ impl Sagas {
         }
     }
 
-    /// Every saga type with its input schema (`GET /v1/sagas/types`).
+    /// Every saga type this build can run, with its input schema (`GET /v1/sagas/types`).
     pub fn types() -> Vec<SagaTypeInfo> {
         SagaType::ALL
             .into_iter()
+            .filter(|saga_type| machines::has_machine(*saga_type))
             .map(|saga_type| SagaTypeInfo {
                 saga_type,
                 description: schema::description(saga_type).to_string(),
@@ -230,8 +233,7 @@ impl Sagas {
                     .change(
                         tenant_id,
                         &record.id,
-                        set_status(SagaStatus::Failed)
-                            .set("error", serde_json::to_value(&error).unwrap_or_default()),
+                        set_status_with_error(SagaStatus::Failed, &error),
                         None,
                         self.clock.now(),
                     )
@@ -290,8 +292,60 @@ impl Sagas {
     /// A saga with its step history.
     pub async fn get(&self, tenant_id: &str, id: &str) -> Result<SagaDetail, SagaError> {
         let record = self.record(tenant_id, id).await?;
+        let record = self.reconcile(record).await?;
         let steps = self.store.steps(tenant_id, id).await?;
         Ok(record.detail(steps))
+    }
+
+    /// A saga whose execution ended without the saga's own last step (stopped, timed out, a
+    /// `States.Runtime` error) will never move again: it is failed, and needs a person. The
+    /// machines always finish the saga record before their last state, so a live saga with an
+    /// ended execution can only mean that.
+    async fn reconcile(&self, record: SagaRecord) -> Result<SagaRecord, SagaError> {
+        let Some(execution_id) = record.execution_id.as_deref() else {
+            return Ok(record);
+        };
+        if record.status.is_finished() {
+            return Ok(record);
+        }
+        let execution = match self.machines.describe(execution_id).await {
+            Ok(execution) => execution,
+            Err(err) => {
+                tracing::debug!(saga = %record.id, error = %err, "could not describe a saga's execution");
+                return Ok(record);
+            }
+        };
+        let error = match execution.status {
+            ExecutionStatus::Running => return Ok(record),
+            ExecutionStatus::Aborted => {
+                ErrorInfo::new(EXECUTION_STOPPED, "the execution was stopped")
+            }
+            ExecutionStatus::TimedOut => ErrorInfo::new(
+                "States.Timeout",
+                execution
+                    .cause
+                    .unwrap_or_else(|| "the execution timed out".into()),
+            ),
+            ExecutionStatus::Failed | ExecutionStatus::Succeeded => ErrorInfo::new(
+                execution.error.unwrap_or_else(|| EXECUTION_STOPPED.into()),
+                execution.cause.unwrap_or_default(),
+            ),
+        };
+        let changed = self
+            .store
+            .change(
+                &record.tenant_id,
+                &record.id,
+                set_status_with_error(SagaStatus::Failed, &error),
+                Some(Condition::equals("status", record.status.as_str())),
+                self.clock.now(),
+            )
+            .await?;
+        match changed {
+            Some(failed) => Ok(failed),
+            // Its last step got there first.
+            None => self.record(&record.tenant_id, &record.id).await,
+        }
     }
 
     async fn record(&self, tenant_id: &str, id: &str) -> Result<SagaRecord, SagaError> {

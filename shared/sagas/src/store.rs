@@ -10,7 +10,9 @@
 //! - `SAGA#<id>#UNDO`: the chunks to undo, last first;
 //! - `SAGA#<id>#STEP#<kind>#<action>#<k>`: one [`StepRecord`] per action (and compensation),
 //!   the mark that makes a retried task answer without redoing its effect;
-//! - `SAGA#<id>#SEQ`: the counter that orders the step records as they ran.
+//! - `SAGA#<id>#SEQ`: the counter that orders the step records as they ran;
+//! - `SAGA#<id>#CONNECT#...`: connect-base's own parts (the schema snapshot, the record
+//!   snapshot's pages, the connection it replaced), through [`SagaStore::put_extra`].
 //!
 //! Every key starts with the tenant, so no call here can reach another tenant's sagas. The
 //! saga record is changed attribute by attribute ([`Update`]), never replaced, so a cancel and a
@@ -26,7 +28,7 @@ use ports::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::{SagaRecord, SagaStatus, StepEntry, StepKind};
+use crate::model::{ErrorInfo, SagaRecord, SagaStatus, StepEntry, StepKind};
 use crate::plan::{Chunk, Fields};
 
 fn tenant_pk(tenant_id: &str) -> String {
@@ -100,6 +102,12 @@ pub struct Applied {
     /// Records it deleted.
     #[serde(default)]
     pub deleted: Vec<String>,
+    /// The write reached Airtable and its answer was lost: it may or may not have happened.
+    #[serde(default)]
+    pub outcome_unknown: bool,
+    /// The record each of the chunk's operations wrote, in operation order.
+    #[serde(default)]
+    pub records: Vec<String>,
 }
 
 /// The chunks the compensation undoes, last applied first.
@@ -128,6 +136,11 @@ pub struct SagaStore {
 impl SagaStore {
     pub fn new(store: Arc<dyn TableStore>) -> Self {
         Self { store }
+    }
+
+    /// The connection records connect-base writes, on the same store.
+    pub fn connected_bases(&self) -> crate::connected_bases::ConnectedBases {
+        crate::connected_bases::ConnectedBases::new(Arc::clone(&self.store))
     }
 
     fn saga_item(record: &SagaRecord) -> Result<ports::Item, StoreError> {
@@ -247,6 +260,40 @@ impl SagaStore {
                 return Ok((found, cursor));
             }
         }
+    }
+
+    /// A part one saga type keeps of its own (`SAGA#<id>#<part>`), e.g. connect-base's schema
+    /// and record snapshots.
+    pub async fn put_extra<T: Serialize>(
+        &self,
+        tenant: &str,
+        saga: &str,
+        part: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        self.put_part(tenant, saga, part, value).await
+    }
+
+    pub async fn extra<T: serde::de::DeserializeOwned>(
+        &self,
+        tenant: &str,
+        saga: &str,
+        part: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.get_part(tenant, saga, part).await
+    }
+
+    /// Deletes a part; one already gone is fine (compensations run again after a crash).
+    pub async fn delete_extra(
+        &self,
+        tenant: &str,
+        saga: &str,
+        part: &str,
+    ) -> Result<(), StoreError> {
+        self.store
+            .delete(Table::Runs, &part_key(tenant, saga, part), None)
+            .await
+            .map(|_| ())
     }
 
     async fn put_part<T: Serialize>(
@@ -444,4 +491,12 @@ impl SagaStore {
 /// The update that moves a saga to `status`.
 pub fn set_status(status: SagaStatus) -> Update {
     Update::new().set("status", status.as_str())
+}
+
+/// The update that moves a saga to `status` with `error` as its error.
+pub fn set_status_with_error(status: SagaStatus, error: &ErrorInfo) -> Update {
+    set_status(status).set(
+        "error",
+        serde_json::json!({"error": error.error, "cause": error.cause}),
+    )
 }

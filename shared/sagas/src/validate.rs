@@ -13,6 +13,10 @@ use crate::model::SagaType;
 use crate::plan::{RecordOp, TableSyncInput, TransactionInput};
 use crate::schema;
 
+/// The largest input a saga takes: it is kept with the saga (one store item of at most
+/// 400 KB) and shown by `GET /v1/sagas/{id}`.
+pub const MAX_INPUT_BYTES: usize = 256 * 1024;
+
 /// A checked input, typed.
 #[derive(Debug, Clone)]
 pub enum CheckedInput {
@@ -46,6 +50,13 @@ fn typed<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, SagaError> 
 /// The shape checks: the operation limit first (so 1001 operations are that, not a schema
 /// problem), then the schema, then what the schema cannot say.
 pub fn check_shape(saga_type: SagaType, input: &Value) -> Result<CheckedInput, SagaError> {
+    let size = serde_json::to_string(input).map_or(usize::MAX, |text| text.len());
+    if size > MAX_INPUT_BYTES {
+        return Err(SagaError::invalid(
+            "",
+            format!("the input is {size} bytes; a saga's input holds at most {MAX_INPUT_BYTES}"),
+        ));
+    }
     if saga_type == SagaType::Transaction
         && let Some(operations) = input.get("operations").and_then(Value::as_array)
         && operations.len() > MAX_OPERATIONS
@@ -168,7 +179,10 @@ pub async fn check_existence(
             }
         }
         CheckedInput::TableSync(s) => {
-            for (side, path) in [(&s.source, "/source"), (&s.target, "/target")] {
+            for (side, path, name) in [
+                (&s.source, "/source", "source"),
+                (&s.target, "/target", "target"),
+            ] {
                 let Some(schema) = schema_of(&side.base) else {
                     continue;
                 };
@@ -182,14 +196,14 @@ pub async fn check_existence(
                 if table.field(&s.key_field).is_none() {
                     problems.push(Problem::new(
                         "/key_field",
-                        format!("the {path} table has no field {:?}", s.key_field),
+                        format!("the {name} table has no field {:?}", s.key_field),
                     ));
                 }
-                for (i, name) in s.fields.iter().flatten().enumerate() {
-                    if table.field(name).is_none() {
+                for (i, field) in s.fields.iter().flatten().enumerate() {
+                    if table.field(field).is_none() {
                         problems.push(Problem::new(
                             format!("/fields/{i}"),
-                            format!("the {path} table has no field {name:?}"),
+                            format!("the {name} table has no field {field:?}"),
                         ));
                     }
                 }

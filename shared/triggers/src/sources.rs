@@ -53,6 +53,19 @@ pub const EVENT_SOURCES: &[EventSourceBinding] = &[
         function: "scheduler",
         source: EventSource::Schedule("rate(1 minute)"),
     },
+    // Every Task of the three saga machines (`sagas::machines::MACHINES`) is a saga step.
+    EventSourceBinding {
+        function: "saga-step",
+        source: EventSource::StateMachine("transaction"),
+    },
+    EventSourceBinding {
+        function: "saga-step",
+        source: EventSource::StateMachine("table-sync"),
+    },
+    EventSourceBinding {
+        function: "saga-step",
+        source: EventSource::StateMachine("connect-base"),
+    },
 ];
 
 /// Checks a table for what the template could not express: a binding listed twice, a consumer on

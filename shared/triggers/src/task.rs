@@ -254,24 +254,27 @@ mod tests {
 
     const SAGA_STEP: &str = include_str!("../../../events/task-saga-step.json");
 
+    /// The saga-step input (`{"action", "tenant", "saga", "index"?}`), as the machines send it.
     #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
     struct StepInput {
-        saga_id: String,
-        step: String,
+        action: String,
+        saga: String,
+        index: Option<u32>,
     }
 
-    /// Completes known steps; a step named `missing-table` fails as `Platform.NotFound`.
+    /// Completes known actions; an action named `missing-table` fails as `Platform.NotFound`.
     struct SagaStep;
 
     #[async_trait]
     impl TaskHandler for SagaStep {
         async fn run(&self, input: Value) -> Result<Value, TaskError> {
             let input: StepInput = parse_input(input)?;
-            if input.step == "missing-table" {
+            if input.action == "missing-table" {
                 return Err(TaskError::not_found("table Tasks does not exist"));
             }
-            Ok(json!({"sagaId": input.saga_id, "step": input.step, "done": true}))
+            Ok(
+                json!({"saga": input.saga, "action": input.action, "index": input.index, "done": true}),
+            )
         }
     }
 
@@ -291,14 +294,14 @@ mod tests {
             .expect("the step succeeds");
         assert_eq!(
             output,
-            json!({"sagaId": "sag_01JDEMOSAGA", "step": "create-records", "done": true})
+            json!({"saga": "sag_Demo0000000000000001", "action": "apply", "index": 2, "done": true})
         );
     }
 
     #[tokio::test]
     async fn a_failure_reaches_step_functions_with_its_name_as_error_type() {
         let mut input = sample();
-        input["step"] = "missing-table".into();
+        input["action"] = "missing-table".into();
         let err = run_task(&SagaStep, input)
             .await
             .expect_err("the step fails");
@@ -311,7 +314,7 @@ mod tests {
 
     #[tokio::test]
     async fn input_that_does_not_fit_is_invalid_input() {
-        let err = run_task(&SagaStep, json!({"sagaId": 7}))
+        let err = run_task(&SagaStep, json!({"saga": 7}))
             .await
             .expect_err("bad input");
         assert_eq!(
@@ -333,6 +336,12 @@ mod tests {
             assert!(name.as_str().starts_with("Platform."));
         }
         assert_eq!(TaskErrorName::parse("States.ALL"), None);
+        // A cancel is compensated, never retried.
+        assert_eq!(
+            TaskError::cancelled("stop").name.as_str(),
+            "Platform.Cancelled"
+        );
+        assert!(!TaskErrorName::Cancelled.is_retryable());
     }
 
     #[test]

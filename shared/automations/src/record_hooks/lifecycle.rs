@@ -28,6 +28,10 @@ use crate::model::Workflow;
 pub const CREATION_LEASE: chrono::Duration = chrono::Duration::seconds(60);
 /// Airtable's webhook lifetime, assumed when an answer carries no expiration time.
 pub const WEBHOOK_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+/// The subscriber a connected base holds on each of its tables' registrations (see the
+/// `connect-base` saga): it keeps the webhook alive without being a workflow, which the events
+/// worker skips, as it skips a deleted workflow.
+pub const BASE_CONNECTION: &str = "base-connection";
 /// Conditional writes retried this many times before giving up with a conflict.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -93,7 +97,11 @@ impl RecordHooks {
             .map_err(|err| AutomationError::invalid("/trigger/base", err.to_string()))?;
         let tally = UsageTally::new();
         let client = self.airtable.client(&workflow.tenant_id, &tally).await?;
-        let result = match self.attach_with(&client, workflow, &base_id, table).await {
+        let workflow_id = workflow.id.to_string();
+        let attached = self
+            .attach_with(&client, &workflow.tenant_id, &workflow_id, &base_id, table)
+            .await;
+        let result = match attached {
             Ok(table_id) => {
                 self.leave_other_tables(workflow, base_id.as_str(), &table_id, &tally)
                     .await
@@ -127,10 +135,56 @@ impl RecordHooks {
         Ok(())
     }
 
+    /// Subscribes `subscriber` to the record changes of one table, as a workflow's record
+    /// trigger does: the table's webhook is created if it has none, and later workflows on
+    /// that table share it. Used by the `connect-base` saga with [`BASE_CONNECTION`]. Answers
+    /// the table's id.
+    pub async fn attach_subscriber(
+        &self,
+        tenant_id: &str,
+        base_id: &BaseId,
+        table: &str,
+        subscriber: &str,
+    ) -> Result<String, AutomationError> {
+        let tally = UsageTally::new();
+        let client = self.airtable.client(tenant_id, &tally).await?;
+        let result = self
+            .attach_with(&client, tenant_id, subscriber, base_id, table)
+            .await;
+        self.airtable.record(tenant_id, &tally).await;
+        result
+    }
+
+    /// Takes `subscriber` off one table's registration; the webhook goes when no one is left.
+    /// A registration that does not list it (never attached, or already detached) is fine.
+    pub async fn detach_subscriber(
+        &self,
+        tenant_id: &str,
+        base_id: &BaseId,
+        table_id: &str,
+        subscriber: &str,
+    ) -> Result<(), AutomationError> {
+        let Some(registration) = self
+            .registrations
+            .get(tenant_id, base_id.as_str(), table_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        let tally = UsageTally::new();
+        let result = self.detach_from(registration, subscriber, &tally).await;
+        self.airtable.record(tenant_id, &tally).await;
+        result
+    }
+
+    /// Adds `subscriber` (a workflow id, or [`BASE_CONNECTION`]) to the table's registration,
+    /// creating the registration and its Airtable webhook when the table had none. Answers the
+    /// table's id.
     async fn attach_with(
         &self,
         client: &Airtable,
-        workflow: &Workflow,
+        tenant_id: &str,
+        subscriber: &str,
         base_id: &BaseId,
         table: &str,
     ) -> Result<String, AutomationError> {
@@ -149,8 +203,7 @@ impl RecordHooks {
                     format!("base {base_id} has no table {table:?}"),
                 )
             })?;
-        let tenant_id = workflow.tenant_id.as_str();
-        let workflow_id = workflow.id.to_string();
+        let subscriber = subscriber.to_string();
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
             let existing = self
@@ -172,7 +225,7 @@ impl RecordHooks {
                         tenant_id: tenant_id.to_string(),
                         base_id: base_id.to_string(),
                         table_id: table_id.clone(),
-                        workflow_ids: vec![workflow_id.clone()],
+                        workflow_ids: vec![subscriber.clone()],
                         webhook: None,
                         creating: Some(lease.clone()),
                         version: 1,
@@ -183,7 +236,7 @@ impl RecordHooks {
                     (registration, Some(lease), written)
                 }
                 Some(mut registration) => {
-                    let joins = !registration.workflow_ids.contains(&workflow_id);
+                    let joins = !registration.workflow_ids.contains(&subscriber);
                     let must_create = registration.webhook.is_none()
                         && registration
                             .creating
@@ -194,7 +247,7 @@ impl RecordHooks {
                     }
                     let expected = registration.version;
                     if joins {
-                        registration.workflow_ids.push(workflow_id.clone());
+                        registration.workflow_ids.push(subscriber.clone());
                     }
                     let lease = must_create.then(|| self.new_lease(now));
                     if lease.is_some() {

@@ -35,6 +35,7 @@ use crate::model::Workflow;
 use crate::seams::RecordTriggerHooks;
 
 pub use hook_id::HookId;
+pub use lifecycle::BASE_CONNECTION;
 pub use store::{Registration, Registrations};
 pub use tenant_airtable::TenantAirtable;
 pub use worker::EventsWorker;

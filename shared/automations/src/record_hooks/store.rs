@@ -72,7 +72,8 @@ pub struct Registration {
     pub tenant_id: String,
     pub base_id: String,
     pub table_id: String,
-    /// The workflows it serves, in attach order, without duplicates.
+    /// Its subscribers, in attach order, without duplicates: the workflows it serves, and
+    /// [`super::lifecycle::BASE_CONNECTION`] for a base connected by the `connect-base` saga.
     pub workflow_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<AirtableWebhook>,

@@ -8,6 +8,7 @@ use automations::AutomationError;
 use connections::ConnectionError;
 use gateway::GatewayError;
 use ports::{QueueError, SecretError, StateMachineError, StoreError};
+use sagas::SagaError;
 
 use super::{ApiError, ErrorKind};
 
@@ -226,6 +227,46 @@ impl From<AutomationError> for ApiError {
             }
             AutomationError::Store(err) => err.into(),
             AutomationError::Queue(err) => err.into(),
+        }
+    }
+}
+
+impl From<SagaError> for ApiError {
+    fn from(err: SagaError) -> Self {
+        let message = err.to_string();
+        match err {
+            SagaError::InvalidInput { problems } => {
+                let message = match problems.as_slice() {
+                    [only] => format!("The saga's input is invalid: {only}"),
+                    _ => format!(
+                        "The saga's input is invalid: {} problems (see error.problems)",
+                        problems.len()
+                    ),
+                };
+                ApiError::unprocessable(message)
+                    .with_type("INVALID_SAGA_INPUT")
+                    .with_problems(serde_json::to_value(&problems).unwrap_or_default())
+            }
+            SagaError::TooManyOperations { .. } => {
+                ApiError::unprocessable(format!("{message}; split it into several transactions"))
+                    .with_type("TOO_MANY_OPERATIONS")
+                    .with_problems(serde_json::json!([{"path": "/operations", "message": message}]))
+            }
+            SagaError::UnknownType(_) => {
+                ApiError::unprocessable(format!("{message}; GET /v1/sagas/types lists the types"))
+                    .with_type("UNKNOWN_SAGA_TYPE")
+            }
+            SagaError::NotFound(_) => ApiError::not_found("No such saga"),
+            SagaError::Finished { .. } => ApiError::conflict(message).with_type("SAGA_FINISHED"),
+            SagaError::IdempotencyConflict(_) => ApiError::conflict(format!(
+                "{message}; use a new idempotency_key for a new saga"
+            ))
+            .with_type("IDEMPOTENCY_KEY_REUSED"),
+            SagaError::Unavailable(detail) => {
+                tracing::error!(%detail, "sagas unavailable");
+                ApiError::unavailable("Sagas are unavailable right now; retry shortly")
+                    .with_retry_after(1)
+            }
         }
     }
 }

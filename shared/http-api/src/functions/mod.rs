@@ -7,5 +7,6 @@ pub mod health;
 pub mod hooks;
 pub mod mcp;
 pub mod records;
+pub mod sagas;
 pub mod usage;
 pub mod workflows;

@@ -26,6 +26,22 @@ const RECORD_FROM_CREATE: &[(&str, &str)] = &[
 
 const LINKS: &[Follows] = &[
     Follows {
+        path: "/v1/sagas",
+        method: "post",
+        status: "202",
+        name: "ShowTheSaga",
+        target: "show_saga",
+        parameters: &[("saga_id", "$response.body#/id")],
+    },
+    Follows {
+        path: "/v1/sagas",
+        method: "post",
+        status: "202",
+        name: "CancelTheSaga",
+        target: "cancel_saga",
+        parameters: &[("saga_id", "$response.body#/id")],
+    },
+    Follows {
         path: "/v1/api-keys",
         method: "post",
         status: "201",

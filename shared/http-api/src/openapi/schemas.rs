@@ -1016,3 +1016,128 @@ pub struct AirtablePing {
     pub webhook: Value,
     pub timestamp: String,
 }
+
+// ---------------------------------------------------------------- sagas
+
+/// A kind of saga, run by the state machine of the same name.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SagaType {
+    Transaction,
+    TableSync,
+    ConnectBase,
+}
+
+/// Where a saga is: `running`; `succeeded`; `compensating` (a step failed or a cancel came, and
+/// the done steps are being undone); `compensated` or `cancelled` (undone: the base is as it was
+/// before); `failed` (the compensation itself failed, or the execution died: the base may hold
+/// part of the saga's changes and needs a person).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SagaStatus {
+    Running,
+    Succeeded,
+    Compensating,
+    Compensated,
+    Cancelled,
+    Failed,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SagaStarted {
+    /// `sag_…`
+    pub id: String,
+    #[serde(rename = "type")]
+    pub saga_type: SagaType,
+    pub status: SagaStatus,
+    pub created_at: String,
+}
+
+/// A saga in a list.
+#[derive(Serialize, ToSchema)]
+pub struct SagaSummary {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub saga_type: SagaType,
+    pub status: SagaStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The record operations it plans (a transaction's, or a table-sync's once compared).
+    pub operations: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SagaPage {
+    pub sagas: Vec<SagaSummary>,
+    /// Pass as `offset` for the next page.
+    pub offset: Option<String>,
+}
+
+/// A failure as the state machine names it: `error` is `Platform.Failed`,
+/// `Saga.Compensated`, `Saga.Cancelled`, …; `cause` says what happened.
+#[derive(Serialize, ToSchema)]
+pub struct SagaErrorInfo {
+    pub error: String,
+    pub cause: String,
+}
+
+/// One action of the saga: a forward `step` or a `compensation`.
+#[derive(Serialize, ToSchema)]
+pub struct SagaStep {
+    /// The action: `begin`, `capture`, `apply`, `plan_undo`, `undo`, `commit`, `diff`, ….
+    pub name: String,
+    /// The chunk of operations it worked on, for the actions that work on one.
+    pub index: Option<u64>,
+    /// `step` or `compensation`.
+    pub kind: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// How many times it ran (retries included).
+    pub attempts: u64,
+    /// A small summary of what it did (counts and record ids, never record data).
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    pub error: Option<SagaErrorInfo>,
+}
+
+/// A saga with its input, its outcome and its step history.
+#[derive(Serialize, ToSchema)]
+pub struct SagaDetail {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub saga_type: SagaType,
+    pub status: SagaStatus,
+    pub created_at: String,
+    pub updated_at: String,
+    pub operations: Option<u64>,
+    /// The input as it was given.
+    #[schema(value_type = Object)]
+    pub input: Value,
+    /// What a succeeded saga produced (a table-sync dry run's report, a transaction's created
+    /// record ids, …).
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    pub error: Option<SagaErrorInfo>,
+    /// Whether a cancel was asked for.
+    pub cancel_requested: bool,
+    /// Each step and compensation, in the order they ran.
+    pub steps: Vec<SagaStep>,
+}
+
+/// A saga type: what it does and its input's JSON Schema.
+#[derive(Serialize, ToSchema)]
+pub struct SagaTypeInfo {
+    #[serde(rename = "type")]
+    pub saga_type: SagaType,
+    pub description: String,
+    /// A JSON Schema (draft 2020-12) of the type's `input`.
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SagaTypeList {
+    pub types: Vec<SagaTypeInfo>,
+}

@@ -5,6 +5,7 @@
 mod automation_variables;
 mod gateway_variables;
 mod model_variables;
+mod state_machine_variables;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use ports::{QueueName, Table};
 pub use automation_variables::automation_settings;
 pub use gateway_variables::gateway_settings;
 pub use model_variables::model_settings;
+pub use state_machine_variables::{STATE_MACHINE_ARNS, state_machine_arns};
 
 /// The platform's own settings (beside where its adapters are): limits, tokens, the gateway
 /// and the models.
@@ -102,6 +104,9 @@ pub struct AwsSettings {
     pub resource_prefix: String,
     /// `SECRETS_PREFIX`: prefixes every secret's name in Secrets Manager.
     pub secrets_prefix: String,
+    /// `STATE_MACHINE_ARNS`: each saga state machine's ARN by logical name (a JSON object);
+    /// machines missing here are provisioned when `AWS_PROVISION` is on.
+    pub state_machine_arns: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -213,6 +218,7 @@ impl Settings {
                 queue_urls,
                 resource_prefix,
                 secrets_prefix,
+                state_machine_arns: state_machine_arns(env)?,
             },
         })
     }

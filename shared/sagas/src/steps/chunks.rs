@@ -1,8 +1,9 @@
 //! The chunk actions transaction and table-sync share: `capture` (before-images of what chunk k
 //! touches), `apply` (chunk k's one write), `undo` (chunk k put back), `commit`.
 //!
-//! Undo works from what was stored, never from what Airtable says now: the before-images taken
-//! just before the chunk, and the ids its write created. Created records are deleted, deleted
+//! Undo works from what was stored, not from what Airtable says now: the before-images taken
+//! just before the chunk, and the ids its write created (only a write whose answer was lost
+//! makes it look, in `possibly_applied`). Created records are deleted, deleted
 //! ones recreated with their writable fields (their ids are new: Airtable cannot recreate an
 //! id), updated ones patched back on every field the chunk wrote, with `null` for a field that
 //! was empty before. Each of those writes has its own idempotency key, so a retried undo
@@ -143,13 +144,10 @@ fn fields_of(op: &RecordOp) -> Fields {
     op.fields().cloned().unwrap_or_default()
 }
 
-/// `apply`: chunk k's one write, keyed `saga:<id>:apply:<k>`, and what it created.
-pub async fn apply(context: &StepContext<'_>) -> Result<Done, TaskError> {
-    let index = context.index()?;
-    let chunk = chunk(context, index).await?;
-    let key = context.write_key(&format!("apply:{index}"));
+/// The write that applies a chunk.
+fn apply_write(chunk: &Chunk, key: String) -> Result<access::Write, TaskError> {
     let (base, table) = (chunk.base.as_str(), chunk.table.as_str());
-    let applied = match chunk.op {
+    match chunk.op {
         OpKind::Create => {
             let records: Vec<Value> = chunk
                 .operations
@@ -157,17 +155,7 @@ pub async fn apply(context: &StepContext<'_>) -> Result<Done, TaskError> {
                 .map(|op| json!({"fields": fields_of(op)}))
                 .collect();
             let body = json!({"records": records, "typecast": chunk.typecast});
-            let answer = context
-                .access
-                .write(
-                    context.tenant(),
-                    access::create_write(base, table, body, key)?,
-                )
-                .await?;
-            Applied {
-                created: ids_in(&answer, "records"),
-                ..Applied::default()
-            }
+            access::create_write(base, table, body, key)
         }
         OpKind::Update => {
             let records: Vec<Value> = chunk
@@ -176,17 +164,7 @@ pub async fn apply(context: &StepContext<'_>) -> Result<Done, TaskError> {
                 .map(|op| json!({"id": op.record_id(), "fields": fields_of(op)}))
                 .collect();
             let body = json!({"records": records, "typecast": chunk.typecast});
-            let answer = context
-                .access
-                .write(
-                    context.tenant(),
-                    access::patch_write(base, table, body, key)?,
-                )
-                .await?;
-            Applied {
-                updated: ids_in(&answer, "records"),
-                ..Applied::default()
-            }
+            access::patch_write(base, table, body, key)
         }
         OpKind::Upsert => {
             let records: Vec<Value> = chunk
@@ -199,37 +177,67 @@ pub async fn apply(context: &StepContext<'_>) -> Result<Done, TaskError> {
                 "records": records,
                 "typecast": chunk.typecast,
             });
-            let answer = context
-                .access
-                .write(
-                    context.tenant(),
-                    access::patch_write(base, table, body, key)?,
-                )
-                .await?;
-            Applied {
-                created: ids_in(&answer, "createdRecords"),
-                updated: ids_in(&answer, "updatedRecords"),
-                deleted: Vec::new(),
-            }
+            access::patch_write(base, table, body, key)
         }
         OpKind::Delete => {
             let ids: Vec<String> = chunk.record_ids().into_iter().map(str::to_string).collect();
-            let answer = context
-                .access
-                .write(
-                    context.tenant(),
-                    access::delete_write(base, table, &ids, key)?,
-                )
-                .await?;
-            Applied {
-                deleted: ids_in(&answer, "records"),
-                ..Applied::default()
+            access::delete_write(base, table, &ids, key)
+        }
+    }
+}
+
+/// What Airtable's answer to a chunk's write says it did.
+fn applied_from(op: OpKind, answer: &Value) -> Applied {
+    let records = ids_in(answer, "records");
+    let applied = match op {
+        OpKind::Create => Applied {
+            created: ids_in(answer, "records"),
+            ..Applied::default()
+        },
+        OpKind::Update => Applied {
+            updated: ids_in(answer, "records"),
+            ..Applied::default()
+        },
+        OpKind::Upsert => Applied {
+            created: ids_in(answer, "createdRecords"),
+            updated: ids_in(answer, "updatedRecords"),
+            ..Applied::default()
+        },
+        OpKind::Delete => Applied {
+            deleted: ids_in(answer, "records"),
+            ..Applied::default()
+        },
+    };
+    Applied { records, ..applied }
+}
+
+/// `apply`: chunk k's one write, keyed `saga:<id>:apply:<k>`, and what it did. A write whose
+/// outcome is unknown (it reached Airtable, then broke) is marked so, for the undo to treat
+/// the chunk as possibly applied; a retry that gets the answer replaces the mark.
+pub async fn apply(context: &StepContext<'_>) -> Result<Done, TaskError> {
+    let index = context.index()?;
+    let (tenant, saga) = (context.tenant(), context.saga_id());
+    let chunk = chunk(context, index).await?;
+    let write = apply_write(&chunk, context.write_key(&format!("apply:{index}")))?;
+    let applied = match context.access.write(tenant, write).await {
+        Ok(answer) => applied_from(chunk.op, &answer),
+        Err(failure) => {
+            if failure.maybe_applied {
+                let unknown = Applied {
+                    outcome_unknown: true,
+                    ..Applied::default()
+                };
+                context
+                    .store
+                    .put_applied(tenant, saga, index, &unknown)
+                    .await?;
             }
+            return Err(failure.error);
         }
     };
     context
         .store
-        .put_applied(context.tenant(), context.saga_id(), index, &applied)
+        .put_applied(tenant, saga, index, &applied)
         .await?;
     let chunks = chunk_count(context).await?;
     Ok(Done::new(
@@ -276,6 +284,12 @@ pub async fn undo(context: &StepContext<'_>) -> Result<Done, TaskError> {
         .unwrap_or_default();
     let (base, table) = (chunk.base.as_str(), chunk.table.as_str());
     let mut summary = BTreeMap::new();
+    let applied = match applied {
+        Some(applied) if applied.outcome_unknown => {
+            Some(possibly_applied(context, &chunk, &images).await?)
+        }
+        other => other,
+    };
     if let Some(applied) = &applied {
         if !applied.created.is_empty() {
             let key = context.write_key(&format!("undo:{index}:delete"));
@@ -308,6 +322,51 @@ pub async fn undo(context: &StepContext<'_>) -> Result<Done, TaskError> {
         compensation::undo_cursor(context, next),
         json!({"op": chunk.op, "table": chunk.table, "undone": summary}),
     ))
+}
+
+/// What a chunk whose write's outcome is unknown may have done, as far as it can be known: an
+/// update may have changed every record it names (restoring them all is right either way); a
+/// delete removed those of its records that are gone now. What a create or an upsert created
+/// cannot be known (Airtable chose the ids), so that undo fails and the saga needs a person.
+async fn possibly_applied(
+    context: &StepContext<'_>,
+    chunk: &Chunk,
+    images: &Images,
+) -> Result<Applied, TaskError> {
+    match chunk.op {
+        OpKind::Update => Ok(Applied {
+            updated: images.records.iter().map(|r| r.id.clone()).collect(),
+            ..Applied::default()
+        }),
+        OpKind::Delete => {
+            let present: Vec<String> = context
+                .access
+                .list_all(
+                    context.tenant(),
+                    &chunk.base,
+                    &chunk.table,
+                    Some(&ids_formula(chunk.record_ids())),
+                    None,
+                )
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            Ok(Applied {
+                deleted: images
+                    .records
+                    .iter()
+                    .map(|r| r.id.clone())
+                    .filter(|id| !present.contains(id))
+                    .collect(),
+                ..Applied::default()
+            })
+        }
+        OpKind::Create | OpKind::Upsert => Err(TaskError::failed(format!(
+            "chunk {} ({:?} on {}) may have been written: Airtable's answer was lost, so the records it created cannot be known; check the table",
+            chunk.index, chunk.op, chunk.table
+        ))),
+    }
 }
 
 /// Recreates deleted records from their images, without the fields Airtable computes.
@@ -365,14 +424,17 @@ pub async fn commit(context: &StepContext<'_>, report: Option<Value>) -> Result<
             totals.created.extend(applied.created);
             totals.updated.extend(applied.updated);
             totals.deleted.extend(applied.deleted);
+            totals.records.extend(applied.records);
         }
     }
     let output = match report {
         Some(report) => report,
+        // `records`: the id each operation wrote, in the input's order (the new ids of
+        // creates among them).
         None => json!({
             "operations": plan.operations, "chunks": plan.chunks,
             "created": totals.created.len(), "updated": totals.updated.len(),
-            "deleted": totals.deleted.len(),
+            "deleted": totals.deleted.len(), "records": totals.records,
         }),
     };
     let changed = context

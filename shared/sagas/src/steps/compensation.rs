@@ -10,7 +10,7 @@ use triggers::{TaskError, TaskErrorName};
 
 use super::{Done, StepContext};
 use crate::model::{ErrorInfo, SagaStatus};
-use crate::store::{UndoPlan, set_status};
+use crate::store::{UndoPlan, set_status, set_status_with_error};
 
 /// The machine's ends after a compensation.
 pub const OUTCOME_CANCELLED: &str = "Saga.Cancelled";
@@ -88,8 +88,7 @@ pub async fn plan_undo(context: &StepContext<'_>) -> Result<Done, TaskError> {
         .change(
             tenant,
             saga,
-            set_status(SagaStatus::Compensating)
-                .set("error", serde_json::to_value(&error).unwrap_or_default()),
+            set_status_with_error(SagaStatus::Compensating, &error),
             None,
             context.clock.now(),
         )
@@ -149,8 +148,7 @@ pub async fn mark_failed(context: &StepContext<'_>) -> Result<Done, TaskError> {
         .change(
             context.tenant(),
             context.saga_id(),
-            set_status(SagaStatus::Failed)
-                .set("error", serde_json::to_value(&error).unwrap_or_default()),
+            set_status_with_error(SagaStatus::Failed, &error),
             None,
             context.clock.now(),
         )

@@ -55,10 +55,14 @@ pub enum Action {
     Undo,
     MarkCompensated,
     MarkFailed,
+    SnapshotSchema,
+    RegisterWebhooks,
+    InitialSnapshot,
+    RecordConnection,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 13] = [
         Action::Begin,
         Action::Diff,
         Action::Capture,
@@ -68,6 +72,10 @@ impl Action {
         Action::Undo,
         Action::MarkCompensated,
         Action::MarkFailed,
+        Action::SnapshotSchema,
+        Action::RegisterWebhooks,
+        Action::InitialSnapshot,
+        Action::RecordConnection,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +89,10 @@ impl Action {
             Action::Undo => "undo",
             Action::MarkCompensated => "mark_compensated",
             Action::MarkFailed => "mark_failed",
+            Action::SnapshotSchema => "snapshot_schema",
+            Action::RegisterWebhooks => "register_webhooks",
+            Action::InitialSnapshot => "initial_snapshot",
+            Action::RecordConnection => "record_connection",
         }
     }
 
@@ -93,9 +105,15 @@ impl Action {
             Action::PlanUndo | Action::Undo | Action::MarkCompensated | Action::MarkFailed => {
                 StepKind::Compensation
             }
-            Action::Begin | Action::Diff | Action::Capture | Action::Apply | Action::Commit => {
-                StepKind::Step
-            }
+            Action::Begin
+            | Action::Diff
+            | Action::Capture
+            | Action::Apply
+            | Action::Commit
+            | Action::SnapshotSchema
+            | Action::RegisterWebhooks
+            | Action::InitialSnapshot
+            | Action::RecordConnection => StepKind::Step,
         }
     }
 

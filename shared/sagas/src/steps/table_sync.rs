@@ -31,7 +31,11 @@ pub async fn run(context: &StepContext<'_>, action: Action) -> Result<Done, Task
         Action::Undo => chunks::undo(context).await,
         Action::MarkCompensated => compensation::mark_compensated(context).await,
         Action::MarkFailed => compensation::mark_failed(context).await,
-        Action::Begin => Err(not_an_action_of(context, action)),
+        Action::Begin
+        | Action::SnapshotSchema
+        | Action::RegisterWebhooks
+        | Action::InitialSnapshot
+        | Action::RecordConnection => Err(not_an_action_of(context, action)),
     }
 }
 
@@ -259,7 +263,12 @@ async fn diff(context: &StepContext<'_>) -> Result<Done, TaskError> {
     if let Some(sample) = summary.as_object_mut() {
         sample.remove("sample");
     }
-    Ok(Done::new(chunks::cursor(0, chunk_count), summary))
+    // The machine reads the cursor; the counts are for whoever reads the history.
+    let mut answer = chunks::cursor(0, chunk_count);
+    if let (Some(answer), Some(counts)) = (answer.as_object_mut(), summary.as_object()) {
+        answer.extend(counts.clone());
+    }
+    Ok(Done::new(answer, summary))
 }
 
 /// `commit`: a dry run ends with the report; an applied sync with the report and its chunks.

@@ -23,7 +23,11 @@ pub async fn run(context: &StepContext<'_>, action: Action) -> Result<Done, Task
         Action::Undo => chunks::undo(context).await,
         Action::MarkCompensated => compensation::mark_compensated(context).await,
         Action::MarkFailed => compensation::mark_failed(context).await,
-        Action::Diff => Err(not_an_action_of(context, action)),
+        Action::Diff
+        | Action::SnapshotSchema
+        | Action::RegisterWebhooks
+        | Action::InitialSnapshot
+        | Action::RecordConnection => Err(not_an_action_of(context, action)),
     }
 }
 
