@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -33,6 +34,7 @@ CASES = CORPUS / "cases"
 REPO = CORPUS.parent.parent
 ROLE = "arn:aws:iam::123456789012:role/asl-corpus"
 EXECUTION_DEADLINE_SECONDS = 60
+PARALLEL_CASES = 8
 POLL_SECONDS = 0.2
 # The engine runs executions; Lambda answers without Docker by echoing the request (README).
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -126,6 +128,22 @@ def answer_callbacks(sfn, execution_arn: str, script: TaskScript, answered: set)
         script.answered(payload.get("state"))
 
 
+def scheduled_states(sfn, execution_arn: str) -> list[str]:
+    """The state names of an execution's stub Task calls, in order (retries included): for the
+    project's machines (`machine-*` cases), which steps and compensations ran."""
+    names = []
+    arguments = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**arguments)
+        for event in page["events"]:
+            if event["type"] == "TaskScheduled":
+                parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
+                names.append(parameters.get("Payload", {}).get("state"))
+        if not page.get("nextToken"):
+            return names
+        arguments["nextToken"] = page["nextToken"]
+
+
 def outcome_of(description: dict) -> dict:
     status = description["status"]
     if status == "SUCCEEDED":
@@ -148,7 +166,10 @@ def run_execution(sfn, machine_arn: str, name: str, execution_input, script: Tas
     while time.monotonic() < deadline:
         description = sfn.describe_execution(executionArn=arn)
         if description["status"] != "RUNNING":
-            return outcome_of(description)
+            outcome = outcome_of(description)
+            if name.startswith("machine-"):
+                outcome["task_states"] = scheduled_states(sfn, arn)
+            return outcome
         answer_callbacks(sfn, arn, script, answered)
         time.sleep(POLL_SECONDS)
     sfn.stop_execution(executionArn=arn, error="Corpus.Deadline", cause="runner deadline")
@@ -177,6 +198,25 @@ def run_case(sfn, case: Path) -> dict:
     return outcomes
 
 
+def client(port: int):
+    return boto3.session.Session().client(
+        "stepfunctions",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="corpus",
+        aws_secret_access_key="corpus",
+    )
+
+
+def record(port: int, case: Path) -> dict:
+    """One case's outcomes, or the recorder's own failure (one broken case must not hide
+    others)."""
+    try:
+        return run_case(client(port), case)
+    except Exception as crash:  # noqa: BLE001
+        return {"runner": {"status": "RUNNER_ERROR", "error": type(crash).__name__, "cause": str(crash)}}
+
+
 def main(selected: list[str], check: bool) -> int:
     cases = [
         c for c in sorted(CASES.iterdir()) if c.is_dir() and (not selected or c.name in selected)
@@ -186,20 +226,11 @@ def main(selected: list[str], check: bool) -> int:
     port = free_port()
     server = start_moto(port)
     try:
-        sfn = boto3.client(
-            "stepfunctions",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="corpus",
-            aws_secret_access_key="corpus",
-        )
-        for case in cases:
-            try:
-                outcomes = run_case(sfn, case)
-            except Exception as crash:  # noqa: BLE001 -- one broken case must not hide others
-                kind = type(crash).__name__
-                crashed = {"status": "RUNNER_ERROR", "error": kind, "cause": str(crash)}
-                outcomes = {"runner": crashed}
+        # Cases run side by side (each case's executions one after the other): moto's engine
+        # runs executions on their own threads, and the recorder mostly waits.
+        with ThreadPoolExecutor(max_workers=PARALLEL_CASES) as pool:
+            results = list(pool.map(lambda case: (case, record(port, case)), cases))
+        for case, outcomes in results:
             if any(o.get("status", "").startswith("RUNNER_") for o in outcomes.values()):
                 broken.append(case.name)
             recorded = json.dumps(outcomes, indent=2, sort_keys=True) + "\n"

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::choice::{Operand, Rule};
+use crate::choice::Rule;
 use crate::error::DefinitionError;
+use crate::intrinsics::Call;
 use crate::path::Path;
 use crate::template::Template;
 
@@ -94,6 +95,9 @@ pub enum StateKind {
     },
     Task {
         resource: String,
+        /// A `.waitForTaskToken` resource (only with [`ParseOptions::allow_callback_tasks`]):
+        /// the state gets a `$$.Task.Token` and the invoker's answer is the token's outcome.
+        callback: bool,
         timeout: Option<Seconds>,
         handling: ResultHandling,
     },
@@ -104,8 +108,8 @@ pub enum StateKind {
     Wait(WaitFor),
     Succeed,
     Fail {
-        error: Option<Operand>,
-        cause: Option<Operand>,
+        error: Option<FailText>,
+        cause: Option<FailText>,
     },
     Parallel {
         branches: Vec<StateMachine>,
@@ -119,6 +123,15 @@ pub enum StateKind {
         max_concurrency: u64,
         handling: ResultHandling,
     },
+}
+
+/// A Fail state's Error or Cause: the literal field, or its `...Path` form, a reference path or
+/// (as AWS allows there) an intrinsic function returning a string.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailText {
+    Literal(String),
+    Path(Path),
+    Intrinsic(Call),
 }
 
 impl StateKind {
@@ -184,15 +197,38 @@ fn allowed(kind: &str) -> Option<Vec<&'static str>> {
     Some(fields)
 }
 
+/// What a definition may use beyond what production runs. The default is production's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Accept `.waitForTaskToken` Task resources. Production refuses them (nothing in the
+    /// platform sends task tokens back); the differential corpus test allows them because its
+    /// scripted stub Tasks are callback Tasks on moto, and its invoker answers them directly.
+    pub allow_callback_tasks: bool,
+}
+
 impl StateMachine {
     /// Parses and checks a definition (the text of an `.asl.json` file).
     pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
+        StateMachine::from_json_with(text, ParseOptions::default())
+    }
+
+    pub fn from_json_with(
+        text: &str,
+        options: ParseOptions,
+    ) -> Result<StateMachine, DefinitionError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| DefinitionError::machine(None, format!("not JSON: {e}")))?;
-        StateMachine::from_value(&value)
+        StateMachine::from_value_with(&value, options)
     }
 
     pub fn from_value(value: &Value) -> Result<StateMachine, DefinitionError> {
+        StateMachine::from_value_with(value, ParseOptions::default())
+    }
+
+    pub fn from_value_with(
+        value: &Value,
+        options: ParseOptions,
+    ) -> Result<StateMachine, DefinitionError> {
         let Value::Object(map) = value else {
             return Err(DefinitionError::machine(
                 None,
@@ -210,7 +246,7 @@ impl StateMachine {
                 ));
             }
         }
-        let machine = parse_machine(map, None)?;
+        let machine = parse_machine(map, None, options)?;
         Ok(machine)
     }
 
@@ -222,6 +258,7 @@ impl StateMachine {
 fn parse_machine(
     map: &Map<String, Value>,
     owner: Option<&str>,
+    options: ParseOptions,
 ) -> Result<StateMachine, DefinitionError> {
     let err = |field: &str, message: String| match owner {
         Some(state) => DefinitionError::at(state, Some(field), message),
@@ -245,7 +282,7 @@ fn parse_machine(
     };
     let mut states = BTreeMap::new();
     for (name, json) in states_json {
-        states.insert(name.clone(), parse_state(name, json)?);
+        states.insert(name.clone(), parse_state(name, json, options)?);
     }
     if !states.contains_key(&start_at) {
         return Err(err("StartAt", format!("names no state: '{start_at}'")));
@@ -339,12 +376,19 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
+    /// A path that may select several nodes (InputPath, OutputPath, ItemsPath).
+    fn query_path(&self, field: &str) -> Result<Option<Path>, DefinitionError> {
+        self.string(field)?
+            .map(|text| Path::parse_query(text).map_err(|e| self.err(field, e)))
+            .transpose()
+    }
+
     /// InputPath/OutputPath: absent is `$`, null is "nothing" (`{}`).
     fn io_path(&self, field: &str) -> Result<Option<Path>, DefinitionError> {
         match self.map.get(field) {
             None => Ok(Some(Path::parse("$").map_err(|e| self.err(field, e))?)),
             Some(Value::Null) => Ok(None),
-            Some(_) => self.path(field),
+            Some(_) => self.query_path(field),
         }
     }
 
@@ -393,7 +437,7 @@ fn result_path_of(
     }
 }
 
-fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
+fn parse_state(name: &str, json: &Value, options: ParseOptions) -> Result<State, DefinitionError> {
     let Value::Object(map) = json else {
         return Err(DefinitionError::at(name, None, "a state must be an object"));
     };
@@ -439,7 +483,8 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
                 .string("Resource")?
                 .ok_or_else(|| fields.err("Resource", "is required"))?
                 .to_string();
-            if resource.ends_with(".waitForTaskToken") {
+            let callback = resource.ends_with(".waitForTaskToken");
+            if callback && !options.allow_callback_tasks {
                 return Err(fields.err(
                     "Resource",
                     "the callback pattern (.waitForTaskToken) is not supported by the local runner",
@@ -447,6 +492,7 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
             }
             StateKind::Task {
                 resource,
+                callback,
                 timeout: fields.seconds("TimeoutSeconds", "TimeoutSecondsPath")?,
                 handling: handling(&fields)?,
             }
@@ -500,25 +546,20 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
         "Succeed" => StateKind::Succeed,
         "Fail" => {
             let operand =
-                |field: &str, path_field: &str| -> Result<Option<Operand>, DefinitionError> {
+                |field: &str, path_field: &str| -> Result<Option<FailText>, DefinitionError> {
                     match (fields.string(field)?, fields.string(path_field)?) {
                         (Some(_), Some(_)) => {
                             Err(fields.err(field, format!("and {path_field} are exclusive")))
                         }
-                        (Some(text), None) => {
-                            Ok(Some(Operand::Literal(Value::String(text.to_string()))))
-                        }
-                        (None, Some(text)) => {
-                            if text.starts_with("States.") {
-                                return Err(fields.err(
-                                path_field,
-                                "intrinsic functions are not supported here by the local runner",
-                            ));
-                            }
-                            Ok(Some(Operand::Path(
-                                Path::parse(text).map_err(|e| fields.err(path_field, e))?,
+                        (Some(text), None) => Ok(Some(FailText::Literal(text.to_string()))),
+                        (None, Some(text)) if text.starts_with("States.") => {
+                            Ok(Some(FailText::Intrinsic(
+                                Call::parse(text).map_err(|e| fields.err(path_field, e))?,
                             )))
                         }
+                        (None, Some(text)) => Ok(Some(FailText::Path(
+                            Path::parse(text).map_err(|e| fields.err(path_field, e))?,
+                        ))),
                         (None, None) => Ok(None),
                     }
                 };
@@ -542,7 +583,7 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
                             return Err(fields
                                 .err("Branches", format!("{key} is not supported in a branch")));
                         }
-                        parse_machine(branch, Some(name))
+                        parse_machine(branch, Some(name), options)
                     }
                     _ => Err(fields.err("Branches", "each branch must be an object")),
                 })
@@ -596,12 +637,12 @@ fn parse_state(name: &str, json: &Value) -> Result<State, DefinitionError> {
                 None => handling.parameters.take(),
             };
             StateKind::Map {
-                items_path: fields.path("ItemsPath")?.map_or_else(
+                items_path: fields.query_path("ItemsPath")?.map_or_else(
                     || Path::parse("$").map_err(|e| fields.err("ItemsPath", e)),
                     Ok,
                 )?,
                 item_selector,
-                processor: Box::new(parse_machine(&processor, Some(name))?),
+                processor: Box::new(parse_machine(&processor, Some(name), options)?),
                 max_concurrency,
                 handling,
             }
@@ -793,14 +834,18 @@ mod tests {
             load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}))
                 .unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Next"));
-        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$.a[*]", "End": true}}})).unwrap_err();
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$.a[?(@.b =~ /x/)]", "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("InputPath"));
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.a[*]", "End": true}}})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("ResultPath"));
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.a[0:1]", "IsPresent": true, "Next": "B"}]}, "B": {"Type": "Succeed"}}})).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("Choices[0]"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Map", "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "B", "States": {"B": {"Type": "Succeed"}}}, "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("ItemProcessor"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": ["States.ALL", "X"]}], "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Retry[0]"));
         assert!(err.to_string().contains("state 'A'"));
-        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$..y"}, "End": true}}})).unwrap_err();
+        let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "$.y[?(@.a && @.b)]"}, "End": true}}})).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Parameters"));
         let err = load(json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "Branches": [{"StartAt": "B", "QueryLanguage": "JSONata", "States": {"B": {"Type": "Succeed"}}}], "End": true}}})).unwrap_err();
         assert_eq!(

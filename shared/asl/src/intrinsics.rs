@@ -254,6 +254,39 @@ fn integer(name: &str, value: &Value) -> Result<i64, StatesError> {
     }
 }
 
+/// How States.Format writes an argument: strings as they are, objects and arrays the way
+/// Java prints a map or a list (`{k=[1, 2]}`, as AWS's engine does and moto copies), other
+/// values as JSON.
+fn format_argument(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(format_argument).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(key, value)| format!("{key}={}", format_argument(value)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A States.MathAdd argument: AWS documents that a non-integer "is rounded off to the nearest
+/// integer", and rounds as Java's `Math.round` does (halves up: 1.5 → 2, -1.5 → -1).
+fn rounded(name: &str, value: &Value) -> Result<i64, StatesError> {
+    if let Some(n) = value.as_i64() {
+        return Ok(n);
+    }
+    match value.as_f64() {
+        Some(f) if f.is_finite() && f.abs() < 9.0e15 => Ok((f + 0.5).floor() as i64),
+        _ => Err(fail(name, format!("{value} is not a number"))),
+    }
+}
+
 /// The largest array States.ArrayRange may build, as AWS documents.
 const MAX_RANGE_ITEMS: i64 = 1000;
 /// The longest input States.Base64Encode/Decode accept, as AWS documents.
@@ -281,10 +314,7 @@ fn apply(name: &str, args: &[Value]) -> Result<Value, StatesError> {
                         let value = values
                             .next()
                             .ok_or_else(|| fail(name, "more '{}' than arguments"))?;
-                        match value {
-                            Value::String(s) => out.push_str(s),
-                            other => out.push_str(&other.to_string()),
-                        }
+                        out.push_str(&format_argument(value));
                     }
                     other => out.push(other),
                 }
@@ -453,8 +483,8 @@ fn apply(name: &str, args: &[Value]) -> Result<Value, StatesError> {
         }
         "States.MathAdd" => {
             count(name, args, 2..=2)?;
-            let sum = integer(name, &args[0])?
-                .checked_add(integer(name, &args[1])?)
+            let sum = rounded(name, &args[0])?
+                .checked_add(rounded(name, &args[1])?)
                 .ok_or_else(|| fail(name, "overflow"))?;
             Ok(Value::from(sum))
         }
@@ -507,13 +537,43 @@ mod tests {
                 json!({"o": {"a": 1}})
             )
             .unwrap(),
-            json!("n=3 b=true o={\"a\":1}")
+            json!("n=3 b=true o={a=1}")
         );
         assert_eq!(
             eval("States.Format('a \\{\\} {}', 'x')", json!({})).unwrap(),
             json!("a {} x")
         );
         assert!(eval("States.Format('{} {}', 'x')", json!({})).is_err());
+    }
+
+    // moto (whose engine copies AWS's output) writes objects and lists as Java does; corpus
+    // case intrinsic-format.
+    #[test]
+    fn format_writes_objects_and_arrays_as_java_maps_and_lists() {
+        assert_eq!(
+            eval(
+                "States.Format('{} {}', $.obj, $.list)",
+                json!({"obj": {"k": [1, "x", null]}, "list": [{"a": true}, 2.5]})
+            )
+            .unwrap(),
+            json!("{k=[1, x, null]} [{a=true}, 2.5]")
+        );
+    }
+
+    // AWS: a non-integer argument "is rounded off to the nearest integer"; moto rounds as Java's
+    // Math.round (corpus case intrinsic-mathadd-float).
+    #[test]
+    fn math_add_rounds_non_integers_as_java_does() {
+        assert_eq!(eval("States.MathAdd(1.5, 1)", json!({})).unwrap(), json!(3));
+        assert_eq!(
+            eval("States.MathAdd(-1.5, 0)", json!({})).unwrap(),
+            json!(-1)
+        );
+        assert_eq!(
+            eval("States.MathAdd(2.4, -0.6)", json!({})).unwrap(),
+            json!(1)
+        );
+        assert!(eval("States.MathAdd('1', 1)", json!({})).is_err());
     }
 
     #[test]

@@ -22,9 +22,12 @@
 //!   → OutputPath; `null` InputPath/OutputPath give `{}`, `null` ResultPath keeps the input,
 //!   a nested ResultPath creates the objects on its way; a caught error's output is the raw
 //!   input with `{"Error","Cause"}` at the catcher's ResultPath, then OutputPath.
-//! - Paths: reference paths only (`$`, `.field`, `['field']`, `[n]`), on the data (`$`) or the
+//! - Paths: reference paths (`$`, `.field`, `['field']`, `[n]`), on the data (`$`) or the
 //!   context object (`$$`: Execution.Id/Name/StartTime/Input, StateMachine.Id/Name,
-//!   State.Name/EnteredTime/RetryCount, Map.Item.Index/Value in an ItemSelector).
+//!   State.Name/EnteredTime/RetryCount, Map.Item.Index/Value in an ItemSelector,
+//!   Task.Token for a callback Task); InputPath, OutputPath, ItemsPath and payload templates
+//!   also take paths selecting several nodes (`[*]`, `.*`, `..`, slices, simple filters), whose
+//!   value is the array of matches ([`path`]).
 //! - Retry (ErrorEquals with States.ALL, States.TaskFailed (everything but States.Timeout),
 //!   IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds, JitterStrategy FULL/NONE) and
 //!   Catch (ErrorEquals, Next, ResultPath). States.Runtime (a path that names nothing, a bad
@@ -43,8 +46,11 @@
 //!
 //! JSONata (`QueryLanguage`, `Arguments`, `Output`), variables (`Assign`), distributed Map and
 //! its fields (ItemReader, ItemBatcher, ResultWriter, ToleratedFailure*, Label), the callback
-//! pattern (`.waitForTaskToken`), HeartbeatSeconds, Credentials, non-reference paths (`[*]`,
-//! `..`, filters, slices), unknown intrinsic functions, and any field not listed above.
+//! pattern (`.waitForTaskToken`; [`ParseOptions::allow_callback_tasks`] lets a test through,
+//! with `$$.Task.Token` set and the invoker's answer as the task's outcome), HeartbeatSeconds,
+//! Credentials, paths selecting several nodes where one is needed (ResultPath, Choice
+//! variables, `...Path` fields, intrinsic arguments), filter expressions beyond
+//! `@.field op literal`, unknown intrinsic functions, and any field not listed above.
 //!
 //! # Public API
 //!
@@ -65,7 +71,7 @@ pub mod runner;
 pub mod template;
 pub mod timer;
 
-pub use definition::StateMachine;
+pub use definition::{ParseOptions, StateMachine};
 pub use error::{DefinitionError, StatesError};
 pub use history::{Event, HistoryEvent};
 pub use runner::{

@@ -1,10 +1,12 @@
 //! The JSONPath subset ASL's classic data flow needs: reference paths.
 //!
 //! AWS calls a *reference path* a path that names exactly one node: `$`, `.field`, `['field']`
-//! and `[n]` steps, rooted at the state's input (`$`) or at the context object (`$$`). Those are
-//! the only paths this interpreter accepts: wildcards, filters and slices (`[*]`, `[?(...)]`,
-//! `..`) select several nodes, which the states that matter here never need, so they are refused
-//! when the definition is loaded rather than half-supported.
+//! and `[n]` steps, rooted at the state's input (`$`) or at the context object (`$$`). ResultPath,
+//! Choice variables, the `...Path` fields of Wait and Fail and intrinsic arguments take only
+//! those ([`Path::parse`]). InputPath, OutputPath, ItemsPath and the `.$` fields of payload
+//! templates also take paths that select several nodes ([`Path::parse_query`]: wildcards,
+//! `..`, slices, simple filters), whose value is the array of matches, as on AWS; richer
+//! filter expressions are refused at load rather than half-supported.
 
 use serde_json::{Map, Value};
 
@@ -17,11 +19,224 @@ pub enum Root {
     Context,
 }
 
-/// One step of a reference path.
+/// One step of a path. `Field` and `Index` make reference paths; the others select several
+/// nodes and are only parsed by [`Path::parse_query`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Field(String),
     Index(usize),
+    /// `[*]` or `.*`: every item of an array, every value of an object.
+    Wildcard,
+    /// `..`: the node and all its descendants (the next step applies to each).
+    Descend,
+    /// `[start:end:step]`, Python-style (negative counts from the end).
+    Slice {
+        start: Option<i64>,
+        end: Option<i64>,
+        step: i64,
+    },
+    /// `[?(@.field op literal)]` or `[?(@.field)]`: the array items that pass.
+    Filter(Filter),
+}
+
+impl Step {
+    fn is_reference(&self) -> bool {
+        matches!(self, Step::Field(_) | Step::Index(_))
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Step::Field(_) | Step::Index(_) => "a field or index",
+            Step::Wildcard => "a wildcard",
+            Step::Descend => "a deep scan '..'",
+            Step::Slice { .. } => "a slice",
+            Step::Filter(_) => "a filter",
+        }
+    }
+
+    fn apply<'a>(&self, node: &'a Value) -> Vec<&'a Value> {
+        match (self, node) {
+            (Step::Field(name), Value::Object(map)) => map.get(name).into_iter().collect(),
+            (Step::Index(index), Value::Array(items)) => items.get(*index).into_iter().collect(),
+            (Step::Wildcard, Value::Array(items)) => items.iter().collect(),
+            (Step::Wildcard, Value::Object(map)) => map.values().collect(),
+            (Step::Descend, _) => {
+                let mut out = vec![node];
+                let mut at = 0;
+                while at < out.len() {
+                    let children: Vec<&Value> = match out[at] {
+                        Value::Array(items) => items.iter().collect(),
+                        Value::Object(map) => map.values().collect(),
+                        _ => Vec::new(),
+                    };
+                    out.splice(at + 1..at + 1, children);
+                    at += 1;
+                }
+                out
+            }
+            (Step::Slice { start, end, step }, Value::Array(items)) => {
+                slice(items.len(), *start, *end, *step)
+                    .into_iter()
+                    .filter_map(|index| items.get(index))
+                    .collect()
+            }
+            (Step::Filter(filter), Value::Array(items)) => {
+                items.iter().filter(|item| filter.passes(item)).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The indexes a Python-style slice takes from a list of `len` items.
+fn slice(len: usize, start: Option<i64>, end: Option<i64>, step: i64) -> Vec<usize> {
+    let len = len as i64;
+    let clamp = |bound: i64, low: i64, high: i64| {
+        let bound = if bound < 0 { bound + len } else { bound };
+        bound.clamp(low, high)
+    };
+    let mut out = Vec::new();
+    if step > 0 {
+        let mut at = start.map_or(0, |s| clamp(s, 0, len));
+        let stop = end.map_or(len, |e| clamp(e, 0, len));
+        while at < stop {
+            out.push(at as usize);
+            at += step;
+        }
+    } else {
+        let mut at = start.map_or(len - 1, |s| clamp(s, -1, len - 1));
+        let stop = end.map_or(-1, |e| clamp(e, -1, len - 1));
+        while at > stop {
+            out.push(at as usize);
+            at += step;
+        }
+    }
+    out
+}
+
+/// A bracket that is neither a quoted name nor a filter: `n`, `*`, or a slice.
+fn bracket(inner: &str) -> Option<Step> {
+    if inner == "*" {
+        return Some(Step::Wildcard);
+    }
+    if let Ok(index) = inner.parse::<usize>() {
+        return Some(Step::Index(index));
+    }
+    let parts: Vec<&str> = inner.split(':').map(str::trim).collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let bound = |text: &str| -> Option<Option<i64>> {
+        if text.is_empty() {
+            Some(None)
+        } else {
+            text.parse::<i64>().ok().map(Some)
+        }
+    };
+    let step = match parts.get(2) {
+        None => 1,
+        Some(text) => bound(text)?.unwrap_or(1),
+    };
+    if step == 0 {
+        return None;
+    }
+    Some(Step::Slice {
+        start: bound(parts[0])?,
+        end: bound(parts[1])?,
+        step,
+    })
+}
+
+/// A filter on array items: `?(@.a.b)` (the field exists) or `?(@.a.b op literal)` with `==`,
+/// `!=`, `<`, `<=`, `>`, `>=` and a number, a quoted string, `true`, `false` or `null`.
+/// Anything richer (`&&`, regular expressions, functions) is refused at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// The fields after `@` (empty: the item itself).
+    pub fields: Vec<String>,
+    pub comparison: Option<(String, Value)>,
+}
+
+impl Filter {
+    fn parse(text: &str) -> Result<Filter, String> {
+        let body = text
+            .strip_prefix("?(")
+            .and_then(|rest| rest.strip_suffix(')'))
+            .ok_or_else(|| format!("'{text}' is not a filter '?(...)'"))?
+            .trim();
+        let operator = ["==", "!=", "<=", ">=", "<", ">"]
+            .iter()
+            .filter_map(|op| body.find(op).map(|at| (at, *op)))
+            .min_by_key(|(at, op)| (*at, std::cmp::Reverse(op.len())));
+        let (subject, comparison) = match operator {
+            None => (body, None),
+            Some((at, op)) => {
+                let literal = body[at + op.len()..].trim();
+                let value = if let Some(inner) = literal
+                    .strip_prefix('\'')
+                    .and_then(|rest| rest.strip_suffix('\''))
+                {
+                    Value::String(inner.to_string())
+                } else {
+                    serde_json::from_str(literal)
+                        .map_err(|_| format!("filter '{text}': '{literal}' is not a literal"))?
+                };
+                (body[..at].trim(), Some((op.to_string(), value)))
+            }
+        };
+        let rest = subject
+            .strip_prefix('@')
+            .ok_or_else(|| format!("filter '{text}' must test '@' (the item)"))?;
+        let mut fields = Vec::new();
+        for field in rest.split('.').skip(1) {
+            if field.is_empty()
+                || !field
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(format!(
+                    "filter '{text}': only '@.field' paths are supported"
+                ));
+            }
+            fields.push(field.to_string());
+        }
+        if !rest.is_empty() && fields.is_empty() {
+            return Err(format!(
+                "filter '{text}': only '@.field' paths are supported"
+            ));
+        }
+        Ok(Filter { fields, comparison })
+    }
+
+    fn passes(&self, item: &Value) -> bool {
+        let mut node = item;
+        for field in &self.fields {
+            match node.get(field) {
+                Some(next) => node = next,
+                None => return false,
+            }
+        }
+        let Some((op, literal)) = &self.comparison else {
+            return true;
+        };
+        let ordering = match (node, literal) {
+            (Value::Number(a), Value::Number(b)) => a
+                .as_f64()
+                .zip(b.as_f64())
+                .and_then(|(a, b)| a.partial_cmp(&b)),
+            (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+            (a, b) if a == b => Some(std::cmp::Ordering::Equal),
+            _ => None,
+        };
+        use std::cmp::Ordering::*;
+        match (op.as_str(), ordering) {
+            ("==", Some(Equal)) => true,
+            ("!=", ordering) => ordering != Some(Equal),
+            ("<", Some(Less)) | (">", Some(Greater)) => true,
+            ("<=", Some(Less | Equal)) | (">=", Some(Greater | Equal)) => true,
+            _ => false,
+        }
+    }
 }
 
 /// A parsed reference path; `text` is kept for error messages (AWS quotes the path as written).
@@ -41,6 +256,20 @@ impl std::fmt::Display for Path {
 impl Path {
     /// Parses a reference path; the error says what is wrong, the caller adds where.
     pub fn parse(text: &str) -> Result<Path, String> {
+        let path = Path::parse_query(text)?;
+        match path.steps.iter().find(|step| !step.is_reference()) {
+            None => Ok(path),
+            Some(step) => Err(format!(
+                "'{text}': {} is not allowed here (a reference path names one node)",
+                step.describe()
+            )),
+        }
+    }
+
+    /// Parses a path that may select several nodes (`[*]`, `.*`, `..name`, slices `[a:b:c]`,
+    /// filters `[?(@.field op literal)]`), as InputPath, OutputPath, ItemsPath and the `.$`
+    /// fields of Parameters, ResultSelector and ItemSelector accept on AWS.
+    pub fn parse_query(text: &str) -> Result<Path, String> {
         let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
@@ -58,7 +287,12 @@ impl Path {
                 '.' => {
                     i += 1;
                     if chars.get(i) == Some(&'.') {
-                        return Err(format!("'{text}': deep scan '..' is not supported"));
+                        // `..name`, `..*`, `..[...]`: every descendant, then the next step.
+                        steps.push(Step::Descend);
+                        i += 1;
+                        if chars.get(i) == Some(&'[') {
+                            continue;
+                        }
                     }
                     let start = i;
                     while i < chars.len() && chars[i] != '.' && chars[i] != '[' {
@@ -69,9 +303,10 @@ impl Path {
                         return Err(format!("'{text}': empty field name"));
                     }
                     if name == "*" {
-                        return Err(format!("'{text}': wildcards are not supported"));
+                        steps.push(Step::Wildcard);
+                    } else {
+                        steps.push(Step::Field(name));
                     }
-                    steps.push(Step::Field(name));
                 }
                 '[' => {
                     i += 1;
@@ -102,6 +337,28 @@ impl Path {
                             i += 1;
                             steps.push(Step::Field(name));
                         }
+                        Some('?') => {
+                            // A filter runs to the `)]` that closes it (quotes may hold either).
+                            let start = i;
+                            let mut quote: Option<char> = None;
+                            while i < chars.len() {
+                                match (quote, chars[i]) {
+                                    (Some(q), c) if c == q => quote = None,
+                                    (None, c @ ('\'' | '"')) => quote = Some(c),
+                                    (None, ')') if chars.get(i + 1) == Some(&']') => break,
+                                    _ => {}
+                                }
+                                i += 1;
+                            }
+                            if i >= chars.len() {
+                                return Err(format!("'{text}': unclosed filter"));
+                            }
+                            let inner: String = chars[start..=i].iter().collect();
+                            i += 2;
+                            steps.push(Step::Filter(
+                                Filter::parse(&inner).map_err(|e| format!("'{text}': {e}"))?,
+                            ));
+                        }
                         _ => {
                             let start = i;
                             while i < chars.len() && chars[i] != ']' {
@@ -112,23 +369,51 @@ impl Path {
                                 return Err(format!("'{text}': unclosed '['"));
                             }
                             i += 1;
-                            let index = inner.trim().parse::<usize>().map_err(|_| {
+                            steps.push(bracket(inner.trim()).ok_or_else(|| {
                                 format!(
-                                    "'{text}': '[{inner}]' is not supported (only [n], ['name'])"
+                                    "'{text}': '[{inner}]' is not supported (only [n], ['name'], [*], [a:b:c], [?(...)])"
                                 )
-                            })?;
-                            steps.push(Step::Index(index));
+                            })?);
                         }
                     }
                 }
                 c => return Err(format!("'{text}': unexpected '{c}'")),
             }
         }
+        if steps.last() == Some(&Step::Descend) {
+            return Err(format!("'{text}': '..' needs a name after it"));
+        }
         Ok(Path {
             root,
             steps,
             text: text.to_string(),
         })
+    }
+
+    /// Whether the path names at most one node (only fields and indexes).
+    pub fn is_reference(&self) -> bool {
+        self.steps.iter().all(Step::is_reference)
+    }
+
+    /// What the path selects: for a reference path the node, if there is one; for any other a
+    /// JSON array of every match, in document order (empty when nothing matches), as AWS's
+    /// JSONPath gives an indefinite path.
+    pub fn query(&self, data: &Value, context: &Value) -> Option<Value> {
+        if self.is_reference() {
+            return self.resolve(data, context).cloned();
+        }
+        let start = match self.root {
+            Root::Data => data,
+            Root::Context => context,
+        };
+        let mut nodes = vec![start];
+        for step in &self.steps {
+            nodes = nodes
+                .into_iter()
+                .flat_map(|node| step.apply(node))
+                .collect();
+        }
+        Some(Value::Array(nodes.into_iter().cloned().collect()))
     }
 
     /// The node the path names in `data`, if there is one. The root is the caller's choice
@@ -167,6 +452,12 @@ impl Path {
         if self.steps.is_empty() {
             return Ok(value);
         }
+        if !self.is_reference() {
+            return Err(format!(
+                "'{}': only a reference path can be written",
+                self.text
+            ));
+        }
         let mut node = &mut target;
         let last = self.steps.len() - 1;
         for (n, step) in self.steps.iter().enumerate() {
@@ -204,6 +495,12 @@ impl Path {
                         return Ok(target);
                     }
                     node = slot;
+                }
+                _ => {
+                    return Err(format!(
+                        "'{}': only a reference path can be written",
+                        self.text
+                    ));
                 }
             }
         }
@@ -245,6 +542,47 @@ mod tests {
         ] {
             assert!(Path::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    // Jayway-style results (AWS's JSONPath), as moto records them in the corpus cases
+    // dataflow-jsonpath-filters and dataflow-jsonpath-filter-expression.
+    #[test]
+    fn queries_select_every_match_as_an_array() {
+        let data = json!({"items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1}, {"sku": "c"}],
+                          "m": {"x": {"id": 1}, "y": {"id": 2}}});
+        let query = |text: &str| Path::parse_query(text).unwrap().query(&data, &json!({}));
+        assert_eq!(query("$.items[*].sku"), Some(json!(["a", "b", "c"])));
+        assert_eq!(query("$.items[-1:].sku"), Some(json!(["c"])));
+        assert_eq!(query("$.items[0:2].qty"), Some(json!([2, 1])));
+        assert_eq!(query("$.items[::-2].sku"), Some(json!(["c", "a"])));
+        assert_eq!(query("$.items[?(@.qty > 1)].sku"), Some(json!(["a"])));
+        assert_eq!(query("$.items[?(@.qty)].sku"), Some(json!(["a", "b"])));
+        assert_eq!(query("$.items[?(@.sku == 'b')].qty"), Some(json!([1])));
+        assert_eq!(
+            query("$.items[?(@.sku != 'b')].sku"),
+            Some(json!(["a", "c"]))
+        );
+        assert_eq!(query("$.m.*.id"), Some(json!([1, 2])));
+        assert_eq!(query("$..id"), Some(json!([1, 2])));
+        assert_eq!(query("$.nothing[*]"), Some(json!([])));
+        // A reference path still names one node, or nothing.
+        assert_eq!(query("$.items[1].sku"), Some(json!("b")));
+        assert_eq!(query("$.items[7]"), None);
+        for bad in [
+            "$.a[?(@.b =~ /x/)]",
+            "$.a[?(@.b && @.c)]",
+            "$.a[1:2:0]",
+            "$..",
+            "$.a[?(x > 1)]",
+        ] {
+            assert!(Path::parse_query(bad).is_err(), "{bad} should be refused");
+        }
+        assert!(
+            Path::parse_query("$.a[*]")
+                .unwrap()
+                .set(json!({}), json!(1))
+                .is_err()
+        );
     }
 
     #[test]

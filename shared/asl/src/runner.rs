@@ -20,9 +20,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::choice::{Operand, timestamp};
+use crate::choice::timestamp;
 use crate::definition::{
-    ResultHandling, ResultPath, Seconds, State, StateKind, StateMachine, Transition, WaitFor,
+    FailText, ResultHandling, ResultPath, Seconds, State, StateKind, StateMachine, Transition,
+    WaitFor,
 };
 use crate::error::{StatesError, names};
 use crate::history::{Event, HistoryEvent, Recorder};
@@ -303,7 +304,7 @@ fn select(
 ) -> Result<Value, StatesError> {
     match path {
         None => Ok(json!({})),
-        Some(path) => path.resolve(data, context).cloned().ok_or_else(|| {
+        Some(path) => path.query(data, context).ok_or_else(|| {
             StatesError::runtime(format!(
                 "Invalid path '{path}' : No results for path: {field} could not be applied to the input '{data}'"
             ))
@@ -489,21 +490,24 @@ impl Interpreter {
                 effective
             }
             StateKind::Fail { error, cause } => {
-                let text = |operand: &Option<Operand>| -> Result<String, StatesError> {
-                    match operand {
-                        None => Ok(String::new()),
-                        Some(Operand::Literal(value)) => {
-                            Ok(value.as_str().unwrap_or_default().to_string())
+                let text = |field: &Option<FailText>| -> Result<String, StatesError> {
+                    let value = match field {
+                        None => return Ok(String::new()),
+                        Some(FailText::Literal(text)) => return Ok(text.clone()),
+                        Some(FailText::Intrinsic(call)) => call.evaluate(&input, &ctx)?,
+                        Some(FailText::Path(path)) => {
+                            path.resolve(&input, &ctx).cloned().ok_or_else(|| {
+                                StatesError::runtime(format!(
+                                    "Invalid path '{path}' in the Fail state '{}'",
+                                    state.name
+                                ))
+                            })?
                         }
-                        Some(Operand::Path(path)) => match path.resolve(&input, &ctx) {
-                            Some(Value::String(s)) => Ok(s.clone()),
-                            Some(other) => Ok(other.to_string()),
-                            None => Err(StatesError::runtime(format!(
-                                "Invalid path '{path}' in the Fail state '{}'",
-                                state.name
-                            ))),
-                        },
-                    }
+                    };
+                    Ok(match value {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    })
                 };
                 return Err(StatesError::new(text(error)?, text(cause)?));
             }
@@ -557,8 +561,19 @@ impl Interpreter {
     ) -> Result<Recovered, StatesError> {
         let mut attempts = vec![0u32; handling.retry.len()];
         let mut retry_count = 0u32;
+        let callback = matches!(state.kind, StateKind::Task { callback: true, .. });
         loop {
-            let ctx = context(info, &state.name, entered, retry_count);
+            let mut ctx = context(info, &state.name, entered, retry_count);
+            if callback {
+                // The token names this attempt; the invoker's answer stands for the outcome
+                // SendTaskSuccess/SendTaskFailure would report for it.
+                ctx["Task"] = json!({"Token": format!(
+                    "{}/{}/{}/{retry_count}",
+                    info.id,
+                    state.name,
+                    entered.timestamp_micros()
+                )});
+            }
             let params = match &handling.parameters {
                 Some(template) => template.render(effective, &ctx)?,
                 None => effective.clone(),
@@ -726,8 +741,8 @@ impl Interpreter {
                 max_concurrency,
                 ..
             } => {
-                let items = match items_path.resolve(&params, ctx) {
-                    Some(Value::Array(items)) => items.clone(),
+                let items = match items_path.query(&params, ctx) {
+                    Some(Value::Array(items)) => items,
                     _ => {
                         return Err(StatesError::runtime(format!(
                             "Invalid path '{items_path}': ItemsPath must name an array in the input '{params}'"

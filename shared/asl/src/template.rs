@@ -34,7 +34,8 @@ impl Template {
                         let template = if text.starts_with('$') {
                             Template::Path {
                                 key: key.clone(),
-                                path: Path::parse(text).map_err(|e| format!("'{key}': {e}"))?,
+                                path: Path::parse_query(text)
+                                    .map_err(|e| format!("'{key}': {e}"))?,
                             }
                         } else if text.starts_with("States.") {
                             Template::Call(Call::parse(text).map_err(|e| format!("'{key}': {e}"))?)
@@ -63,7 +64,7 @@ impl Template {
     pub fn render(&self, data: &Value, context: &Value) -> Result<Value, StatesError> {
         match self {
             Template::Literal(value) => Ok(value.clone()),
-            Template::Path { key, path } => path.resolve(data, context).cloned().ok_or_else(|| {
+            Template::Path { key, path } => path.query(data, context).ok_or_else(|| {
                 StatesError::runtime(format!(
                     "The JSONPath '{path}' specified for the field '{key}' could not be found in the input '{data}'"
                 ))
@@ -150,6 +151,6 @@ mod tests {
         );
         assert!(Template::compile(&json!({"a.$": 5})).is_err());
         assert!(Template::compile(&json!({"a.$": "plain"})).is_err());
-        assert!(Template::compile(&json!({"a.$": "$.x[*]"})).is_err());
+        assert!(Template::compile(&json!({"a.$": "$.x[?(@.a && @.b)]"})).is_err());
     }
 }

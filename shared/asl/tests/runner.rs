@@ -393,6 +393,23 @@ async fn fail_state_error_and_cause_from_paths() {
     );
 }
 
+// AWS: "You can also specify ErrorPath/CausePath using an intrinsic function that returns a
+// string" (corpus case fail-paths-intrinsic).
+#[tokio::test]
+async fn fail_state_error_and_cause_from_intrinsic_functions() {
+    let out = run(
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail",
+            "ErrorPath": "States.Format('E.{}', $.code)",
+            "CausePath": "States.JsonToString($.detail)"}}}),
+        json!({"code": 42, "detail": {"k": "v"}}),
+    )
+    .await;
+    assert_eq!(
+        out.error.unwrap(),
+        asl::StatesError::new("E.42", "{\"k\":\"v\"}")
+    );
+}
+
 #[tokio::test]
 async fn parallel_outputs_an_array_and_a_failed_branch_is_catchable_by_name() {
     let out = run(
@@ -806,4 +823,30 @@ async fn an_output_past_256_kib_is_data_limit_exceeded_and_not_caught() {
     .await;
     assert_eq!(out.status, Status::Failed);
     assert_eq!(out.error.unwrap().error, "States.DataLimitExceeded");
+}
+
+// Production refuses `.waitForTaskToken` (nothing sends tokens back); the corpus test lets it
+// through an explicit option, and the Task then sees a `$$.Task.Token`.
+#[tokio::test]
+async fn callback_tasks_load_only_when_allowed_and_get_a_task_token() {
+    let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "stub", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": true}}});
+    let refused = StateMachine::from_value(&definition).unwrap_err();
+    assert_eq!(refused.field.as_deref(), Some("Resource"));
+    let options = asl::ParseOptions {
+        allow_callback_tasks: true,
+    };
+    let machine = Arc::new(StateMachine::from_value_with(&definition, options).unwrap());
+    let invoker = scripted(|resource, input, _| {
+        assert!(resource.ends_with(".waitForTaskToken"));
+        Ok(input["Payload"].clone())
+    });
+    let interpreter = Interpreter::new(invoker, Arc::new(ManualTimer::at(start_time())));
+    let mut execution = Execution::start(machine, info(json!({})));
+    let out = execution.run(&interpreter).await;
+    assert_eq!(out.status, Status::Succeeded);
+    let token = out.output.as_ref().unwrap()["token"].as_str().unwrap();
+    assert!(token.starts_with("arn:aws:states:us-east-1:123456789012:execution:m:e1/T/"));
 }
