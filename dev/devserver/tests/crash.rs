@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN, Sandbox};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use testkit::process::{Server, devserver, free_port, spawn};
-
-const PASSWORD: &str = "correct horse battery staple";
+use testkit::process::{Server, call, connected_owner, devserver, free_port, spawn};
 
 fn start(data_dir: &Path, port: u16, airtable: &str, marker: Option<&Path>) -> Server {
     let mut command = devserver(env!("CARGO_BIN_EXE_devserver"));
@@ -31,23 +29,6 @@ fn start(data_dir: &Path, port: u16, airtable: &str, marker: Option<&Path>) -> S
         command.env("DEV_PAUSE_AFTER_EFFECT", marker);
     }
     spawn(&mut command, &format!("Airtable at {airtable}")).0
-}
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    bearer: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = http.request(method, url).bearer_auth(bearer);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("an answer");
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
 }
 
 /// Writes to records the sandbox has received so far.
@@ -81,28 +62,7 @@ async fn a_worker_killed_between_a_write_and_its_checkpoint_does_not_write_twice
     let http = reqwest::Client::new();
 
     let first = start(data.path(), port, &airtable, Some(&marker));
-    let registered: Value = http
-        .post(format!("{api}/v1/auth/register"))
-        .json(&json!({"email": "owner@example.com", "password": PASSWORD, "name": "Owner"}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("JSON");
-    let access = registered["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    let (status, _) = call(
-        &http,
-        reqwest::Method::PUT,
-        format!("{api}/v1/connections/airtable"),
-        &access,
-        Some(json!({"token": DEMO_TOKEN})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let access = connected_owner(&http, &api).await;
     let (status, workflow) = call(
         &http,
         reqwest::Method::POST,

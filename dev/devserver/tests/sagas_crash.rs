@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 use airtable_sandbox::{DEMO_BASE_ID, DEMO_TOKEN, Sandbox};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use testkit::process::{Server, devserver, free_port, spawn};
+use testkit::process::{Server, call, connected_owner, devserver, free_port, spawn};
 
-const PASSWORD: &str = "correct horse battery staple";
 /// New contacts per created chunk, and chunks of creates.
 const CREATED: usize = 10;
 /// The route the before-image reads take.
@@ -35,23 +34,6 @@ fn start(data_dir: &Path, port: u16, airtable: &str) -> Server {
         .env("AIRTABLE_BASE_REQUESTS_PER_SECOND", "0")
         .env("AIRTABLE_TOKEN_REQUESTS_PER_SECOND", "0");
     spawn(&mut command, &format!("Airtable at {airtable}")).0
-}
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    bearer: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = http.request(method, url).bearer_auth(bearer);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("an answer");
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
 }
 
 /// The names of the demo base's contacts, read straight from the sandbox (every page).
@@ -112,28 +94,7 @@ async fn a_saga_interrupted_by_a_crash_finishes_after_the_restart() {
         .set_delay(READ_ROUTE, Some(Duration::from_millis(1000)));
 
     let first = start(data.path(), port, &airtable);
-    let registered: Value = http
-        .post(format!("{api}/v1/auth/register"))
-        .json(&json!({"email": "owner@example.com", "password": PASSWORD, "name": "Owner"}))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("JSON");
-    let access = registered["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
-    let (status, _) = call(
-        &http,
-        reqwest::Method::PUT,
-        format!("{api}/v1/connections/airtable"),
-        &access,
-        Some(json!({"token": DEMO_TOKEN})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let access = connected_owner(&http, &api).await;
     let before = contact_names(&http, &airtable).await;
 
     let ids = record_ids(&http, &airtable, "Contacts").await;

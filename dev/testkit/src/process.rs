@@ -207,3 +207,54 @@ pub fn start(
     );
     (server, banner)
 }
+
+/// A call to a spawned server with an optional JSON body: the status, and the JSON answer
+/// (`Null` when it is not JSON).
+pub async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    bearer: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut request = http.request(method, url).bearer_auth(bearer);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("an answer");
+    let status = response.status();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// Registers an owner on the spawned server at `api` and connects the sandbox's demo token as
+/// the tenant's Airtable (asserting both); answers the access token.
+pub async fn connected_owner(http: &reqwest::Client, api: &str) -> String {
+    let (status, registered) = call(
+        http,
+        reqwest::Method::POST,
+        format!("{api}/v1/auth/register"),
+        "",
+        Some(serde_json::json!({
+            "email": "owner@example.com",
+            "password": crate::PASSWORD,
+            "name": crate::OWNER_NAME
+        })),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{registered}");
+    let access = registered["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_string();
+    let (status, body) = call(
+        http,
+        reqwest::Method::PUT,
+        format!("{api}/v1/connections/airtable"),
+        &access,
+        Some(serde_json::json!({"token": crate::DEMO_TOKEN})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    access
+}
